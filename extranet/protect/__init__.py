@@ -1,0 +1,1 @@
+"""protect stage of the pipeline."""
