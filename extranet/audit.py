@@ -1,0 +1,116 @@
+"""Prove that the mixed output holds nothing internal.
+
+Canaries are distinctive strings that exist only in internal content: titles of what the
+mixed zone must not show, sentences of internal passages and bodies, names of unpublished
+files. A canary that also occurs in content the mixed zone may show is dropped (it is not a
+secret). The check reads every rendered file of the mixed zone (before encryption, or after
+decrypting it) and fails on any canary found.
+"""
+
+from __future__ import annotations
+
+import html as htmlmod
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from .content.model import Body
+from .zones import INTERNAL, MIXED, Rules, View, visible_segments
+
+_TAG = re.compile(r"<[^>]+>")
+MIN_TEXT = 24
+MIN_TITLE = 10
+
+
+@dataclass(frozen=True)
+class Leak:
+    """A canary found in a file of the mixed output."""
+
+    path: str
+    what: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: contains {self.what} {self.text!r}"
+
+
+def _text(html: str) -> str:
+    return htmlmod.unescape(_TAG.sub("\n", html))
+
+
+def _sentences(html: str) -> Iterable[str]:
+    for line in _text(html).split("\n"):
+        line = re.sub(r"\s+", " ", line).strip()
+        if len(line) >= MIN_TEXT:
+            yield line
+
+
+def _body_text(body: Body, zone: str) -> str:
+    return "\n".join(_text(h) for h, _ in visible_segments(zone, body))
+
+
+def canaries(rules: Rules, mixed: View) -> dict[str, str]:
+    """Internal-only strings (text -> what it is), minus any that mixed content also contains."""
+    site = rules.site
+    found: dict[str, str] = {}
+    shown: list[str] = []
+    visible_projects = {pv.project.id: pv for pv in mixed.projects}
+    for page in site.pages:
+        visible = page in mixed.pages
+        if visible:
+            shown += [page.title, _body_text(page.body, MIXED)]
+        else:
+            found[page.title] = "the title of an internal page"
+        for seg in page.body.segments:
+            if seg.internal or not visible:
+                found.update((s, "internal text") for s in _sentences(seg.html))
+    for project in site.projects:
+        pv = visible_projects.get(project.id)
+        if pv is None:
+            found[project.title] = "the title of a project not shared"
+            found[project.summary] = "the summary of a project not shared"
+        else:
+            shown += [project.title, project.summary]
+            for a in pv.files:
+                shown.append(a.name)
+        bodies = [(project.body, pv is not None and pv.show_body)]
+        bodies += [(p.body, pv is not None and p in pv.posts) for p in project.posts]
+        for post in project.posts:
+            if pv is not None and post in pv.posts:
+                shown.append(post.title)
+            else:
+                found[post.title] = "the title of an internal post"
+            if post.original:
+                found.update((s, "an email original") for s in _sentences(htmlmod.escape(post.original)))
+        for body, visible in bodies:
+            if visible:
+                shown.append(_body_text(body, MIXED))
+            for seg in body.segments:
+                if seg.internal or not visible:
+                    found.update((s, "internal text") for s in _sentences(seg.html))
+        published = {a.key for a in pv.files} if pv else set()
+        for a in project.files:
+            if a.key not in published:
+                name = PurePosixPath(a.name).name
+                found[name] = "the name of an unpublished file"
+    haystack = "\n".join(shown)
+    return {text: what for text, what in found.items()
+            if text and len(text) >= (MIN_TITLE if "title" in what or "name" in what or "summary" in what else MIN_TEXT)
+            and text not in haystack}
+
+
+def find_leaks(files: Mapping[str, bytes], secrets: Mapping[str, str]) -> list[Leak]:
+    """Every canary found in the given (plaintext) mixed output files."""
+    leaks = []
+    if not secrets:
+        return leaks
+    for path, data in files.items():
+        if path.startswith("static/"):
+            continue
+        text = data.decode("utf-8", "replace")
+        plain = htmlmod.unescape(text)
+        for secret, what in secrets.items():
+            if secret in plain or secret in text:
+                leaks.append(Leak(path, what, secret))
+    return leaks

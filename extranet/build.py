@@ -1,0 +1,123 @@
+"""The build, top to bottom: load, view per zone, render, audit, protect, write.
+
+    settings + people -> content (parsed once) -> for each zone: view (default deny)
+    -> render (links resolved) -> audit the mixed zone -> protect (encrypt) -> publish (atomic)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import config
+from .audit import canaries, find_leaks
+from .content.loader import load_site
+from .content.model import Site
+from .errors import ExtranetError
+from .output import publish
+from .render.pages import ZoneOutput, render_zone
+from .render.theme import Theme
+from .site.urls import Urls
+from .zones import MIXED, ZONES, Rules, View
+
+log = logging.getLogger("extranet")
+
+
+class BuildError(ExtranetError):
+    """The build failed; nothing was written."""
+
+
+class WarningCounter(logging.Handler):
+    """Counts (and keeps) warnings, so that --strict can fail the build on any of them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@dataclass
+class BuildResult:
+    """What a build produced: the rendered (plaintext) zones, the written trees and figures."""
+
+    site: Site
+    views: dict[str, View]
+    rendered: dict[str, ZoneOutput]
+    written: dict[str, dict[str, bytes]]
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line: pages per zone, warnings, time."""
+        zones = ", ".join(f"{z}: {o.pages} pages" for z, o in self.rendered.items())
+        warn = f", {len(self.warnings)} warning(s)" if self.warnings else ""
+        return f"built {zones}{warn} in {self.seconds:.2f} s"
+
+
+ProtectFn = Callable[[Site, Rules, dict[str, View], dict[str, ZoneOutput]], dict[str, dict[str, bytes]]]
+
+
+def build(
+    root: Path,
+    *,
+    strict: bool = False,
+    out: Path | None = None,
+    now: dt.datetime | None = None,
+    encrypt: bool | None = None,
+    write: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Build both zones of the site at `root` into `out` (default root/public).
+
+    Raises SiteError for invalid sources and BuildError for warnings under --strict or a failed
+    audit; in every failure case the previous output is left untouched.
+    """
+    started = time.perf_counter()
+    say = progress or (lambda msg: None)
+    counter = WarningCounter()
+    log.addHandler(counter)
+    try:
+        settings, people = config.load(root)
+        say("loading content")
+        site = load_site(settings, people)
+        now = now or dt.datetime.now().replace(microsecond=0)
+        rules = Rules(site, now)
+        theme = Theme(root, settings.theme)
+        encrypt = settings.encrypt if encrypt is None else encrypt
+        urls = Urls(_url_secret(settings) if encrypt else None)
+        views: dict[str, View] = {}
+        rendered: dict[str, ZoneOutput] = {}
+        for zone in ZONES:
+            say(f"rendering {zone}")
+            views[zone] = rules.view(zone)
+            rendered[zone] = render_zone(views[zone], urls, theme)
+        leaks = find_leaks(rendered[MIXED].files, canaries(rules, views[MIXED]))
+        if leaks:
+            raise BuildError("audit failed, nothing written: " + "; ".join(str(x) for x in leaks[:5]))
+        if strict and counter.messages:
+            raise BuildError(f"{len(counter.messages)} warning(s) with --strict, nothing written")
+        trees = {zone: out_.files for zone, out_ in rendered.items()}
+        if encrypt:
+            from .protect.build import protect_site  # the protect stage (encryption, server auth)
+
+            say("encrypting")
+            trees = protect_site(site, rules, views, rendered, urls)
+        if write:
+            say("writing")
+            publish(out or root / "public", trees)
+    finally:
+        log.removeHandler(counter)
+    return BuildResult(site, views, rendered, trees, counter.messages, time.perf_counter() - started)
+
+
+def _url_secret(settings: config.Settings) -> bytes:
+    """The site secret that makes output paths opaque (created on first use)."""
+    from .protect.sitekey import url_secret
+
+    return url_secret(settings.state_dir)

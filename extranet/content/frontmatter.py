@@ -1,0 +1,70 @@
+"""Split a Markdown source into YAML front matter and body, keeping the line of every key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+
+class FrontMatterError(ValueError):
+    """Invalid front matter; `line` is 1-based within the file."""
+
+    def __init__(self, line: int | None, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+@dataclass(frozen=True)
+class FrontMatter:
+    """The parsed header of a source file."""
+
+    data: dict[str, Any]
+    lines: dict[str, int]
+    body: str
+    body_line: int  # line number of the body's first line
+
+    def line_of(self, key: str) -> int | None:
+        """Line of `key` in the file, or the front matter's first line."""
+        return self.lines.get(key, 1)
+
+
+def parse(text: str) -> FrontMatter:
+    """Parse `---`-delimited YAML front matter; a file without it has empty data."""
+    lines = text.split("\n")
+    if not lines or lines[0].rstrip() != "---":
+        return FrontMatter({}, {}, text, 1)
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+    if end is None:
+        raise FrontMatterError(1, "front matter opened with '---' is never closed")
+    yaml_text = "\n".join(lines[1:end])
+    body = "\n".join(lines[end + 1 :])
+    try:
+        loader = yaml.SafeLoader(yaml_text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else {}
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 2 if mark else 1
+        raise FrontMatterError(line, f"invalid YAML front matter: {e.problem or e}") from None
+    except yaml.YAMLError as e:
+        raise FrontMatterError(1, f"invalid YAML front matter: {e}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise FrontMatterError(2, "front matter must be a mapping of keys to values")
+    key_lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for k, _ in node.value:
+            key = str(k.value)
+            if key in key_lines:
+                raise FrontMatterError(k.start_mark.line + 2, f"duplicate key '{key}'")
+            key_lines[key] = k.start_mark.line + 2
+    for key in data:
+        if not isinstance(key, str):
+            raise FrontMatterError(key_lines.get(str(key), 2), f"key {key!r} must be a text")
+    return FrontMatter(data, key_lines, body, end + 2)

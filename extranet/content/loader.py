@@ -1,0 +1,236 @@
+"""Discover and parse every source of a site into immutable records, reporting all problems."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from pathlib import Path
+
+from ..config import People, Settings
+from ..errors import Problems
+from ..schema import Field, check
+from .frontmatter import FrontMatterError, parse
+from .markup import MarkupError, Renderer
+from .model import Attachment, Body, Page, Post, Project, Site
+
+PROJECT_FIELDS = (
+    Field("title", "str", "Project title (shared with the project's members).", required=True),
+    Field("summary", "str", "One-paragraph summary (shared with the project's members).", ""),
+    Field("status", "choice", "active or closed.", "active", choices=("active", "closed")),
+    Field("orgs", "ids", "External organisations taking part.", ()),
+    Field("members", "ids", "Extra people taking part, by id.", ()),
+    Field("moderation", "choice", "Which email posts wait for a staff approval.", "none",
+          choices=("none", "external", "all")),
+    Field("visibility", "choice", "Visibility of the page body.", "internal", choices=("internal", "mixed")),
+)
+POST_FIELDS = (
+    Field("title", "str", "Post title.", required=True),
+    Field("date", "datetime", "Publication date (and time); defaults to the file name's date.", None),
+    Field("author", "id", "Author, by person id.", None),
+    Field("visibility", "choice", "internal (default) or mixed.", "internal", choices=("internal", "mixed")),
+    Field("in_reply_to", "str", "Id of the post this one answers.", None),
+    Field("tags", "list", "Tags.", ()),
+    Field("draft", "bool", "A draft is never published.", False),
+    Field("pending", "bool", "An email post waiting for moderation (internal site only).", False),
+    Field("message_id", "str", "Message-ID of the email this post came from.", None),
+    Field("source", "choice", "file or email.", "file", choices=("file", "email")),
+)
+PAGE_FIELDS = (
+    Field("title", "str", "Page title.", required=True),
+    Field("visibility", "choice", "internal (default) or mixed.", "internal", choices=("internal", "mixed")),
+)
+POST_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(.+)$")
+
+
+def slugify(name: str) -> str:
+    """A URL-safe slug: ASCII lowercase letters, digits and dashes."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "x"
+
+
+def _read_text(path: Path, problems: Problems) -> str | None:
+    """Read a UTF-8 text file, reporting unreadable files and invalid UTF-8 with its line."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        problems.add(path, None, f"cannot read: {e.strerror}")
+        return None
+    try:
+        return raw.decode("utf-8").replace("\r\n", "\n").removeprefix("\ufeff")
+    except UnicodeDecodeError as e:
+        problems.add(path, raw[: e.start].count(b"\n") + 1, "invalid UTF-8")
+        return None
+
+
+class _Loader:
+    """One load of a site: holds the problems collector and the Markdown renderer."""
+
+    def __init__(self, settings: Settings, people: People) -> None:
+        self.root = settings.root
+        self.settings = settings
+        self.people = people
+        self.problems = Problems(self.root)
+        self.renderer = Renderer()
+
+    def source(self, path: Path, fields: tuple[Field, ...], what: str):
+        """Read, split and validate one Markdown source: (values, front matter, body) or None."""
+        text = _read_text(path, self.problems)
+        if text is None:
+            return None
+        try:
+            fm = parse(text)
+        except FrontMatterError as e:
+            self.problems.add(path, e.line, str(e))
+            return None
+        values = check(fm.data, fields, self.problems, path, fm.line_of, what)
+        if values is None:
+            return None
+        key = path.relative_to(self.root / "content").as_posix()
+        try:
+            body = self.renderer.render(key, fm.body, fm.body_line)
+        except MarkupError as e:
+            self.problems.add(path, e.line, str(e))
+            return None
+        return values, fm, body
+
+    def person(self, path: Path, line: int | None, pid: str) -> None:
+        """Report an unknown person id."""
+        if pid not in self.people.people:
+            self.problems.add(path, line, f"unknown person '{pid}'")
+
+    def page(self, path: Path) -> Page | None:
+        """A site-wide page."""
+        src = self.source(path, PAGE_FIELDS, "page front matter")
+        if src is None:
+            return None
+        v, _, body = src
+        key = path.relative_to(self.root / "content").as_posix()
+        return Page(key, slugify(path.stem), v["title"], v["visibility"], body)
+
+    def post(self, path: Path, project: str) -> Post | None:
+        """A dated post; its date comes from the file name unless the front matter sets it."""
+        m = POST_NAME.match(path.stem)
+        if not m:
+            self.problems.add(path, None, "a post's file name must be <YYYY-MM-DD>-<slug>.md")
+            return None
+        try:
+            day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            self.problems.add(path, None, f"bad date in file name: {path.stem[:10]}")
+            return None
+        src = self.source(path, POST_FIELDS, "post front matter")
+        if src is None:
+            return None
+        v, fm, body = src
+        date = v["date"] or day
+        if not isinstance(date, dt.datetime):
+            date = dt.datetime.combine(date, dt.time())
+        if date.tzinfo is not None:
+            date = date.astimezone().replace(tzinfo=None)
+        if date.date() != day:
+            self.problems.add(path, fm.line_of("date"), f"date {date.date()} does not match the file name's {day}")
+        if v["author"]:
+            self.person(path, fm.line_of("author"), v["author"])
+        original_path = path.with_name(path.stem + ".original.txt")
+        original = _read_text(original_path, self.problems) if original_path.exists() else None
+        key = path.relative_to(self.root / "content").as_posix()
+        return Post(key, project, path.stem, v["title"], date, v["author"], v["visibility"],
+                    v["in_reply_to"], tuple(v["tags"]), v["draft"], v["pending"], v["message_id"],
+                    v["source"], original, body)
+
+    def project(self, folder: Path) -> Project | None:
+        """A project folder: index.md, posts/, files/."""
+        pid = folder.name
+        index = folder / "index.md"
+        if not index.is_file():
+            self.problems.add(folder, None, "a project folder needs an index.md")
+            return None
+        src = self.source(index, PROJECT_FIELDS, "project front matter")
+        posts = [p for p in (self.post(f, pid) for f in _md_files(folder / "posts")) if p]
+        files = self.attachments(folder / "files", pid)
+        if src is None:
+            return None
+        v, fm, body = src
+        for oid in v["orgs"]:
+            if oid not in self.people.orgs:
+                self.problems.add(index, fm.line_of("orgs"), f"unknown organisation '{oid}'")
+            elif oid == self.settings.org:
+                self.problems.add(index, fm.line_of("orgs"), f"'{oid}' is the site's own organisation: list external ones only")
+        for person in v["members"]:
+            self.person(index, fm.line_of("members"), person)
+        ids = {p.id for p in posts}
+        slugs: dict[str, str] = {}
+        for post in posts:
+            if post.in_reply_to and post.in_reply_to not in ids:
+                self.problems.add(self.root / "content" / post.key, None,
+                                  f"in_reply_to: no post '{post.in_reply_to}' in project '{pid}'")
+            slug = slugify(post.id)
+            if slug in slugs:
+                self.problems.add(self.root / "content" / post.key, None,
+                                  f"duplicate slug '{slug}' (also {slugs[slug]})")
+            slugs[slug] = post.id
+        posts.sort(key=lambda p: (p.date, p.id))
+        return Project(index.relative_to(self.root / "content").as_posix(), pid, v["title"], v["summary"],
+                       v["status"], tuple(v["orgs"]), tuple(v["members"]), v["moderation"], body,
+                       tuple(posts), files, v["visibility"])
+
+    def attachments(self, folder: Path, pid: str) -> tuple[Attachment, ...]:
+        """Every file below files/ (hidden files ignored)."""
+        out = []
+        if not folder.is_dir():
+            return ()
+        for f in sorted(folder.rglob("*")):
+            if not f.is_file() or any(part.startswith(".") for part in f.relative_to(folder).parts):
+                continue
+            try:
+                data = f.read_bytes()
+            except OSError as e:
+                self.problems.add(f, None, f"cannot read: {e.strerror}")
+                continue
+            name = f.relative_to(folder).as_posix()
+            out.append(Attachment(f"projects/{pid}/files/{name}", pid, name, len(data),
+                                  hashlib.sha256(data).hexdigest()))
+        return tuple(out)
+
+
+def _md_files(folder: Path) -> list[Path]:
+    """Markdown files directly in `folder`, sorted; none if it does not exist."""
+    return sorted(p for p in folder.glob("*.md") if p.is_file()) if folder.is_dir() else []
+
+
+def load_site(settings: Settings, people: People) -> Site:
+    """Load every page and project of the site; raise SiteError with all problems found."""
+    loader = _Loader(settings, people)
+    content = settings.root / "content"
+    if not content.is_dir():
+        loader.problems.add(content, None, "content folder not found")
+        loader.problems.raise_if_any()
+    pages = [p for p in (loader.page(f) for f in _md_files(content / "pages")) if p]
+    seen: dict[str, str] = {}
+    for page in pages:
+        if page.name in seen:
+            loader.problems.add(content / page.key, None, f"duplicate slug '{page.name}' (also {seen[page.name]})")
+        seen[page.name] = page.key
+    projects = []
+    proj_dir = content / "projects"
+    if proj_dir.is_dir():
+        for folder in sorted(p for p in proj_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if slugify(folder.name) != folder.name:
+                loader.problems.add(folder, None, "a project folder name must be lowercase letters, digits and dashes")
+                continue
+            project = loader.project(folder)
+            if project:
+                projects.append(project)
+    loader.problems.raise_if_any()
+    site = Site(settings, people, tuple(pages), tuple(projects))
+    for page in pages:
+        site.by_key[page.key] = page
+    for project in projects:
+        site.by_key[project.key] = project
+        for post in project.posts:
+            site.by_key[post.key] = post
+        for att in project.files:
+            site.by_key[att.key] = att
+    return site

@@ -1,0 +1,130 @@
+"""Markdown to HTML, once per source, keeping `::: internal` passages and links apart.
+
+The body is cut into segments at `::: internal` fences (outside code fences); each segment
+is rendered and sanitised once. Relative links become `extranet-link:N` placeholders that
+each zone resolves later (site/links.py), so a zone never sees a target it may not show.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import xml.etree.ElementTree as etree
+from urllib.parse import unquote, urlsplit
+
+import markdown
+import nh3
+from markdown.treeprocessors import Treeprocessor
+
+from .model import Body, Link, Segment
+
+PLACEHOLDER = "extranet-link:"
+_OPEN = re.compile(r"^\s{0,3}:::\s*internal\s*$")
+_CLOSE = re.compile(r"^\s{0,3}:::\s*$")
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+
+_TAGS = set(nh3.ALLOWED_TAGS) | {"details", "summary", "figure", "figcaption", "mark", "del", "ins"}
+_ATTRS = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
+for _tag in ("h1", "h2", "h3", "h4", "h5", "h6", "sup", "li", "a", "div", "span", "code", "pre", "table", "td", "th"):
+    _ATTRS.setdefault(_tag, set()).update({"id", "class"})
+_ATTRS.setdefault("a", set()).update({"href", "title", "download"})
+_ATTRS.setdefault("img", set()).update({"src", "alt", "title", "width", "height"})
+_SCHEMES = {"http", "https", "mailto", "extranet-link"}
+
+
+class MarkupError(ValueError):
+    """A structural problem in a body (e.g. an unclosed `::: internal`); line is in the file."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def split_internal(text: str, first_line: int = 1) -> list[tuple[str, bool]]:
+    """Cut Markdown at `::: internal` ... `:::` fences: a list of (markdown, internal)."""
+    parts: list[tuple[str, bool]] = []
+    current: list[str] = []
+    internal = False
+    opened_at = 0
+    fence: str | None = None
+    for n, line in enumerate(text.split("\n")):
+        m = _FENCE.match(line)
+        if m:
+            mark = m.group(1)
+            if fence is None:
+                fence = mark
+            elif mark[0] == fence[0] and len(mark) >= len(fence):
+                fence = None
+            current.append(line)
+            continue
+        if fence is None and not internal and _OPEN.match(line):
+            parts.append(("\n".join(current), False))
+            current, internal, opened_at = [], True, first_line + n
+            continue
+        if fence is None and internal and _CLOSE.match(line):
+            parts.append(("\n".join(current), True))
+            current, internal = [], False
+            continue
+        if fence is None and _OPEN.match(line):
+            raise MarkupError(first_line + n, "'::: internal' inside another '::: internal' block")
+        current.append(line)
+    if internal:
+        raise MarkupError(opened_at, "'::: internal' block is never closed with ':::'")
+    parts.append(("\n".join(current), False))
+    return [(md, inner) for md, inner in parts if md.strip()]
+
+
+class _LinkCollector(Treeprocessor):
+    """Replaces relative hrefs/srcs with placeholders and records their resolved targets."""
+
+    def __init__(self, md: markdown.Markdown, owner: "Renderer") -> None:
+        super().__init__(md)
+        self.owner = owner
+
+    def run(self, root: etree.Element) -> None:
+        for el in root.iter():
+            attr = "href" if el.tag == "a" else "src" if el.tag == "img" else None
+            if attr is None or el.get(attr) is None:
+                continue
+            url = el.get(attr, "")
+            index = self.owner.link(url)
+            if index is not None:
+                el.set(attr, f"{PLACEHOLDER}{index}")
+
+
+class Renderer:
+    """Renders bodies of one source after another; keep one per process (Markdown is not cheap)."""
+
+    def __init__(self) -> None:
+        self.md = markdown.Markdown(
+            extensions=["extra", "sane_lists", "smarty", "toc"],
+            extension_configs={"smarty": {"smart_quotes": False}},
+            output_format="html",
+        )
+        self.md.treeprocessors.register(_LinkCollector(self.md, self), "extranet_links", 1)
+        self._links: list[Link] = []
+        self._base = ""
+
+    def link(self, url: str) -> int | None:
+        """Record a link found in the current source; return its index, or None if external."""
+        parts = urlsplit(url)
+        if parts.scheme or parts.netloc or url.startswith(("#", "/")) or not parts.path:
+            return None
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(self._base), unquote(parts.path)))
+        if target.startswith("../") or target == "..":
+            target = ""
+        self._links.append(Link(target or None, parts.fragment, url, None))
+        return len(self._links) - 1
+
+    def render(self, key: str, text: str, first_line: int = 1) -> Body:
+        """Render a Markdown body of the source `key` (e.g. 'projects/a/posts/x.md')."""
+        self._links = []
+        self._base = key
+        segments = []
+        for md_text, internal in split_internal(text, first_line):
+            self.md.reset()
+            html = self.md.convert(md_text)
+            html = nh3.clean(html, tags=_TAGS, attributes=_ATTRS, url_schemes=_SCHEMES,
+                             link_rel=None, strip_comments=True)
+            segments.append(Segment(html, internal))
+        return Body(tuple(segments), tuple(self._links), text)

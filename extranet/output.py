@@ -1,0 +1,116 @@
+"""Atomic output: every zone is written to a staging folder, then swapped in at once.
+
+A web server serving public/<zone>/ sees either the previous build or the new one, never a
+half-written tree. On Linux the swap is one renameat2(RENAME_EXCHANGE) call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _libc():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
+def safe_relpath(rel: str) -> PurePosixPath:
+    """Refuse absolute paths and `..`: output never escapes its folder."""
+    p = PurePosixPath(rel)
+    if p.is_absolute() or ".." in p.parts or not p.parts or rel.startswith("/"):
+        raise ValueError(f"unsafe output path {rel!r}")
+    return p
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically exchange two paths; False when the platform cannot."""
+    fn = getattr(_LIBC, "renameat2", None) if _LIBC else None
+    if fn is None:
+        return False
+    res = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return res == 0
+
+
+def write_tree(folder: Path, files: Mapping[str, bytes]) -> None:
+    """Write `files` (relative path -> bytes) below `folder`."""
+    made: set[Path] = set()
+    for rel, data in files.items():
+        target = folder / safe_relpath(rel)
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        target.write_bytes(data)
+
+
+def stage(out_dir: Path, name: str, files: Mapping[str, bytes]) -> Path:
+    """Write one zone into a fresh staging folder next to its final place."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".staging-{name}-", dir=out_dir))
+    try:
+        write_tree(tmp, files)
+        os.chmod(tmp, 0o755)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp
+
+
+def swap(staged: Path, final: Path) -> None:
+    """Put `staged` at `final` atomically and delete what was there."""
+    if final.exists() and _exchange(staged, final):
+        shutil.rmtree(staged, ignore_errors=True)
+        return
+    if final.exists():
+        old = final.with_name(f".old-{final.name}-{os.getpid()}")
+        os.rename(final, old)
+        os.rename(staged, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(staged, final)
+
+
+def publish(out_dir: Path, trees: Mapping[str, Mapping[str, bytes]]) -> None:
+    """Stage every tree first (any failure leaves the old output untouched), then swap each in."""
+    staged: dict[str, Path] = {}
+    try:
+        for name, files in trees.items():
+            staged[name] = stage(out_dir, name, files)
+    except BaseException:
+        for path in staged.values():
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    for name, path in staged.items():
+        swap(path, out_dir / name)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write a file atomically (temp file, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

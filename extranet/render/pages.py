@@ -1,0 +1,212 @@
+"""Render one zone's View into HTML pages, with attachments and static files.
+
+Returns every output file with the scope (project, site or person) that may read it, so that
+the protect stage can encrypt each file for exactly its readers.
+"""
+
+from __future__ import annotations
+
+import html as htmlmod
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from markupsafe import Markup
+
+from ..config import Person
+from ..content.model import Body, Page, Post
+from ..site.links import LinkResolver
+from ..site.urls import HOME, Urls, relative
+from ..zones import INTERNAL, SITE_SCOPE, ProjectView, View, person_scope
+from .i18n import STRINGS, format_date
+from .theme import Theme
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+@dataclass
+class ZoneOutput:
+    """Rendered files of one zone: path -> bytes, and path -> scope (absent for public files)."""
+
+    zone: str
+    files: dict[str, bytes] = field(default_factory=dict)
+    scopes: dict[str, str] = field(default_factory=dict)
+    pages: int = 0
+
+    def add(self, path: str, data: bytes, scope: str | None) -> None:
+        """Add one file; a scope of None means public (static assets only)."""
+        if path in self.files:
+            raise ValueError(f"two outputs at {path}")
+        self.files[path] = data
+        if scope is not None:
+            self.scopes[path] = scope
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A post with its visible replies, for threaded listings."""
+
+    post: Post
+    replies: tuple["Thread", ...]
+
+
+class ZoneRenderer:
+    """Renders every page of one zone."""
+
+    def __init__(self, view: View, urls: Urls, theme: Theme, *, preview_banner: str = "") -> None:
+        self.view = view
+        self.urls = urls
+        self.theme = theme
+        self.settings = view.site.settings
+        self.lang = self.settings.language
+        self.t = STRINGS[self.lang]
+        self.people = view.site.people
+        self.links = LinkResolver(view, urls)
+        self.banner = preview_banner
+        self.out = ZoneOutput(view.zone)
+
+    # -- helpers --------------------------------------------------------------------------
+    def body_html(self, body: Body, here: str, where: str) -> Markup:
+        """The passages of a body this zone shows, links resolved, internal ones marked."""
+        parts = []
+        for html, internal in self.view.segments(body):
+            html = self.links.resolve(html, body, here, where)
+            if internal:
+                html = (f'<aside class="internal-block" aria-label="{self.t["internal"]}">'
+                        f'<p class="internal-label">{self.t["internal_note"]}</p>{html}</aside>')
+            parts.append(html)
+        return Markup("\n".join(parts))
+
+    def excerpt(self, body: Body, length: int = 180) -> str:
+        """Plain-text start of the passages this zone shows."""
+        text = " ".join(_TAG.sub(" ", html) for html, _ in self.view.segments(body))
+        text = htmlmod.unescape(re.sub(r"\s+", " ", text)).strip()
+        return text if len(text) <= length else text[: length - 1].rsplit(" ", 1)[0] + "…"
+
+    def person(self, pid: str | None) -> dict | None:
+        """Display data of a person (name and organisation)."""
+        p = self.people.people.get(pid or "")
+        if p is None:
+            return None
+        org = self.people.orgs.get(p.org)
+        return {"name": p.name, "org": org.name if org else p.org}
+
+    def threads(self, pv: ProjectView) -> list[Thread]:
+        """Visible posts as threads: newest thread first, replies oldest first."""
+        visible = {p.id for p in pv.posts}
+        children: dict[str | None, list[Post]] = {}
+        for post in pv.posts:
+            parent = post.in_reply_to if post.in_reply_to in visible else None
+            children.setdefault(parent, []).append(post)
+
+        def build(post: Post) -> Thread:
+            return Thread(post, tuple(build(c) for c in children.get(post.id, [])))
+
+        return sorted((build(p) for p in children.get(None, [])), key=lambda t: t.post.date, reverse=True)
+
+    def write(self, template: str, path: str, scope: str, **context) -> None:
+        """Render `template` to `path` in the given scope."""
+        ctx = dict(
+            site=self.settings, zone=self.view.zone, t=self.t, lang=self.lang, here=path,
+            url=lambda target: relative(path, target), urls=self.urls, home=HOME,
+            nav_pages=self.view.pages, banner=self.banner, internal=self.view.zone == INTERNAL,
+            date=lambda d: format_date(d, self.lang), person=self.person,
+        )
+        ctx.update(context)
+        html = self.theme.env.get_template(template).render(ctx)
+        self.out.add(path, html.encode("utf-8"), scope)
+        self.out.pages += 1
+
+    # -- pages ----------------------------------------------------------------------------
+    def render(self) -> ZoneOutput:
+        """Render the whole zone."""
+        view = self.view
+        self.write("home.html", HOME, SITE_SCOPE, projects=self.project_cards(view.projects),
+                   personal=False)
+        if view.zone != INTERNAL:
+            for pid in sorted(view.grants):
+                self.write("home.html", self.urls.person_home(pid), person_scope(pid),
+                           projects=self.project_cards(view.projects_of(pid)), personal=True)
+        for page in view.pages:
+            path = self.urls.page(page)
+            self.write("page.html", path, SITE_SCOPE, page=page,
+                       content=self.body_html(page.body, path, page.key))
+        for pv in view.projects:
+            self.project(pv)
+        for name, src in self.theme.static_files().items():
+            self.out.add(f"static/{name}", src.read_bytes(), None)
+        return self.out
+
+    def project_cards(self, projects: tuple[ProjectView, ...]) -> list[dict]:
+        """Listing data for the home page."""
+        return [{"pv": pv, "url": self.urls.project(pv.project), "count": len(pv.posts),
+                 "last": pv.posts[-1].date if pv.posts else None} for pv in projects]
+
+    def project(self, pv: ProjectView) -> None:
+        """A project page, its posts, tag pages and attachments."""
+        project = pv.project
+        scope = project.id
+        path = self.urls.project(project)
+        staff_ids = {p.author for p in pv.posts if p.author} & {
+            pid for pid, p in self.people.people.items() if p.org == self.settings.org}
+        staff = [self.people.people[s] for s in sorted(staff_ids)]
+        self.write("project.html", path, scope, pv=pv, project=project,
+                   content=self.body_html(project.body, path, project.key) if pv.show_body else None,
+                   threads=self.threads(pv), excerpt=self.excerpt, files=self.file_links(pv, path),
+                   participants=self.participants(pv, staff), tags=self.tags(pv))
+        posts = list(pv.posts)
+        by_id = {p.id: p for p in posts}
+        replies: dict[str, list[Post]] = {}
+        for p in posts:
+            if p.in_reply_to in by_id:
+                replies.setdefault(p.in_reply_to, []).append(p)
+        for i, post in enumerate(posts):
+            ppath = self.urls.post(post)
+            self.write("post.html", ppath, scope, pv=pv, project=project, post=post,
+                       content=self.body_html(post.body, ppath, post.key),
+                       parent=by_id.get(post.in_reply_to or ""), replies=replies.get(post.id, []),
+                       previous=posts[i - 1] if i > 0 else None,
+                       next=posts[i + 1] if i + 1 < len(posts) else None,
+                       original=self.view.original(post))
+        for tag, tagged in self.tags(pv).items():
+            self.write("tag.html", self.urls.tag(project.id, tag), scope, pv=pv, project=project,
+                       tag=tag, posts=tagged, excerpt=self.excerpt)
+        root = self.view.site.settings.root / "content"
+        for att in pv.files:
+            self.out.add(self.urls.attachment(att), (root / att.key).read_bytes(), scope)
+
+    def tags(self, pv: ProjectView) -> dict[str, list[Post]]:
+        """Tags of the visible posts of a project."""
+        out: dict[str, list[Post]] = {}
+        for post in pv.posts:
+            for tag in post.tags:
+                out.setdefault(tag, []).append(post)
+        return dict(sorted(out.items()))
+
+    def file_links(self, pv: ProjectView, here: str) -> list[dict]:
+        """The attachment list of a project page."""
+        return [{"name": a.name, "url": relative(here, self.urls.attachment(a)),
+                 "download": Path(a.name).name, "size": a.size} for a in pv.files]
+
+    def participants(self, pv: ProjectView, staff: list[Person]) -> list[dict]:
+        """Organisations with their people (externals in the mixed zone), then staff authors."""
+        groups = []
+        for org in pv.orgs:
+            members = [p for p in pv.people if p.org == org.id] if self.view.zone != INTERNAL else [
+                p for p in self.people.people.values() if p.org == org.id]
+            groups.append({"org": org, "kind": self.t.get(org.kind or "", ""), "people": members})
+        extra = [p for p in pv.people if p.org not in pv.project.orgs]
+        if self.view.zone == INTERNAL:
+            extra = [self.people.people[m] for m in pv.project.members if m in self.people.people]
+        for p in extra:
+            org = self.people.orgs[p.org]
+            groups.append({"org": org, "kind": self.t.get(org.kind or "", ""), "people": [p]})
+        own = self.people.orgs.get(self.settings.org)
+        if staff and own:
+            groups.append({"org": own, "kind": self.t["staff"], "people": staff})
+        return groups
+
+
+def render_zone(view: View, urls: Urls, theme: Theme, *, preview_banner: str = "") -> ZoneOutput:
+    """Render every file of one zone from its View."""
+    return ZoneRenderer(view, urls, theme, preview_banner=preview_banner).render()

@@ -1,0 +1,41 @@
+"""Theme loading: Jinja2 templates and static files, a site's theme overriding the default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+PACKAGE_THEMES = Path(__file__).resolve().parent.parent / "themes"
+
+
+class Theme:
+    """Templates and static files of the site's theme, falling back on the packaged default."""
+
+    def __init__(self, site_root: Path, name: str) -> None:
+        self.dirs: list[Path] = []
+        for base in (site_root / "themes" / name, PACKAGE_THEMES / name, PACKAGE_THEMES / "default"):
+            if base.is_dir() and base not in self.dirs:
+                self.dirs.append(base)
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(d / "templates") for d in self.dirs]),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def static_files(self) -> dict[str, Path]:
+        """Static files by path below static/, the site's theme winning over the default."""
+        out: dict[str, Path] = {}
+        for base in reversed(self.dirs):
+            static = base / "static"
+            if static.is_dir():
+                for f in sorted(static.rglob("*")):
+                    if f.is_file() and not f.name.startswith("."):
+                        out[f.relative_to(static).as_posix()] = f
+        return out
+
+    def files_digest(self) -> list[Path]:
+        """Every file of the theme (for cache invalidation)."""
+        return sorted(f for d in self.dirs for f in d.rglob("*") if f.is_file())

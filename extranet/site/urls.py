@@ -1,0 +1,79 @@
+"""Where each item lives in a zone's output, readable or opaque.
+
+Readable paths are for previews. Opaque paths (HMAC of the item's key with a site secret)
+are used when the output is protected, so that file names reveal no project, title or person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import posixpath
+
+from ..content.loader import slugify
+from ..content.model import Attachment, Page, Post, Project
+
+HOME = "index.html"
+STATIC = "static"
+
+
+class Urls:
+    """Maps content to output paths (relative to the zone root)."""
+
+    def __init__(self, secret: bytes | None = None) -> None:
+        self.secret = secret
+
+    def _h(self, key: str) -> str:
+        assert self.secret is not None
+        return hmac.new(self.secret, key.encode(), hashlib.sha256).hexdigest()[:20]
+
+    def project_dir(self, pid: str) -> str:
+        """The folder of a project: every path of the project lies below it."""
+        return f"p/{self._h('project:' + pid)}" if self.secret else f"projects/{pid}"
+
+    def project(self, project: Project | str) -> str:
+        """A project's page."""
+        pid = project if isinstance(project, str) else project.id
+        return f"{self.project_dir(pid)}/index.html"
+
+    def post(self, post: Post) -> str:
+        """A post's page."""
+        name = self._h("post:" + post.key) if self.secret else slugify(post.id)
+        return f"{self.project_dir(post.project)}/{name}.html"
+
+    def attachment(self, att: Attachment) -> str:
+        """An attachment (opaque: no name nor extension)."""
+        if self.secret:
+            return f"{self.project_dir(att.project)}/f/{self._h('file:' + att.key)}.bin"
+        return f"{self.project_dir(att.project)}/files/{att.name}"
+
+    def tag(self, pid: str, tag: str) -> str:
+        """A tag's page within a project (tags never list other projects' posts)."""
+        name = self._h(f"tag:{pid}:{tag}") if self.secret else slugify(tag)
+        return f"{self.project_dir(pid)}/tags/{name}.html"
+
+    def page(self, page: Page) -> str:
+        """A site-wide page."""
+        return f"pages/{self._h('page:' + page.key) if self.secret else page.name}.html"
+
+    def person_home(self, person_id: str) -> str:
+        """A person's own home page (mixed zone): lists only their projects."""
+        return f"home/{self._h('home:' + person_id) if self.secret else person_id}.html"
+
+    def for_item(self, item: object) -> str:
+        """The path of any content record."""
+        if isinstance(item, Post):
+            return self.post(item)
+        if isinstance(item, Project):
+            return self.project(item)
+        if isinstance(item, Page):
+            return self.page(item)
+        if isinstance(item, Attachment):
+            return self.attachment(item)
+        raise TypeError(item)
+
+
+def relative(from_path: str, to_path: str) -> str:
+    """A relative URL from the page at `from_path` to `to_path` (both zone-relative)."""
+    rel = posixpath.relpath(to_path, posixpath.dirname(from_path) or ".")
+    return rel

@@ -1,0 +1,167 @@
+"""Who sees what: the single place where zone visibility is decided.
+
+Default deny: content is internal unless marked `visibility: mixed`. The mixed zone holds,
+for each project with active external participants, its title and summary, and only the
+pages, posts, passages and attachments shared with them. `view()` returns the filtered site
+for one zone; the renderer only ever sees a View, so it cannot show what the View lacks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from .config import Org, Person
+from .content.markup import PLACEHOLDER
+from .content.model import Attachment, Body, Page, Post, Project, Site
+
+INTERNAL = "internal"
+MIXED = "mixed"
+ZONES = (INTERNAL, MIXED)
+SITE_SCOPE = "_site"
+_PLACEHOLDER_RE = re.compile(re.escape(PLACEHOLDER) + r"(\d+)")
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    """A project as one zone shows it."""
+
+    project: Project
+    show_body: bool
+    posts: tuple[Post, ...]  # visible posts, by date
+    files: tuple[Attachment, ...]  # attachments published in this zone
+    orgs: tuple[Org, ...]  # external organisations
+    people: tuple[Person, ...]  # external people with access
+
+
+@dataclass(frozen=True)
+class View:
+    """The part of a site one zone may show, and who may read each scope of it."""
+
+    zone: str
+    site: Site
+    projects: tuple[ProjectView, ...]
+    pages: tuple[Page, ...]
+    keys: frozenset[str]  # content keys a link may point to in this zone
+    grants: dict[str, frozenset[str]]  # person id -> scopes (project ids, SITE_SCOPE)
+
+    def segments(self, body: Body) -> list[tuple[str, bool]]:
+        """The (html, internal) passages of a body this zone may show."""
+        return visible_segments(self.zone, body)
+
+    def projects_of(self, person_id: str) -> tuple[ProjectView, ...]:
+        """The projects a person may open in this zone (for their home page)."""
+        scopes = self.grants.get(person_id, frozenset())
+        return tuple(pv for pv in self.projects if pv.project.id in scopes)
+
+    def original(self, post: Post) -> str | None:
+        """The full original of an email post: internal zone only."""
+        return post.original if self.zone == INTERNAL else None
+
+
+def person_scope(person_id: str) -> str:
+    """The scope of a person's own pages (their home page in the mixed zone)."""
+    return f"person:{person_id}"
+
+
+def visible_segments(zone: str, body: Body) -> list[tuple[str, bool]]:
+    """Never an internal passage in the mixed zone."""
+    return [(s.html, s.internal) for s in body.segments if zone == INTERNAL or not s.internal]
+
+
+class Rules:
+    """Visibility rules for one build at one moment `now` (expiry and future posts depend on it)."""
+
+    def __init__(self, site: Site, now: dt.datetime) -> None:
+        self.site = site
+        self.settings = site.settings
+        self.people = site.people
+        self.now = now
+        self.today = now.date()
+
+    def is_staff(self, person: Person) -> bool:
+        """Staff are the people of the site's own organisation."""
+        return person.org == self.settings.org
+
+    def staff(self) -> list[Person]:
+        """Active staff."""
+        return [p for p in self.people.people.values() if self.is_staff(p) and p.active(self.today)]
+
+    def external_members(self, project: Project) -> list[Person]:
+        """Active external people of a project: people of its organisations and its listed members."""
+        return [p for p in self.people.people.values()
+                if not self.is_staff(p) and p.active(self.today)
+                and (p.org in project.orgs or p.id in project.members)]
+
+    def project_visible(self, zone: str, project: Project) -> bool:
+        """A project with no active external participant does not exist in the mixed zone."""
+        return zone == INTERNAL or bool(self.external_members(project))
+
+    def published(self, post: Post) -> bool:
+        """Drafts and (unless configured) future posts are never published."""
+        return not post.draft and (self.settings.future_posts or post.date <= self.now)
+
+    def post_visible(self, zone: str, post: Post) -> bool:
+        """Mixed zone: only posts marked mixed that are not waiting for moderation."""
+        return self.published(post) and (zone == INTERNAL or (post.visibility == MIXED and not post.pending))
+
+    def page_visible(self, zone: str, page: Page) -> bool:
+        """Mixed zone: only pages marked mixed."""
+        return zone == INTERNAL or page.visibility == MIXED
+
+    def body_visible(self, zone: str, project: Project) -> bool:
+        """A project's page body is shared only when marked mixed (title and summary always are)."""
+        return zone == INTERNAL or project.visibility == MIXED
+
+    def readers(self, zone: str, project: Project) -> list[Person]:
+        """Who may read a project in a zone: staff, and in the mixed zone its external members."""
+        if not self.project_visible(zone, project):
+            return []
+        return self.staff() + (self.external_members(project) if zone == MIXED else [])
+
+    def view(self, zone: str) -> View:
+        """Filter the site for `zone`."""
+        projects: list[ProjectView] = []
+        bodies: list[Body] = []
+        pages = tuple(p for p in self.site.pages if self.page_visible(zone, p))
+        bodies += [p.body for p in pages]
+        for project in self.site.projects:
+            if not self.project_visible(zone, project):
+                continue
+            posts = tuple(p for p in project.posts if self.post_visible(zone, p))
+            show_body = self.body_visible(zone, project)
+            bodies += [p.body for p in posts] + ([project.body] if show_body else [])
+            projects.append(ProjectView(project, show_body, posts, (), (), ()))
+        keys = {p.key for p in pages} | {pv.project.key for pv in projects}
+        keys |= {post.key for pv in projects for post in pv.posts}
+        linked = _linked_keys(zone, bodies)
+        grants: dict[str, set[str]] = {}
+        final = []
+        for pv in projects:
+            project = pv.project
+            files = tuple(a for a in project.files if zone == INTERNAL or a.key in linked)
+            keys |= {a.key for a in files}
+            people = self.external_members(project) if zone == MIXED else []
+            orgs = tuple(self.people.orgs[o] for o in project.orgs if o in self.people.orgs)
+            for person in self.readers(zone, project):
+                grants.setdefault(person.id, {SITE_SCOPE}).add(project.id)
+            final.append(ProjectView(project, pv.show_body, pv.posts, files, orgs, tuple(people)))
+        for person in self.staff():
+            grants.setdefault(person.id, {SITE_SCOPE})
+        for pid in grants:
+            grants[pid].add(person_scope(pid))
+        return View(zone, self.site, tuple(final), pages, frozenset(keys),
+                    {pid: frozenset(s) for pid, s in grants.items()})
+
+
+def _linked_keys(zone: str, bodies: list[Body]) -> set[str]:
+    """Content keys linked from the passages of `bodies` visible in `zone`."""
+    out: set[str] = set()
+    for body in bodies:
+        for html, _ in visible_segments(zone, body):
+            for m in _PLACEHOLDER_RE.finditer(html):
+                target = body.links[int(m.group(1))].target
+                if target:
+                    out.add(target)
+    return out
