@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from .content.model import Body
-from .zones import INTERNAL, MIXED, Rules, View, visible_segments
+from .zones import INTERNAL, MIXED, Rules, View
 
 _TAG = re.compile(r"<[^>]+>")
 MIN_TEXT = 24
@@ -47,7 +47,8 @@ def _sentences(html: str) -> Iterable[str]:
 
 
 def _body_text(body: Body, zone: str) -> str:
-    return "\n".join(_text(h) for h, _ in visible_segments(zone, body))
+    """Text of a body as `zone` may show it (decided here again, independently of zones.py)."""
+    return "\n".join(_text(s.html) for s in body.segments if zone == INTERNAL or not s.internal)
 
 
 def canaries(rules: Rules, mixed: View) -> dict[str, str]:

@@ -197,7 +197,7 @@ class _Loader:
 
 def _md_files(folder: Path) -> list[Path]:
     """Markdown files directly in `folder`, sorted; none if it does not exist."""
-    return sorted(p for p in folder.glob("*.md") if p.is_file()) if folder.is_dir() else []
+    return sorted(p for p in folder.glob("*.md") if not p.is_dir()) if folder.is_dir() else []
 
 
 def load_site(settings: Settings, people: People) -> Site:

@@ -22,6 +22,7 @@ from .i18n import STRINGS, format_date
 from .theme import Theme
 
 _TAG = re.compile(r"<[^>]+>")
+_BLOCK_END = re.compile(r"</(?:p|li|h[1-6]|div|tr|td|th|blockquote|pre|dd|dt)>|<br\s*/?>")
 
 
 @dataclass
@@ -79,7 +80,7 @@ class ZoneRenderer:
 
     def excerpt(self, body: Body, length: int = 180) -> str:
         """Plain-text start of the passages this zone shows."""
-        text = " ".join(_TAG.sub(" ", html) for html, _ in self.view.segments(body))
+        text = " ".join(_TAG.sub("", _BLOCK_END.sub(" ", html)) for html, _ in self.view.segments(body))
         text = htmlmod.unescape(re.sub(r"\s+", " ", text)).strip()
         return text if len(text) <= length else text[: length - 1].rsplit(" ", 1)[0] + "…"
 
