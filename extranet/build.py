@@ -17,7 +17,7 @@ from . import config
 from .audit import canaries, find_leaks
 from .content.loader import load_site
 from .content.model import Site
-from .errors import ExtranetError
+from .errors import ExtranetError, Problems
 from .output import publish
 from .render.pages import ZoneOutput, render_zone
 from .render.theme import Theme
@@ -83,9 +83,13 @@ def build(
     counter = WarningCounter()
     log.addHandler(counter)
     try:
-        settings, people = config.load(root)
+        problems = Problems(root)
+        settings, people = config.load_partial(root, problems)
+        if settings is None or people is None:
+            problems.raise_if_any()
+        assert settings is not None and people is not None
         say("loading content")
-        site = load_site(settings, people)
+        site = load_site(settings, people, problems)
         now = now or dt.datetime.now().replace(microsecond=0)
         rules = Rules(site, now)
         theme = Theme(root, settings.theme)

@@ -173,6 +173,7 @@ class People:
 
     orgs: dict[str, Org] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
+    broken: frozenset[str] = frozenset()  # ids declared with errors (already reported)
 
     def by_login(self, name: str) -> Person | None:
         """Find a person by id or (case-insensitive) email address."""
@@ -307,6 +308,7 @@ def load_people(root: Path, own_org: str | None, problems: Problems) -> People |
         if key not in ("orgs", "people"):
             problems.add(path, lines.finder("")(key) or lines.finder(key)(None), f"unknown table '{key}' (allowed: orgs, people)")
     orgs: dict[str, Org] = {}
+    broken_orgs: set[str] = set()
     for oid, raw in (data.get("orgs") or {}).items():
         where = lines.finder(f"orgs.{oid}")
         if not ID_RE.match(oid):
@@ -318,10 +320,13 @@ def load_people(root: Path, own_org: str | None, problems: Problems) -> People |
         v = check(raw, ORG_FIELDS, problems, path, where, f"[orgs.{oid}]")
         if v:
             orgs[oid] = Org(oid, v["name"], v["kind"])
+        else:
+            broken_orgs.add(oid)
     if own_org and own_org not in orgs:
         problems.add(path, None, f"the site's own organisation '{own_org}' (org in extranet.toml) is not in [orgs]")
     people: dict[str, Person] = {}
     emails: dict[str, str] = {}
+    broken: set[str] = set()
     for pid, raw in (data.get("people") or {}).items():
         where = lines.finder(f"people.{pid}")
         if not ID_RE.match(pid):
@@ -332,9 +337,10 @@ def load_people(root: Path, own_org: str | None, problems: Problems) -> People |
             continue
         v = check(raw, PERSON_FIELDS, problems, path, where, f"[people.{pid}]")
         if not v:
+            broken.add(pid)
             continue
         bad = False
-        if v["org"] not in orgs:
+        if v["org"] not in orgs and v["org"] not in broken_orgs:
             problems.add(path, where("org"), f"unknown organisation '{v['org']}' for person '{pid}'")
             bad = True
         if not EMAIL_RE.match(v["email"]):
@@ -343,17 +349,25 @@ def load_people(root: Path, own_org: str | None, problems: Problems) -> People |
         elif v["email"].lower() in emails:
             problems.add(path, where("email"), f"email {v['email']} is also used by '{emails[v['email'].lower()]}'")
             bad = True
-        if not bad:
+        if bad:
+            broken.add(pid)
+        else:
             emails[v["email"].lower()] = pid
             people[pid] = Person(pid, v["name"], v["email"], v["org"], v["expires"], v["notify"])
-    return People(orgs, people)
+    return People(orgs, people, frozenset(broken | broken_orgs))
+
+
+def load_partial(root: Path, problems: Problems) -> tuple[Settings | None, People | None]:
+    """Load both files, collecting problems; what could be loaded is returned."""
+    settings = load_settings(root, problems)
+    people = load_people(root, settings.org if settings else None, problems)
+    return settings, people
 
 
 def load(root: Path) -> tuple[Settings, People]:
     """Load and cross-check both files; raise SiteError with every problem found."""
     problems = Problems(root)
-    settings = load_settings(root, problems)
-    people = load_people(root, settings.org if settings else None, problems)
+    settings, people = load_partial(root, problems)
     problems.raise_if_any()
     assert settings is not None and people is not None
     return settings, people

@@ -30,6 +30,22 @@ class FrontMatter:
         return self.lines.get(key, 1)
 
 
+def _construct(loader: yaml.SafeLoader, node: yaml.Node | None) -> object:
+    """Build the Python value of the document, naming the line of a value that cannot be built."""
+    if node is None:
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        return loader.construct_document(node)
+    out = {}
+    for k, v in node.value:
+        try:
+            key = loader.construct_object(k, deep=True)
+            out[key] = loader.construct_object(v, deep=True)
+        except (ValueError, TypeError) as e:
+            raise FrontMatterError(k.start_mark.line + 2, f"invalid value for '{k.value}': {e}") from None
+    return out
+
+
 def parse(text: str) -> FrontMatter:
     """Parse `---`-delimited YAML front matter; a file without it has empty data."""
     lines = text.split("\n")
@@ -44,7 +60,7 @@ def parse(text: str) -> FrontMatter:
         loader = yaml.SafeLoader(yaml_text)
         try:
             node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else {}
+            data = _construct(loader, node)
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as e:

@@ -67,11 +67,11 @@ def _read_text(path: Path, problems: Problems) -> str | None:
 class _Loader:
     """One load of a site: holds the problems collector and the Markdown renderer."""
 
-    def __init__(self, settings: Settings, people: People) -> None:
+    def __init__(self, settings: Settings, people: People, problems: Problems) -> None:
         self.root = settings.root
         self.settings = settings
         self.people = people
-        self.problems = Problems(self.root)
+        self.problems = problems
         self.renderer = Renderer()
 
     def source(self, path: Path, fields: tuple[Field, ...], what: str):
@@ -97,7 +97,7 @@ class _Loader:
 
     def person(self, path: Path, line: int | None, pid: str) -> None:
         """Report an unknown person id."""
-        if pid not in self.people.people:
+        if pid not in self.people.people and pid not in self.people.broken:
             self.problems.add(path, line, f"unknown person '{pid}'")
 
     def page(self, path: Path) -> Page | None:
@@ -154,13 +154,13 @@ class _Loader:
             return None
         v, fm, body = src
         for oid in v["orgs"]:
-            if oid not in self.people.orgs:
+            if oid not in self.people.orgs and oid not in self.people.broken:
                 self.problems.add(index, fm.line_of("orgs"), f"unknown organisation '{oid}'")
             elif oid == self.settings.org:
                 self.problems.add(index, fm.line_of("orgs"), f"'{oid}' is the site's own organisation: list external ones only")
         for person in v["members"]:
             self.person(index, fm.line_of("members"), person)
-        ids = {p.id for p in posts}
+        ids = {f.stem for f in _md_files(folder / "posts")}
         slugs: dict[str, str] = {}
         for post in posts:
             if post.in_reply_to and post.in_reply_to not in ids:
@@ -200,9 +200,10 @@ def _md_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.md") if not p.is_dir()) if folder.is_dir() else []
 
 
-def load_site(settings: Settings, people: People) -> Site:
-    """Load every page and project of the site; raise SiteError with all problems found."""
-    loader = _Loader(settings, people)
+def load_site(settings: Settings, people: People, problems: Problems | None = None) -> Site:
+    """Load every page and project of the site; raise SiteError with all problems found
+    (including those already in `problems`, e.g. from the settings and people files)."""
+    loader = _Loader(settings, people, problems or Problems(settings.root))
     content = settings.root / "content"
     if not content.is_dir():
         loader.problems.add(content, None, "content folder not found")
