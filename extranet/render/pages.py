@@ -187,7 +187,7 @@ class ZoneRenderer:
     def file_links(self, pv: ProjectView, here: str) -> list[dict]:
         """The attachment list of a project page."""
         return [{"name": a.name, "url": relative(here, self.urls.attachment(a)),
-                 "download": Path(a.name).name, "size": a.size} for a in pv.files]
+                 "download": Path(a.name).name, "size": _size(a.size, self.lang)} for a in pv.files]
 
     def participants(self, pv: ProjectView, staff: list[Person]) -> list[dict]:
         """Organisations with their people (externals in the mixed zone), then staff authors."""
@@ -206,6 +206,19 @@ class ZoneRenderer:
         if staff and own:
             groups.append({"org": own, "kind": self.t["staff"], "people": staff})
         return groups
+
+
+def _size(n: int, lang: str) -> str:
+    """A file size people read: '820 B', '12 KB', '3.4 MB' (octets in French)."""
+    unit = "o" if lang == "fr" else "B"
+    if n < 1024:
+        return f"{n} {unit}"
+    for prefix in ("K", "M", "G"):
+        n /= 1024
+        if n < 1024 or prefix == "G":
+            text = f"{n:.1f}" if n < 10 else f"{n:.0f}"
+            return f"{text.replace('.', ',') if lang == 'fr' else text} {prefix}{unit}"
+    return ""
 
 
 def render_zone(view: View, urls: Urls, theme: Theme, *, preview_banner: str = "") -> ZoneOutput:
