@@ -258,6 +258,7 @@
 
   // ---- encrypted page ----------------------------------------------------------
   async function showPage() {
+    performance.mark("xn-start");
     const blob = fromB64(document.getElementById("xn-data").textContent.trim());
     if (!subtle) return showStatus(T.unsupported, false);
     let state = await currentState();
@@ -279,6 +280,7 @@
     document.open();
     document.write(html);
     document.close();
+    performance.mark("xn-shown");
     enhance(state);
   }
 
