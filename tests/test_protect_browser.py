@@ -316,3 +316,23 @@ def test_remembered_session_survives_a_rebuild_that_rotates_its_keys(site, brows
     page.goto(base + "p2/index.html")
     expect(page.locator("body")).to_contain_text("BETA-TOKEN")
     context.close()
+
+
+def test_unknown_user_is_refused_no_faster_than_a_known_one(site, browser) -> None:
+    """Refusing an unknown name costs the same PBKDF2 as checking a real password."""
+    s, base = site
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(base + "login.html")
+
+    def refusal_time(username: str) -> float:
+        page.evaluate("document.getElementById('xn-message').textContent = ''")
+        started = time.perf_counter()
+        login(page, username, "wrong-password")
+        expect(page.locator("#xn-message")).to_contain_text("wrong password", timeout=15_000)
+        return time.perf_counter() - started
+
+    known = min(refusal_time("cli1") for _ in range(2))  # 600,000 iterations
+    unknown = min(refusal_time("stranger@nowhere.example") for _ in range(2))
+    assert unknown >= 0.6 * known, (unknown, known)
+    context.close()
