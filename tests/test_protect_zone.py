@@ -183,3 +183,15 @@ def test_output_is_no_bigger_than_1_1_times_the_plaintext(secrets) -> None:
     out = build(store, files=files, scopes=scopes)
     size = sum(len(out[p]) for p in files)
     assert size <= 1.1 * sum(len(d) for d in files.values())
+
+
+@pytest.mark.parametrize(("language", "label"), [("fr", "Mot de passe"), ("en", "Password")])
+def test_login_page_is_localised_and_ready_for_password_managers(secrets, language, label) -> None:
+    store, _ = secrets
+    out = protect_zone("mixed", FILES, SCOPES, GRANTS, store, title="Atelier Durand", language=language,
+                       remember_days=14, tag_iterations=FAST)
+    login = out["login.html"].decode()
+    assert label in login and f'lang="{language}"' in login
+    assert 'autocomplete="username"' in login and 'autocomplete="current-password"' in login
+    assert "<noscript>" in login and 'data-xn-remember-days="14"' in login
+    assert "<script>" not in login and "style=" not in login and "onclick" not in login
