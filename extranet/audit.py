@@ -115,3 +115,41 @@ def find_leaks(files: Mapping[str, bytes], secrets: Mapping[str, str]) -> list[L
             if secret in plain or secret in text:
                 leaks.append(Leak(path, what, secret))
     return leaks
+
+
+def audit_protected(views: Mapping[str, View], trees: Mapping[str, Mapping[str, bytes]], secrets,
+                    secrets_for_mixed: Mapping[str, str], emails: Mapping[str, str]) -> list[str]:
+    """Audit encrypted output with the build's keys; returns the problems found (empty: proven).
+
+    - every served file of each zone is encrypted, except the login page, keyring and static files;
+    - decrypted, the mixed zone holds no canary (internal text, title or file name);
+    - every person's keyring entry opens exactly the scopes they are entitled to, no more, no less.
+    """
+    from .protect.homes import name_secret
+    from .protect.keyring import KEYRING_FILE, open_keyring_with_key
+    from .protect.zone import decrypt_zone
+
+    problems: list[str] = []
+    for zone, view in views.items():
+        tree = trees[zone]
+        try:
+            plain = decrypt_zone(tree, secrets, zone)
+        except Exception as e:  # noqa: BLE001 - any failure to open a file is an audit failure
+            problems.append(f"{zone}: {e}")
+            continue
+        if zone == MIXED:
+            problems += [str(leak) for leak in find_leaks(plain, secrets_for_mixed)]
+        keyring = tree.get(KEYRING_FILE)
+        if keyring is None:
+            problems.append(f"{zone}: no {KEYRING_FILE}")
+            continue
+        zs = secrets.zone(zone)
+        scope_of_secret = {secret: scope for scope, secret in zs.keys.items()}
+        for pid, cred in secrets.people.items():
+            expected = set(view.grants.get(pid, ())) | ({"_site"} if pid in view.grants else set())
+            for name in {pid, emails.get(pid, "")} - {""}:
+                opened = open_keyring_with_key(keyring, name_secret(zs, name), cred.wrap_key)
+                got = {scope_of_secret.get(s, "?") for s in opened} if opened else set()
+                if got != expected:
+                    problems.append(f"{zone}: {name} opens {sorted(got)}, entitled to {sorted(expected)}")
+    return problems

@@ -111,13 +111,28 @@ def build(
             from .protect.build import protect_site  # the protect stage (encryption, server auth)
 
             say("encrypting")
-            trees = protect_site(site, rules, views, rendered, urls)
+            trees = protect_site(site, views, rendered, urls)
+            say("auditing")
+            problems = audit_protected_output(site, views, trees, canaries(rules, views[MIXED]))
+            if problems:
+                raise BuildError("audit failed, nothing written: " + "; ".join(problems[:5]))
         if write:
             say("writing")
             publish(out or root / "public", trees)
     finally:
         log.removeHandler(counter)
     return BuildResult(site, views, rendered, trees, counter.messages, time.perf_counter() - started)
+
+
+def audit_protected_output(site: Site, views: dict[str, View], trees: dict[str, dict[str, bytes]],
+                           secrets_for_mixed: dict[str, str]) -> list[str]:
+    """Decrypt the trees with the build's keys and prove them (see audit.audit_protected)."""
+    from .audit import audit_protected
+    from .protect.secrets import Secrets
+
+    secrets = Secrets.load(site.settings.state_dir)
+    emails = {p.id: p.email for p in site.people.people.values()}
+    return audit_protected(views, trees, secrets, secrets_for_mixed, emails)
 
 
 def _url_secret(settings: config.Settings) -> bytes:

@@ -24,7 +24,7 @@ import math
 import os
 import struct
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .crypto import KEY_SIZE, ProtectError, aead_decrypt, aead_encrypt, b64d, b64e, pbkdf2
@@ -107,24 +107,38 @@ def build_keyring(salt: bytes, members: list[KeyringMember], *, tag_iterations: 
     return json.dumps(doc, separators=(",", ":")).encode("ascii")
 
 
-def open_keyring(keyring: bytes, username: str, password: str) -> list[bytes] | None:
-    """What the browser does at login: the content secrets of this user, or None if refused."""
+def _parse(keyring: bytes) -> dict:
     try:
         doc = json.loads(keyring)
         if doc.get("format") != FORMAT:
             raise ProtectError("not an extranet keyring")
-        t = username_secret(username, b64d(doc["salt"]), int(doc["tag_iterations"]))
-        entries = doc["entries"]
+        b64d(doc["salt"]), int(doc["tag_iterations"]), doc["entries"]
     except (ValueError, KeyError, TypeError) as exc:
         raise ProtectError(f"damaged keyring ({exc})") from exc
+    return doc
+
+
+def _open(doc: dict, t: bytes, wrap_key: Callable[[bytes, int], bytes]) -> list[bytes] | None:
     tag, entry_key = tag_and_entry_key(t)
-    found = entries.get(b64e(tag))
+    found = doc["entries"].get(b64e(tag))
     inner = aead_decrypt(entry_key, b64d(found), ENTRY_AAD) if found else None
     if inner is None:
         return None
     salt, (iterations,), wrapped = inner[:16], struct.unpack(">I", inner[16:20]), inner[20:]
-    body = aead_decrypt(pbkdf2(password.encode("utf-8"), salt, iterations), wrapped, WRAP_AAD)
+    body = aead_decrypt(wrap_key(salt, iterations), wrapped, WRAP_AAD)
     if body is None:
         return None
     (count,) = struct.unpack(">H", body[:2])
     return [body[2 + i * KEY_SIZE : 2 + (i + 1) * KEY_SIZE] for i in range(count)]
+
+
+def open_keyring(keyring: bytes, username: str, password: str) -> list[bytes] | None:
+    """What the browser does at login: the content secrets of this user, or None if refused."""
+    doc = _parse(keyring)
+    t = username_secret(username, b64d(doc["salt"]), int(doc["tag_iterations"]))
+    return _open(doc, t, lambda salt, iterations: pbkdf2(password.encode("utf-8"), salt, iterations))
+
+
+def open_keyring_with_key(keyring: bytes, t: bytes, wrap_key: bytes) -> list[bytes] | None:
+    """The content secrets a user name (secret T) opens with a stored wrapping key (for audit)."""
+    return _open(_parse(keyring), t, lambda salt, iterations: wrap_key)

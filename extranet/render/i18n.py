@@ -17,7 +17,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "by_email": "reçu par courriel", "your_projects": "Vos projets", "no_projects": "Aucun projet.",
         "client": "client", "supplier": "fournisseur", "staff": "équipe", "skip": "Aller au contenu",
         "back_to_project": "Retour au projet", "updated": "Mis à jour", "posts_count": "messages",
-        "body_internal": "La description du projet est interne.",
+        "body_internal": "La description du projet est interne.", "logout": "Se déconnecter",
     },
     "en": {
         "home": "Home", "projects": "Projects", "pages": "Pages", "zone_internal": "Internal site",
@@ -31,7 +31,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "by_email": "received by email", "your_projects": "Your projects", "no_projects": "No projects.",
         "client": "client", "supplier": "supplier", "staff": "staff", "skip": "Skip to content",
         "back_to_project": "Back to the project", "updated": "Updated", "posts_count": "posts",
-        "body_internal": "The project description is internal.",
+        "body_internal": "The project description is internal.", "logout": "Sign out",
     },
 }
 _MONTHS = {

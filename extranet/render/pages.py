@@ -112,6 +112,7 @@ class ZoneRenderer:
             url=lambda target: relative(path, target), urls=self.urls, home=HOME,
             nav_pages=self.view.pages, banner=self.banner, internal=self.view.zone == INTERNAL,
             date=lambda d: format_date(d, self.lang), person=self.person,
+            protected=self.urls.secret is not None,
         )
         ctx.update(context)
         html = self.theme.env.get_template(template).render(ctx)

@@ -61,6 +61,7 @@
   const fromB64 = (s) =>
     Uint8Array.fromBase64 ? Uint8Array.fromBase64(s) : Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
   const toB64 = (u8) => (u8.toBase64 ? u8.toBase64() : btoa(String.fromCharCode(...u8)));
+  const hex = (u8) => Array.from(u8, (b) => b.toString(16).padStart(2, "0")).join("");
   const sameBytes = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 
   // ---- crypto primitives ---------------------------------------------------
@@ -160,7 +161,9 @@
     const wrapKey = await pbkdf2AesKey(te(password), inner.slice(0, 16), iterations);
     const body = await aeadOpen(wrapKey, inner.subarray(20), WRAP_AAD);
     if (!known || body === null) return null;
-    return { tag, entryKey, wrapKey, keys: await keysFromBody(body) };
+    // The person's own home page (mixed zone): a path only their user name leads to.
+    const home = "home/" + hex(await hmacBytes(t, te("home"))).slice(0, 20) + ".html";
+    return { tag, entryKey, wrapKey, home, keys: await keysFromBody(body) };
   }
 
   /** Re-read the keyring with the stored wrapping key (keys rotated since login). */
@@ -277,6 +280,7 @@
       return showStatus(T.denied, true);
     }
     const html = new TextDecoder().decode(plain);
+    if (state.home && html.includes('<meta name="xn-home"')) return location.replace(new URL(state.home, ROOT).href);
     document.open();
     document.write(html);
     document.close();
@@ -286,6 +290,9 @@
 
   /** After the page is shown: sign-out controls, attachment downloads, inline images. */
   function enhance(state) {
+    if (state.home && ZONE === "mixed") {
+      for (const a of document.querySelectorAll("a[data-xn-home]")) a.href = new URL(state.home, ROOT).href;
+    }
     document.addEventListener("click", (event) => {
       const target = event.target instanceof Element ? event.target : null;
       const out = target && target.closest("[data-xn-logout]");

@@ -1,0 +1,62 @@
+"""The protect stage as the build calls it: encrypt both zones, add the server-side layer.
+
+Plaintext zones in (from render), output trees out: `internal`, `mixed` (encrypted, with
+login page and keyring) and `server` (.htpasswd and server snippets, never served).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from ..content.model import Site
+from ..render.pages import ZoneOutput
+from ..site.urls import Urls
+from ..zones import MIXED, View, person_scope
+from .homes import home_path, name_secret
+from .secrets import Secrets
+from .server import server_files
+from .zone import protect_zone
+
+log = logging.getLogger("extranet")
+
+
+def protect_site(site: Site, views: Mapping[str, View], rendered: Mapping[str, ZoneOutput],
+                 urls: Urls) -> dict[str, dict[str, bytes]]:
+    """Encrypt every zone for exactly its readers; people without a password are left out."""
+    settings = site.settings
+    secrets = Secrets.load(settings.state_dir, create=True)
+    emails = {p.id: p.email for p in site.people.people.values()}
+    missing = sorted({pid for v in views.values() for pid in v.grants if pid not in secrets.people})
+    for pid in missing:
+        log.warning("%s has no password yet and cannot log in: run `extranet people reset %s`", pid, pid)
+    trees: dict[str, dict[str, bytes]] = {}
+    for zone, out in rendered.items():
+        view = views[zone]
+        grants = {pid: scopes for pid, scopes in view.grants.items() if pid in secrets.people}
+        files = dict(out.files)
+        scopes = dict(out.scopes)
+        if zone == MIXED:
+            _place_homes(files, scopes, grants, secrets, zone, urls, emails)
+        trees[zone] = protect_zone(zone, files, scopes, grants, secrets, title=settings.title,
+                                   language=settings.language, remember_days=settings.remember_days,
+                                   emails=emails)
+    project_dirs = {p.id: urls.project_dir(p.id) for p in site.projects}
+    trees["server"] = server_files(views, project_dirs, secrets, {p: e for p, e in emails.items()})
+    return trees
+
+
+def _place_homes(files: dict[str, bytes], scopes: dict[str, str], grants: Mapping[str, frozenset[str]],
+                 secrets: Secrets, zone: str, urls: Urls, emails: Mapping[str, str]) -> None:
+    """Move each person's home page to the path their browser derives from their user name."""
+    zs = secrets.zone(zone)
+    for path in [p for p, s in scopes.items() if s.startswith("person:")]:
+        pid = scopes[path].split(":", 1)[1]
+        data = files.pop(path)
+        del scopes[path]
+        if pid not in grants:
+            continue
+        for name in {pid, emails.get(pid, "")} - {""}:
+            target = home_path(name_secret(zs, name))
+            files[target] = data
+            scopes[target] = person_scope(pid)
