@@ -53,7 +53,8 @@ class Thread:
 class ZoneRenderer:
     """Renders every page of one zone."""
 
-    def __init__(self, view: View, urls: Urls, theme: Theme, *, preview_banner: str = "") -> None:
+    def __init__(self, view: View, urls: Urls, theme: Theme, *, preview_banner: str = "",
+                 livereload: bool = False) -> None:
         self.view = view
         self.urls = urls
         self.theme = theme
@@ -63,6 +64,7 @@ class ZoneRenderer:
         self.people = view.site.people
         self.links = LinkResolver(view, urls)
         self.banner = preview_banner
+        self.livereload = livereload
         self.out = ZoneOutput(view.zone)
 
     # -- helpers --------------------------------------------------------------------------
@@ -109,7 +111,7 @@ class ZoneRenderer:
         ctx = dict(
             site=self.settings, zone=self.view.zone, t=self.t, lang=self.lang, here=path,
             url=lambda target: relative(path, target), urls=self.urls, home=HOME,
-            nav_pages=self.view.pages, banner=self.banner, internal=self.view.zone == INTERNAL,
+            nav_pages=self.view.pages, banner=self.banner, livereload=self.livereload, internal=self.view.zone == INTERNAL,
             date=lambda d: format_date(d, self.lang), person=self.person,
         )
         ctx.update(context)
@@ -207,6 +209,7 @@ class ZoneRenderer:
         return groups
 
 
-def render_zone(view: View, urls: Urls, theme: Theme, *, preview_banner: str = "") -> ZoneOutput:
-    """Render every file of one zone from its View."""
-    return ZoneRenderer(view, urls, theme, preview_banner=preview_banner).render()
+def render_zone(view: View, urls: Urls, theme: Theme, *, preview_banner: str = "",
+                livereload: bool = False) -> ZoneOutput:
+    """Render every file of one zone from its View (`livereload`: link the preview's reload script)."""
+    return ZoneRenderer(view, urls, theme, preview_banner=preview_banner, livereload=livereload).render()
