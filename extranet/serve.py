@@ -19,7 +19,7 @@ import socketserver
 import sys
 import threading
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TextIO
@@ -35,15 +35,12 @@ from .zones import INTERNAL, MIXED
 
 CSP = "default-src 'self'"
 EVENTS = "/__extranet/events"
-POLL = "/__extranet/build"
 SCRIPT = "/__extranet/livereload.js"
 LIVERELOAD_JS = PACKAGE_THEMES / "default" / "static" / "livereload.js"
 HTML = "text/html; charset=utf-8"
 
-BANNERS = {
-    "fr": "Aperçu local non chiffré — pas pour publication",
-    "en": "Local unencrypted preview — not for publication",
-}
+BANNERS = {"fr": "Aperçu local non chiffré — pas pour publication",
+           "en": "Local unencrypted preview — not for publication"}
 
 
 def banner(settings: Settings) -> str:
@@ -223,8 +220,6 @@ class _Handler(BaseHTTPRequestHandler):
             return self._events()
         elif path == SCRIPT:
             reply = Reply(200, LIVERELOAD_JS.read_bytes(), content_type(SCRIPT))
-        elif path == POLL:
-            reply = Reply(200, snap.build_id.encode())
         else:
             wants_html = "text/html" in self.headers.get("Accept", "")
             reply = resolve(self.path, snap, self.server.zone, self.server.person, wants_html)
@@ -335,7 +330,6 @@ class Preview:
             self.snapshot = snapshot
             self._cond.notify_all()
 
-    # -- build -------------------------------------------------------------------------------
     def rebuild(self) -> Snapshot:
         """Build once; on failure keep the last good files, record the error and report it."""
         with self._build_lock:
@@ -352,36 +346,33 @@ class Preview:
                 self.err.write(traceback.format_exc())
             else:
                 files = {zone: out.files for zone, out in result.rendered.items()}
-                snap = Snapshot(_digest(files), files, dict(result.rendered[MIXED].scopes),
-                                dict(result.views[MIXED].grants), None,
-                                result.site.settings.language, banner(result.site.settings))
-                self._publish(snap)
-                self.out.write(f"{result.summary()}\n")
-                self.out.flush()
-                return snap
-            build_id = "error-" + hashlib.sha256(error.encode()).hexdigest()[:16]
-            snap = Snapshot(build_id, previous.files, previous.scopes, previous.grants, error,
-                            previous.language, previous.banner)
-            self._publish(snap)
-            for line in error.splitlines():
-                self.err.write(f"error: {line}\n")
-            self.err.write("error: build failed; still serving the last good build, fix and save\n")
-            self.err.flush()
-            return snap
+                self._publish(Snapshot(_digest(files), files, dict(result.rendered[MIXED].scopes),
+                                       dict(result.views[MIXED].grants), None,
+                                       result.site.settings.language, banner(result.site.settings)))
+                print(result.summary(), file=self.out, flush=True)
+                return self.current()
+            self._publish(replace(previous, build_id=_digest({"error": {"": error.encode()}}),
+                                  error=error))
+            lines = [*error.splitlines(), "build failed; still serving the last good build, fix and save"]
+            print("".join(f"error: {line}\n" for line in lines), end="", file=self.err, flush=True)
+            return self.current()
 
-    # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Build, start both servers (bound to `host`) and the watcher."""
         self.rebuild()
-        for zone, port in zip((INTERNAL, MIXED), self.ports):
-            server = PreviewServer((self.host, port), zone, self,
-                                   self.person if zone == MIXED else None)
-            self.servers[zone] = server
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                                      name=f"extranet-serve-{zone}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        self._watcher.start()
+        try:
+            for zone, port in zip((INTERNAL, MIXED), self.ports):
+                server = PreviewServer((self.host, port), zone, self,
+                                       self.person if zone == MIXED else None)
+                self.servers[zone] = server
+                thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                                          name=f"extranet-serve-{zone}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+            self._watcher.start()
+        except BaseException:
+            self.stop()  # e.g. the second port is taken: do not leave the first one running
+            raise
         snap = self.current()
         if self.person and not snap.error and self.person not in snap.grants:
             self.err.write(f"warning: {self.person!r} can read nothing on the mixed site "
@@ -404,11 +395,4 @@ class Preview:
             server.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
-
-    def __enter__(self) -> "Preview":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 

@@ -65,9 +65,11 @@ class Watcher:
         """Stop watching and wait for a running callback to finish."""
         self._stop.set()
         self._dirty.set()
-        self._observer.stop()
-        self._observer.join(timeout=5)
-        self._thread.join(timeout=30)
+        if self._observer.is_alive():
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
 
     def poke(self, path: str | bytes) -> None:
         """Note a change to `path` (ignored unless it is a source)."""

@@ -8,7 +8,6 @@
 (function () {
   "use strict";
   var EVENTS = "/__extranet/events";
-  var POLL = "/__extranet/build";
 
   function pageBuild() {
     try {
@@ -29,16 +28,8 @@
     if (id !== known) { known = id; window.location.reload(); }
   }
 
-  if (window.EventSource) {
-    var source = new EventSource(EVENTS);
-    source.addEventListener("build", function (event) { seen(event.data); });
-    window.addEventListener("pagehide", function () { source.close(); });
-  } else {
-    window.setInterval(function () {
-      window.fetch(POLL, { cache: "no-store" })
-        .then(function (r) { return r.text(); })
-        .then(seen)
-        .catch(function () { /* server restarting: try again */ });
-    }, 1000);
-  }
+  // EventSource reconnects by itself (after `retry` ms) when the server restarts.
+  var source = new EventSource(EVENTS);
+  source.addEventListener("build", function (event) { seen(event.data); });
+  window.addEventListener("pagehide", function () { source.close(); });
 }());
