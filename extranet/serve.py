@@ -60,11 +60,8 @@ def is_loopback(host: str) -> bool:
 
 def _digest(files: dict[str, dict[str, bytes]]) -> str:
     h = hashlib.sha256()
-    for zone in sorted(files):
-        for path in sorted(files[zone]):
-            data = files[zone][path]
-            h.update(f"{zone}\0{path}\0{len(data)}\0".encode())
-            h.update(data)
+    for zone, path in sorted((z, p) for z in files for p in files[z]):
+        h.update(f"{zone}\0{path}\0{len(files[zone][path])}\0".encode() + files[zone][path])
     return h.hexdigest()[:16]
 
 
@@ -362,10 +359,13 @@ class Preview:
         self.rebuild()
         try:
             for zone, port in zip((INTERNAL, MIXED), self.ports):
-                server = PreviewServer((self.host, port), zone, self,
-                                       self.person if zone == MIXED else None)
+                try:
+                    server = PreviewServer((self.host, port), zone, self,
+                                           self.person if zone == MIXED else None)
+                except OSError as e:
+                    raise ExtranetError(f"cannot listen on {self.host}:{port}: {e.strerror}") from e
                 self.servers[zone] = server
-                thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                thread = threading.Thread(target=server.serve_forever, args=(0.05,),
                                           name=f"extranet-serve-{zone}", daemon=True)
                 thread.start()
                 self._threads.append(thread)

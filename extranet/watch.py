@@ -111,8 +111,8 @@ class _Handler(FileSystemEventHandler):
         self.watcher = watcher
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in _QUIET_EVENTS:
-            return
+        if event.event_type in _QUIET_EVENTS or (event.is_directory and event.event_type == "modified"):
+            return  # a folder's "modified" only echoes the events of the files inside
         self.watcher.poke(event.src_path)
         dest = getattr(event, "dest_path", "")
         if dest:

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -198,3 +199,32 @@ def test_build_error_in_terminal_and_page_then_recovery(site: Path) -> None:
         assert snap.error is None
         assert get(preview, "internal", "/projects/alpha/", headers=HTML)[0] == 200
         assert "built internal" in preview.out.getvalue()
+
+
+def test_watches_settings_people_and_a_theme_created_later(site: Path) -> None:
+    with running(site, person="carl") as preview:
+        snap = preview.current()
+        toml = (site / "extranet.toml").read_text()
+        write(site / "extranet.toml", toml.replace("Small Co extranet", "Renamed Co extranet"))
+        snap = wait_rebuild(preview, snap.build_id)
+        assert b"Renamed Co extranet" in get(preview, "internal", "/")[2]
+        write(site / "themes/default/static/extra.css", "body { color: black; }\n")
+        snap = wait_rebuild(preview, snap.build_id)
+        assert get(preview, "mixed", "/static/extra.css")[2] == b"body { color: black; }\n"
+        people = (site / "people.toml").read_text()
+        write(site / "people.toml", people.replace('org = "acme"', 'org = "acme"\nexpires = 2020-01-01'))
+        wait_rebuild(preview, snap.build_id)
+        assert get(preview, "mixed", "/home/carl.html")[0] == 404  # carl's access expired
+
+
+def test_builds_once_per_change_and_ignores_editor_temp_files(site: Path) -> None:
+    with running(site) as preview:
+        write(site / KICKOFF, (site / KICKOFF).read_text() + "\nOne more line.\n")
+        first = wait_rebuild(preview, preview.current().build_id).build_id
+        write(site / "content/projects/alpha/posts/.2026-01-05-kickoff.md.swp", "junk")
+        write(site / "content/projects/alpha/posts/2026-01-05-kickoff.md~", "junk")
+        (site / "public").mkdir()
+        write(site / "public/notes.txt", "not a source")
+        time.sleep(1.0)  # debounce + a build's own file reads must not trigger another build
+        assert preview.current().build_id == first
+        assert preview.out.getvalue().count("built internal") == 2
