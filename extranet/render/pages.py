@@ -111,7 +111,8 @@ class ZoneRenderer:
         ctx = dict(
             site=self.settings, zone=self.view.zone, t=self.t, lang=self.lang, here=path,
             url=lambda target: relative(path, target), urls=self.urls, home=HOME,
-            nav_pages=self.view.pages, banner=self.banner, livereload=self.livereload, internal=self.view.zone == INTERNAL,
+            nav_pages=self.view.pages, banner=self.banner, internal=self.view.zone == INTERNAL,
+            livereload=self.livereload,
             date=lambda d: format_date(d, self.lang), person=self.person,
         )
         ctx.update(context)
@@ -212,4 +213,5 @@ class ZoneRenderer:
 def render_zone(view: View, urls: Urls, theme: Theme, *, preview_banner: str = "",
                 livereload: bool = False) -> ZoneOutput:
     """Render every file of one zone from its View (`livereload`: link the preview's reload script)."""
-    return ZoneRenderer(view, urls, theme, preview_banner=preview_banner, livereload=livereload).render()
+    return ZoneRenderer(view, urls, theme, preview_banner=preview_banner,
+                        livereload=livereload).render()
