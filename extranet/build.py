@@ -72,9 +72,12 @@ def build(
     encrypt: bool | None = None,
     write: bool = True,
     progress: Callable[[str], None] | None = None,
+    preview_banner: Callable[[config.Settings], str] | None = None,
+    livereload: bool = False,
 ) -> BuildResult:
     """Build both zones of the site at `root` into `out` (default root/public).
 
+    `preview_banner` (text per settings) and `livereload` mark and wire a local preview's pages.
     Raises SiteError for invalid sources and BuildError for warnings under --strict or a failed
     audit; in every failure case the previous output is left untouched.
     """
@@ -100,7 +103,9 @@ def build(
         for zone in ZONES:
             say(f"rendering {zone}")
             views[zone] = rules.view(zone)
-            rendered[zone] = render_zone(views[zone], urls, theme)
+            banner = preview_banner(settings) if preview_banner else ""
+            rendered[zone] = render_zone(views[zone], urls, theme, preview_banner=banner,
+                                         livereload=livereload)
         leaks = find_leaks(rendered[MIXED].files, canaries(rules, views[MIXED]))
         if leaks:
             raise BuildError("audit failed, nothing written: " + "; ".join(str(x) for x in leaks[:5]))

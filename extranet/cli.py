@@ -87,5 +87,36 @@ def build(root: Path, strict: bool, out: Path | None, no_encrypt: bool) -> None:
     click.echo(result.summary())
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Keep loopback: the preview is not encrypted.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65534),
+              help="Port of the internal site; the mixed site uses the next one.")
+@click.option("--as", "as_person", metavar="ID",
+              help="Preview the mixed site as person ID sees it: only their projects.")
+@click.pass_obj
+def serve(root: Path, host: str, port: int, as_person: str | None) -> None:
+    """Build, serve both sites locally (unencrypted), rebuild on change, reload the browser."""
+    import threading
+
+    from .serve import Preview, is_loopback
+
+    if not is_loopback(host):
+        click.echo(f"warning: listening on {host}: anyone who can reach it reads the "
+                   "unencrypted preview", err=True)
+    preview = Preview(root, host=host, ports=(port, port + 1 if port else 0), person=as_person)
+    preview.start()
+    who = f" (as {as_person})" if as_person else ""
+    click.echo(f"internal site: {preview.url('internal')}")
+    click.echo(f"mixed site:    {preview.url('mixed')}{who}")
+    click.echo("watching for changes; press Ctrl+C to stop")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        click.echo("stopping")
+    finally:
+        preview.stop()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

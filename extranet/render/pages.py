@@ -54,7 +54,8 @@ class Thread:
 class ZoneRenderer:
     """Renders every page of one zone."""
 
-    def __init__(self, view: View, urls: Urls, theme: Theme, *, preview_banner: str = "") -> None:
+    def __init__(self, view: View, urls: Urls, theme: Theme, *, preview_banner: str = "",
+                 livereload: bool = False) -> None:
         self.view = view
         self.urls = urls
         self.theme = theme
@@ -64,6 +65,7 @@ class ZoneRenderer:
         self.people = view.site.people
         self.links = LinkResolver(view, urls)
         self.banner = preview_banner
+        self.livereload = livereload
         self.out = ZoneOutput(view.zone)
 
     # -- helpers --------------------------------------------------------------------------
@@ -111,6 +113,7 @@ class ZoneRenderer:
             site=self.settings, zone=self.view.zone, t=self.t, lang=self.lang, here=path,
             url=lambda target: relative(path, target), urls=self.urls, home=HOME,
             nav_pages=self.view.pages, banner=self.banner, internal=self.view.zone == INTERNAL,
+            livereload=self.livereload,
             date=lambda d: format_date(d, self.lang), person=self.person,
             protected=self.urls.secret is not None,
         )
@@ -136,6 +139,8 @@ class ZoneRenderer:
         for pv in view.projects:
             self.project(pv)
         for name, src in self.theme.static_files().items():
+            if name == "livereload.js" and not self.livereload:
+                continue
             self.out.add(f"static/{name}", src.read_bytes(), None)
         return self.out
 
@@ -222,6 +227,8 @@ def _size(n: int, lang: str) -> str:
     return ""
 
 
-def render_zone(view: View, urls: Urls, theme: Theme, *, preview_banner: str = "") -> ZoneOutput:
-    """Render every file of one zone from its View."""
-    return ZoneRenderer(view, urls, theme, preview_banner=preview_banner).render()
+def render_zone(view: View, urls: Urls, theme: Theme, *, preview_banner: str = "",
+                livereload: bool = False) -> ZoneOutput:
+    """Render every file of one zone from its View (`livereload`: link the preview's reload script)."""
+    return ZoneRenderer(view, urls, theme, preview_banner=preview_banner,
+                        livereload=livereload).render()
