@@ -153,3 +153,28 @@ def audit_protected(views: Mapping[str, View], trees: Mapping[str, Mapping[str, 
                 if got != expected:
                     problems.append(f"{zone}: {name} opens {sorted(got)}, entitled to {sorted(expected)}")
     return problems
+
+
+def audit_site(root, out) -> list[str]:
+    """`extranet audit`: check the output on disk against the site's sources and keys."""
+    import datetime as dt
+    from pathlib import Path
+
+    from . import config
+    from .content.loader import load_site
+    from .protect.secrets import Secrets
+    from .zones import ZONES
+
+    settings, people = config.load(root)
+    site = load_site(settings, people)
+    rules = Rules(site, dt.datetime.now())
+    views = {zone: rules.view(zone) for zone in ZONES}
+    trees = {}
+    for zone in ZONES:
+        folder = Path(out) / zone
+        if not folder.is_dir():
+            return [f"{folder}: not built"]
+        trees[zone] = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    secrets = Secrets.load(settings.state_dir)
+    emails = {p.id: p.email for p in people.people.values()}
+    return audit_protected(views, trees, secrets, canaries(rules, views[MIXED]), emails)

@@ -120,3 +120,93 @@ def serve(root: Path, host: str, port: int, as_person: str | None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# -- people ---------------------------------------------------------------------------------
+@main.group()
+def people() -> None:
+    """Add, list, remove people, or reset a person's password."""
+
+
+def _show_password(pid: str, password: str, password_file: Path | None) -> None:
+    from .people import write_password_file
+
+    if password_file:
+        write_password_file(password_file, password)
+        click.echo(f"password of {pid} written to {password_file} (mode 600); it is shown nowhere else")
+    else:
+        click.echo(f"password of {pid} (shown once, stored nowhere): {password}")
+    click.echo("it takes effect at the next `extranet build`")
+
+
+@people.command("add")
+@click.argument("person_id")
+@click.option("--name", required=True, help="Display name.")
+@click.option("--email", required=True, help="Email address (also a login name).")
+@click.option("--org", required=True, help="Organisation id (from people.toml).")
+@click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), help="Last day of access (YYYY-MM-DD).")
+@click.option("--notify", type=click.Choice(["immediate", "digest", "none"]), default="immediate")
+@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the generated password there (mode 600) instead of showing it.")
+@click.pass_obj
+def people_add(root: Path, person_id: str, name: str, email: str, org: str, expires, notify: str,
+               password_file: Path | None) -> None:
+    """Add PERSON_ID to people.toml with a generated password."""
+    from .people import add
+
+    password = add(root, person_id, name, email, org, expires.date() if expires else None, notify)
+    _show_password(person_id, password, password_file)
+
+
+@people.command("reset")
+@click.argument("person_id")
+@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the generated password there (mode 600) instead of showing it.")
+@click.pass_obj
+def people_reset(root: Path, person_id: str, password_file: Path | None) -> None:
+    """Give PERSON_ID a new password (the old one stops working at the next build)."""
+    from .people import reset
+
+    _show_password(person_id, reset(root, person_id), password_file)
+
+
+@people.command("remove")
+@click.argument("person_id")
+@click.pass_obj
+def people_remove(root: Path, person_id: str) -> None:
+    """Remove PERSON_ID; the next build rotates every key they could use."""
+    from .people import remove
+
+    remove(root, person_id)
+    click.echo(f"removed {person_id}; run `extranet build` to revoke their access")
+
+
+@people.command("list")
+@click.pass_obj
+def people_list(root: Path) -> None:
+    """List people with their organisation, role, access and password state."""
+    import datetime as dt
+
+    from .people import rows
+
+    for r in rows(root, dt.date.today()):
+        click.echo(f"{r.id:<14} {r.name:<24} {r.email:<32} {r.org:<24} {r.role:<9} {r.status:<18} "
+                   f"{'password set' if r.password else 'no password'}")
+
+
+# -- audit ----------------------------------------------------------------------------------
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: public/).")
+@click.pass_obj
+def audit(root: Path, out: Path | None) -> None:
+    """Prove that the built output holds nothing internal in the mixed zone, and that every
+    person opens exactly their projects."""
+    from .audit import audit_site
+
+    problems = audit_site(root, out or root / "public")
+    if problems:
+        for p in problems:
+            click.echo(f"error: {p}", err=True)
+        raise ExtranetError(f"audit failed: {len(problems)} problem(s)")
+    click.echo("audit passed: every page and file encrypted, nothing internal in the mixed zone, "
+               "every person opens exactly their projects")
