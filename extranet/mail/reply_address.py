@@ -29,3 +29,8 @@ def reply_address(settings: Settings, secret: bytes, person_id: str, post_key: s
     """The personal address a person replies to: `kind` is 'reply' (a post) or 'note' (internal note)."""
     token = make_token(secret, person_id, post_ref(post_key), kind)
     return f"{kind}+{token}@{settings.mail.reply_domain}"
+
+
+def read_token(secret: bytes, token: str) -> tuple[str, str, str] | None:
+    """(person_id, post_ref, kind) of a genuine token signed with `secret`; None if forged or malformed."""
+    return verify_token(secret, token)
