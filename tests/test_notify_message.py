@@ -104,3 +104,27 @@ def test_french_site_and_theme_override(tmp_path):
     assert plain(msg).startswith("GABARIT DU SITE Point d'étape https://projects.small.example/")
     assert "Voir sur le site" in html(msg) and "10 mars 2026" in html(msg)
     assert "Répondez à ce courriel" in html(msg)
+
+
+def test_links_point_to_built_pages(tmp_path):
+    """The link of a message is a page the build wrote in the recipient's zone."""
+    from extranet.build import build
+    from extranet.mail.notify import notify_new_posts
+    from extranet.site.urls import Urls
+    from extranet.zones import Rules
+
+    from test_notify_support import NOW
+
+    handler = Collector()
+    with smtp_server(handler) as port:
+        root = make_site(tmp_path / "site", port=port)
+        notify(root)
+        add_new_posts(root)
+        result = build(root, encrypt=False, now=NOW)
+        notify_new_posts(result.site, Rules(result.site, NOW), Urls(None), NOW)
+    [quote] = handler.to("carl@acme.example")
+    link = re.search(r"https://projects\.small\.example/(\S+\.html)", plain(quote)).group(1)
+    assert (root / "public/mixed" / link).is_file()
+    [pricing] = handler.to("alice@small.example")
+    link = re.search(r"https://internal\.small\.example/(\S+\.html)", plain(pricing)).group(1)
+    assert (root / "public/internal" / link).is_file()
