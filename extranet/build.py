@@ -97,7 +97,7 @@ def build(
         rules = Rules(site, now)
         theme = Theme(root, settings.theme)
         encrypt = settings.encrypt if encrypt is None else encrypt
-        urls = Urls(_url_secret(settings) if encrypt else None)
+        urls = urls_for(settings, encrypt)
         views: dict[str, View] = {}
         rendered: dict[str, ZoneOutput] = {}
         for zone in ZONES:
@@ -106,11 +106,10 @@ def build(
             banner = preview_banner(settings) if preview_banner else ""
             rendered[zone] = render_zone(views[zone], urls, theme, preview_banner=banner,
                                          livereload=livereload)
-        leaks = find_leaks(rendered[MIXED].files, canaries(rules, views[MIXED]))
+        secrets_of_mixed = canaries(rules, views[MIXED])
+        leaks = find_leaks(rendered[MIXED].files, secrets_of_mixed)
         if leaks:
             raise BuildError("audit failed, nothing written: " + "; ".join(str(x) for x in leaks[:5]))
-        if strict and counter.messages:
-            raise BuildError(f"{len(counter.messages)} warning(s) with --strict, nothing written")
         trees = {zone: out_.files for zone, out_ in rendered.items()}
         if encrypt:
             from .protect.build import protect_site  # the protect stage (encryption, server auth)
@@ -118,14 +117,24 @@ def build(
             say("encrypting")
             trees = protect_site(site, views, rendered, urls)
             say("auditing")
-            problems = audit_protected_output(site, views, trees, canaries(rules, views[MIXED]))
-            if problems:
-                raise BuildError("audit failed, nothing written: " + "; ".join(problems[:5]))
+            failures = audit_protected_output(site, views, trees, secrets_of_mixed)
+            if failures:
+                raise BuildError("audit failed, nothing written: " + "; ".join(failures[:5]))
+        if strict and counter.messages:
+            raise BuildError(f"{len(counter.messages)} warning(s) with --strict, nothing written")
         if write:
             say("writing")
             publish(out or root / "public", trees)
     finally:
         log.removeHandler(counter)
+    if write and settings.notify_on_build:
+        from .mail.notify import notify_new_posts
+
+        say("notifying")
+        report = notify_new_posts(site, rules, urls, now)
+        for line in report.problems():
+            log.warning("%s", line)
+        say(report.summary())
     return BuildResult(site, views, rendered, trees, counter.messages, time.perf_counter() - started)
 
 
@@ -140,8 +149,10 @@ def audit_protected_output(site: Site, views: dict[str, View], trees: dict[str, 
     return audit_protected(views, trees, secrets, secrets_for_mixed, emails)
 
 
-def _url_secret(settings: config.Settings) -> bytes:
-    """The site secret that makes output paths opaque (created on first use)."""
+def urls_for(settings: config.Settings, encrypt: bool) -> Urls:
+    """The output paths of a site: opaque (keyed by a site secret) when encrypted, readable otherwise."""
+    if not encrypt:
+        return Urls(None)
     from .protect.sitekey import url_secret
 
-    return url_secret(settings.state_dir)
+    return Urls(url_secret(settings.state_dir))

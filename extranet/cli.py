@@ -118,8 +118,25 @@ def serve(root: Path, host: str, port: int, as_person: str | None) -> None:
         preview.stop()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+# -- notify (issue 4: email notifications of new posts) -------------------------------------
+
+@main.command()
+@click.option("--all", "send_all", is_flag=True,
+              help="First run only: mail every published post instead of recording them as already announced.")
+@click.option("--digest", is_flag=True,
+              help="Also send the digests of days before today (run it daily, e.g. from cron).")
+@click.pass_obj
+def notify(root: Path, send_all: bool, digest: bool) -> None:
+    """Mail the posts not yet sent (and resume an interrupted run)."""
+    from .mail.notify import notify_site
+
+    report = notify_site(root, send_all=send_all, digest=digest,
+                         progress=lambda m: click.echo(f"… {m}", err=True))
+    for line in report.problems():
+        click.echo(f"warning: {line}", err=True)
+    click.echo(report.summary())
+    if report.failed:
+        sys.exit(1)
 
 
 # -- people ---------------------------------------------------------------------------------
@@ -210,3 +227,7 @@ def audit(root: Path, out: Path | None) -> None:
         raise ExtranetError(f"audit failed: {len(problems)} problem(s)")
     click.echo("audit passed: every page and file encrypted, nothing internal in the mixed zone, "
                "every person opens exactly their projects")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
