@@ -194,8 +194,7 @@ def people_remove(root: Path, person_id: str) -> None:
     """Remove PERSON_ID; the next build rotates every key they could use."""
     from .people import remove
 
-    remove(root, person_id)
-    click.echo(f"removed {person_id}; run `extranet build` to revoke their access")
+    click.echo(f"{remove(root, person_id)}; run `extranet build` to revoke their access")
 
 
 @people.command("list")

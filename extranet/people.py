@@ -100,20 +100,40 @@ def reset(root: Path, pid: str) -> str:
     return password
 
 
-def remove(root: Path, pid: str) -> None:
-    """Remove a person from people.toml and forget their credentials."""
+def remove(root: Path, pid: str, today: dt.date | None = None) -> str:
+    """Remove a person and forget their credentials; returns what was done.
+
+    A person who wrote posts or is listed as a project member keeps a closed entry
+    (`expires` set to yesterday) so that their posts keep an author: their access ends
+    all the same, and the next build rotates every key they could use.
+    """
+    from .content.loader import load_site
+
+    today = today or dt.date.today()
     path = root / "people.toml"
     lines = path.read_text(encoding="utf-8").split("\n")
     span = _block_span(lines, pid)
     if span is None:
         raise ExtranetError(f"people.toml: no person '{pid}'")
     start, end = span
-    new = lines[:start] + lines[end:]
-    _replace_people_file(root, "\n".join(new).replace("\n\n\n\n", "\n\n"))
+    settings, people = config.load(root)
+    site = load_site(settings, people)
+    referenced = any(pid in p.members or any(post.author == pid for post in p.posts) for p in site.projects)
+    if referenced:
+        yesterday = today - dt.timedelta(days=1)
+        block = [line for line in lines[start:end] if not re.match(r"^\s*expires\s*=", line)]
+        block.append(f"expires = {yesterday.isoformat()}")
+        new = lines[:start] + block + lines[end:]
+        done = f"{pid} wrote posts or is a project member: entry kept for authorship, access ended {yesterday}"
+    else:
+        new = lines[:start] + lines[end:]
+        done = f"removed {pid}"
+    _replace_people_file(root, re.sub(r"\n{3,}", "\n\n", "\n".join(new)))
     secrets = _secrets(root)
     if pid in secrets.people:
         remove_person(secrets, pid)
         secrets.save()
+    return done
 
 
 def rows(root: Path, today: dt.date) -> list[PersonRow]:
