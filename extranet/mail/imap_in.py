@@ -127,6 +127,7 @@ class ImapSource:
             if checkpoint is not None:
                 log.warning("UIDVALIDITY of %s changed: re-scanning the folder", s.folder)
             checkpoint = Checkpoint(uidvalidity, 0)
+        _forget_notifications(client)  # what the search below sees needs no wake-up
         # "n:*" always matches the highest UID, even when it is below n: filter.
         uids = sorted(u for u in client.search(["UID", f"{checkpoint.last_uid + 1}:*"]) if u > checkpoint.last_uid)
         spooled = []
@@ -191,6 +192,8 @@ class ImapSource:
         deadline = time.monotonic() + s.idle_reissue
         client.idle()
         try:
+            if _already_notified(client):
+                return
             while not stop.is_set():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -199,3 +202,32 @@ class ImapSource:
                     break
         finally:
             client.idle_done()
+
+
+def _forget_notifications(client: IMAPClient) -> None:
+    for key in ("EXISTS", "RECENT"):
+        client._imap.untagged_responses.pop(key, None)
+
+
+def _already_notified(client: IMAPClient) -> bool:
+    """Whether the server reported new mail since the last search, before IDLE began.
+
+    ``idle_check`` only sees data still on the socket. New mail announced during our own
+    FETCH/STORE commands, or just before the server's "+ idling", lands in imaplib's
+    untagged responses, and an announcement sent in the same packet as "+ idling" sits in
+    imaplib's read buffer: both would otherwise wait for the next event (or the 29-minute
+    re-issue). This looks at both (imaplib internals, unchanged for years).
+    """
+    imap = client._imap
+    if any(key in imap.untagged_responses for key in ("EXISTS", "RECENT")):
+        return True
+    sock = client.socket()
+    sock.setblocking(False)
+    try:
+        buffered = imap.file.peek(1)
+    except (BlockingIOError, ssl.SSLWantReadError):
+        buffered = b""
+    finally:
+        sock.setblocking(True)
+        client._set_read_timeout()
+    return bool(buffered)
