@@ -184,3 +184,29 @@ def test_idle_is_reissued(dovecot: Dovecot, env: GatewayEnv, tmp_path: Path) -> 
     thread.join(10)
     assert not thread.is_alive()
     assert 3 <= Counting.polls <= 5  # one IDLE per 0.4 s, each followed by a poll
+
+
+def test_mail_arriving_just_before_idle_is_not_missed(
+    dovecot: Dovecot, mailbox: IMAPClient, env: GatewayEnv, tmp_path: Path
+) -> None:
+    class Racing(ImapSource):
+        polls = 0
+
+        def poll_once(self) -> list[str]:
+            spooled = super().poll_once()
+            Racing.polls += 1
+            if Racing.polls == 1:  # new mail between our search and our IDLE
+                mailbox.append("INBOX", reply_message())
+                time.sleep(0.2)  # let the server's notification reach our connection
+            return spooled
+
+    source = Racing(settings(dovecot, idle_reissue=600, idle_tick=0.1, poll_interval=3600),
+                    env.spool, tmp_path / "imap.json")
+    stop = threading.Event()
+    thread = threading.Thread(target=source.run, args=(stop,))
+    thread.start()
+    try:
+        assert wait_for(lambda: len(env.spool.list("new")) == 1, timeout=5), "missed mail that came before IDLE"
+    finally:
+        stop.set()
+        thread.join(10)
