@@ -108,7 +108,7 @@ def _tail(log: Path) -> str:
         return "(no log)"
 
 
-def start_dovecot() -> tuple[Dovecot, subprocess.Popen[bytes]]:
+def start_dovecot(extra_config: str = "") -> tuple[Dovecot, subprocess.Popen[bytes]]:
     """Write a config under a fresh directory, start dovecot in the foreground, wait for it."""
     binary = _binary()
     mail_user = pwd.getpwnam("dovecot")
@@ -121,7 +121,7 @@ def start_dovecot() -> tuple[Dovecot, subprocess.Popen[bytes]]:
     )
     port = free_port()
     config = root / "dovecot.conf"
-    config.write_text(_CONFIG.format(root=root, port=port))
+    config.write_text(_CONFIG.format(root=root, port=port) + extra_config)
     proc = subprocess.Popen([binary, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_for_port(port, proc, root / "dovecot.log")

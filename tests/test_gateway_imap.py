@@ -12,7 +12,7 @@ import pytest
 from imapclient import IMAPClient
 
 from conftest import GatewayEnv, reply_message
-from dovecot import Dovecot
+from dovecot import Dovecot, start_dovecot, stop_dovecot
 from extranet.mail.imap_in import Checkpoint, ImapSettings, ImapSource, load_checkpoint, save_checkpoint
 from extranet.mail.pipeline import Duplicate, Posted, Refused
 from extranet.mail.spool import Spool
@@ -210,3 +210,25 @@ def test_mail_arriving_just_before_idle_is_not_missed(
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_polling_when_the_server_has_no_idle(env: GatewayEnv, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    server, proc = start_dovecot("imap_capability = IMAP4rev1 LITERAL+ UIDPLUS MOVE\n")
+    try:
+        source = ImapSource(settings(server, poll_interval=0.3, idle_tick=0.1), env.spool, tmp_path / "imap.json")
+        stop = threading.Event()
+        thread = threading.Thread(target=source.run, args=(stop,))
+        thread.start()
+        try:
+            time.sleep(0.5)
+            with IMAPClient(server.host, port=server.port, ssl=False) as mailbox:
+                mailbox.login(server.user, server.password)
+                assert not mailbox.has_capability("IDLE")
+                mailbox.append("INBOX", reply_message())
+            assert wait_for(lambda: len(env.spool.list("new")) == 1, timeout=5)
+        finally:
+            stop.set()
+            thread.join(10)
+    finally:
+        stop_dovecot(proc, server.root)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], "fell into the error/reconnect path"
