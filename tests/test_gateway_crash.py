@@ -98,7 +98,7 @@ def test_sigkill_storm_loses_nothing_and_posts_nothing_twice(tmp_path: Path) -> 
         sender.join()
         env = make_env(tmp_path)
         deadline = time.monotonic() + 20
-        while (env.spool.list("new") or env.spool.list("cur")) and time.monotonic() < deadline:
+        while (env.spool.entries("new") or env.spool.entries("cur")) and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -106,11 +106,11 @@ def test_sigkill_storm_loses_nothing_and_posts_nothing_twice(tmp_path: Path) -> 
         sender.join(30)
     assert kills >= 5, f"seed {seed}: the storm was too short to mean anything"
     assert sorted(set(delivered)) == list(range(MESSAGES))
-    assert env.spool.list("new") == [] and env.spool.list("cur") == [] and env.spool.list("rejected") == []
+    assert env.spool.entries("new") == [] and env.spool.entries("cur") == [] and env.spool.entries("rejected") == []
     posts = [p.read_text() for p in env.posts()]
     ids = sorted(int(text.split("<crash-")[1].split("@")[0]) for text in posts)
     assert ids == list(range(MESSAGES)), f"seed {seed}: lost or doubled posts"
-    copies = len(env.spool.list("done"))
+    copies = len(env.spool.entries("done"))
     found = tmp_path / "found-existing.log"
     resumed = found.read_text().count("\n") if found.exists() else 0
     print(f"seed {seed}: {kills} kills, {len(delivered)} deliveries, {copies} spooled copies, "

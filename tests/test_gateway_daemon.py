@@ -5,7 +5,6 @@ from __future__ import annotations
 import smtplib
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from imapclient import IMAPClient
@@ -40,13 +39,13 @@ def test_smtp_and_imap_replies_become_posts(env: GatewayEnv, dovecot: Dovecot) -
             # The same message also reaches the mailbox: still one post.
             mailbox.append("INBOX", reply_message(message_id="<s@a.example>"))
         deadline = time.monotonic() + 10
-        while len(env.spool.list("done")) < 3 and time.monotonic() < deadline:
+        while len(env.spool.entries("done")) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         stop.set()
         thread.join(30)
     assert not thread.is_alive()
-    assert len(env.spool.list("done")) == 3
+    assert len(env.spool.entries("done")) == 3
     texts = [p.read_text() for p in env.posts()]
     assert sorted(t.split("message_id: ")[1].split("\n")[0] for t in texts) == ["i@a.example", "s@a.example"]
 

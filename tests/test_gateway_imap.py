@@ -71,7 +71,7 @@ def test_messages_are_spooled_then_flagged_then_never_fetched_again(
     source = ImapSource(settings(dovecot), spool, tmp_path / "imap.json")
     try:
         spooled = source.poll_once()
-        assert len(spooled) == 3 and sorted(spooled) == spool.list("new")
+        assert len(spooled) == 3 and sorted(spooled) == spool.entries("new")
         assert all(b"\\Seen" not in f for f in spool.flags_at_accept)  # flagged only after spooling
         assert all(b"\\Seen" in f for f in flags(mailbox).values())
         assert load_checkpoint(tmp_path / "imap.json").last_uid == 3
@@ -163,7 +163,7 @@ def test_idle_wakes_up_on_new_mail_and_survives_a_dropped_connection(
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
-    assert len(env.spool.list("new")) == 2
+    assert len(env.spool.entries("new")) == 2
 
 
 def test_idle_is_reissued(dovecot: Dovecot, env: GatewayEnv, tmp_path: Path) -> None:
@@ -206,7 +206,7 @@ def test_mail_arriving_just_before_idle_is_not_missed(
     thread = threading.Thread(target=source.run, args=(stop,))
     thread.start()
     try:
-        assert wait_for(lambda: len(env.spool.list("new")) == 1, timeout=5), "missed mail that came before IDLE"
+        assert wait_for(lambda: len(env.spool.entries("new")) == 1, timeout=5), "missed mail that came before IDLE"
     finally:
         stop.set()
         thread.join(10)
@@ -225,7 +225,7 @@ def test_polling_when_the_server_has_no_idle(env: GatewayEnv, tmp_path: Path, ca
                 mailbox.login(server.user, server.password)
                 assert not mailbox.has_capability("IDLE")
                 mailbox.append("INBOX", reply_message())
-            assert wait_for(lambda: len(env.spool.list("new")) == 1, timeout=5)
+            assert wait_for(lambda: len(env.spool.entries("new")) == 1, timeout=5)
         finally:
             stop.set()
             thread.join(10)

@@ -20,7 +20,7 @@ def test_genuine_reply_is_posted_once_with_its_author_and_post(env: GatewayEnv) 
     [post] = env.posts()
     text = post.read_text()
     assert "author: jdupont" in text and "in_reply_to: acme/2026-01-05-kickoff" in text
-    assert env.spool.list("done") and not env.spool.list("new") and not env.spool.list("cur")
+    assert env.spool.entries("done") and not env.spool.entries("new") and not env.spool.entries("cur")
     assert env.sent == []
 
 
@@ -65,7 +65,7 @@ def test_duplicates_are_recognised_by_a_restarted_gateway(tmp_path: Path) -> Non
 def test_refusals_explain_once_in_the_site_language(env: GatewayEnv, raw: bytes, reason: str) -> None:
     outcome = env.gateway.handle(raw, {"return_path": "jean.dupont@acme.example"})
     assert outcome == Refused(reason, True)
-    assert env.posts() == [] and env.spool.list("rejected")
+    assert env.posts() == [] and env.spool.entries("rejected")
     [notice] = env.sent
     assert notice["Auto-Submitted"] == "auto-replied"
     assert notice["X-Extranet-Loop"] == LOOP_ID and notice["From"] == SITE_FROM
@@ -131,10 +131,10 @@ def test_handler_error_is_temporary_and_retried(env: GatewayEnv) -> None:
             return env.writer.process(raw, envelope)
     env.gateway.handler = Flaky()
     assert isinstance(env.gateway.handle(reply_message()), TemporaryFailure)
-    assert env.spool.list("new") and env.posts() == []
+    assert env.spool.entries("new") and env.posts() == []
     [outcome] = env.gateway.process_pending()
     assert isinstance(outcome, Posted) and len(env.posts()) == 1
-    assert env.spool.list("new") == []
+    assert env.spool.entries("new") == []
 
 
 def test_crash_after_post_before_finish_does_not_post_twice(env: GatewayEnv) -> None:
@@ -145,11 +145,11 @@ def test_crash_after_post_before_finish_does_not_post_twice(env: GatewayEnv) -> 
         msg = BytesParser(policy=policy.default).parsebytes(entry.raw)
         envelope = env.gateway._authenticate(entry, msg, False)
         env.writer.process(entry.raw, envelope)  # ... and the process dies here
-    assert env.spool.list("cur") == [entry_id] and len(env.posts()) == 1
+    assert env.spool.entries("cur") == [entry_id] and len(env.posts()) == 1
     restarted = make_env(env.spool.root.parent)
     [outcome] = restarted.gateway.process_pending()
     assert isinstance(outcome, Posted)
-    assert len(restarted.posts()) == 1 and restarted.spool.list("done") == [entry_id]
+    assert len(restarted.posts()) == 1 and restarted.spool.entries("done") == [entry_id]
 
 
 def test_crash_after_record_before_move_only_moves(env: GatewayEnv) -> None:
@@ -160,7 +160,7 @@ def test_crash_after_record_before_move_only_moves(env: GatewayEnv) -> None:
     env.spool.move(entry_id, "done", "cur")  # as if the rename never happened
     restarted = make_env(env.spool.root.parent)
     assert restarted.gateway.process_pending() == [Posted("x")]
-    assert restarted.writer.calls == 0 and restarted.spool.list("done") == [entry_id]
+    assert restarted.writer.calls == 0 and restarted.spool.entries("done") == [entry_id]
 
 
 def test_truncated_index_line_is_ignored(env: GatewayEnv) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -39,7 +38,7 @@ def test_250_arrives_only_when_the_message_is_in_the_spool(env: GatewayEnv, list
     client.mail("jean.dupont@acme.example")
     assert client.rcpt(reply_address())[0] == 250
     code, text = client.data(raw)
-    seen_at_250.append(env.spool.list("new"))  # the moment we hold the 250
+    seen_at_250.append(env.spool.entries("new"))  # the moment we hold the 250
     client.quit()
     assert code == 250
     [entry_id] = seen_at_250[0]
@@ -75,7 +74,7 @@ def test_oversized_message_gets_552(env: GatewayEnv, listener: SmtpListener) -> 
         raise smtplib.SMTPDataError(code, msg)
     assert error.value.smtp_code == 552
     client.close()
-    assert env.spool.list("new") == []
+    assert env.spool.entries("new") == []
 
 
 def test_unwritable_spool_gets_451_then_retry_succeeds(env: GatewayEnv, listener: SmtpListener) -> None:
@@ -88,13 +87,13 @@ def test_unwritable_spool_gets_451_then_retry_succeeds(env: GatewayEnv, listener
         code, _ = client.data(reply_message())
         client.quit()
         assert code == 451
-        assert env.spool.list("new") == []
+        assert env.spool.entries("new") == []
     finally:
         (env.spool.root / "tmp.away").rename(tmp_dir)
     client = connect(listener)
     assert client.sendmail("jean.dupont@acme.example", [reply_address()], reply_message()) == {}
     client.quit()
-    assert len(env.spool.list("new")) == 1
+    assert len(env.spool.entries("new")) == 1
 
 
 def test_parse_listen() -> None:

@@ -14,7 +14,7 @@ def test_reply_is_posted_and_exit_0(env: GatewayEnv) -> None:
     raw = reply_message(message_id="<stdin@acme.example>")
     assert ingest(io.BytesIO(raw), env.gateway, recipient=reply_address(), sender="jean.dupont@acme.example") == EX_OK
     assert len(env.posts()) == 1
-    entry = env.spool.read(env.spool.list("done")[0], "done")
+    entry = env.spool.read(env.spool.entries("done")[0], "done")
     assert entry.meta["transport"] == "stdin" and entry.meta["return_path"] == "jean.dupont@acme.example"
     # The MTA delivers the same message again: exit 0, no second post.
     assert ingest(io.BytesIO(raw), env.gateway) == EX_OK
@@ -40,7 +40,7 @@ def test_oversized_input_is_refused_from_its_header(env: GatewayEnv) -> None:
     stream = io.BytesIO(raw)
     assert ingest(stream, env.gateway) == EX_OK  # refused, with a notice
     assert stream.read() == b""  # all input consumed
-    [entry_id] = env.spool.list("rejected")
+    [entry_id] = env.spool.entries("rejected")
     entry = env.spool.read(entry_id, "rejected")
     assert entry.meta["oversize"] == len(raw) and len(entry.raw) < 2000
     assert env.sent[0]["Subject"].startswith("Non publié")
@@ -57,6 +57,6 @@ def test_spool_failure_and_temporary_failure_are_75(env: GatewayEnv) -> None:
             raise ConnectionError("site repository unavailable")
     env.gateway.handler = Down()
     assert ingest(io.BytesIO(reply_message()), env.gateway) == EX_TEMPFAIL
-    assert len(env.spool.list("new")) == 1  # kept for the gateway's retry
+    assert len(env.spool.entries("new")) == 1  # kept for the gateway's retry
     (env.spool.root / "tmp").rename(env.spool.root / "tmp.away")
     assert ingest(io.BytesIO(reply_message()), env.gateway) == EX_TEMPFAIL

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -190,10 +190,10 @@ class Gateway:
         """Resume entries left in ``cur/`` by a crash, then process ``new/`` oldest first."""
         outcomes: list[Outcome] = []
         with self.spool.lock():
-            for entry_id in self.spool.list("cur"):
+            for entry_id in self.spool.entries("cur"):
                 outcomes.append(self._run(self.spool.read(entry_id, "cur"), resumed=True))
             now = self.clock()
-            for entry_id in self.spool.list("new"):
+            for entry_id in self.spool.entries("new"):
                 if self._retry.get(entry_id, (0, 0.0))[1] > now:
                     continue
                 entry = self.spool.claim(entry_id)

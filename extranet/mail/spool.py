@@ -121,7 +121,7 @@ class Spool:
 
     # -- listing and reading ------------------------------------------------------------
 
-    def list(self, folder: Folder) -> list[str]:
+    def entries(self, folder: Folder) -> list[str]:
         """Entry ids in a folder, oldest first."""
         return sorted(p.name for p in (self.root / folder).iterdir() if not p.name.startswith("."))
 
