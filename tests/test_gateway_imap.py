@@ -212,10 +212,15 @@ def test_mail_arriving_just_before_idle_is_not_missed(
         thread.join(10)
 
 
-def test_polling_when_the_server_has_no_idle(env: GatewayEnv, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    server, proc = start_dovecot("imap_capability = IMAP4rev1 LITERAL+ UIDPLUS MOVE\n")
+def test_server_without_idle_or_move(env: GatewayEnv, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Polling replaces IDLE; copy + delete + expunge replaces MOVE."""
+    server, proc = start_dovecot("imap_capability = IMAP4rev1 LITERAL+ UIDPLUS\n")
     try:
-        source = ImapSource(settings(server, poll_interval=0.3, idle_tick=0.1), env.spool, tmp_path / "imap.json")
+        with IMAPClient(server.host, port=server.port, ssl=False) as mailbox:
+            mailbox.login(server.user, server.password)
+            mailbox.create_folder("Processed")
+        source = ImapSource(settings(server, poll_interval=0.3, idle_tick=0.1, move_to="Processed"),
+                            env.spool, tmp_path / "imap.json")
         stop = threading.Event()
         thread = threading.Thread(target=source.run, args=(stop,))
         thread.start()
@@ -223,9 +228,11 @@ def test_polling_when_the_server_has_no_idle(env: GatewayEnv, tmp_path: Path, ca
             time.sleep(0.5)
             with IMAPClient(server.host, port=server.port, ssl=False) as mailbox:
                 mailbox.login(server.user, server.password)
-                assert not mailbox.has_capability("IDLE")
+                assert not mailbox.has_capability("IDLE") and not mailbox.has_capability("MOVE")
                 mailbox.append("INBOX", reply_message())
-            assert wait_for(lambda: len(env.spool.entries("new")) == 1, timeout=5)
+                assert wait_for(lambda: len(env.spool.entries("new")) == 1, timeout=5)
+                assert wait_for(lambda: mailbox.folder_status("INBOX", ["MESSAGES"])[b"MESSAGES"] == 0)
+                assert mailbox.folder_status("Processed", ["MESSAGES"])[b"MESSAGES"] == 1
         finally:
             stop.set()
             thread.join(10)

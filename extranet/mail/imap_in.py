@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from imapclient import IMAPClient
+from imapclient import DELETED, IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from extranet.mail.spool import Spool, write_atomic
@@ -160,8 +160,15 @@ class ImapSource:
             return None
         entry_id = self.spool.accept(bytes(fetched[uid][key]), meta)
         # Only now, with the message on disk, tell the server it is ours.
-        if s.move_to:
+        if s.move_to and client.has_capability("MOVE"):
             client.move([uid], s.move_to)
+        elif s.move_to:  # RFC 3501 fallback: copy, mark deleted, expunge
+            client.copy([uid], s.move_to)
+            client.add_flags([uid], [DELETED], silent=True)
+            if client.has_capability("UIDPLUS"):
+                client.uid_expunge([uid])
+            else:
+                client.expunge()
         else:
             client.add_flags([uid], [s.processed_flag], silent=True)
         return entry_id
