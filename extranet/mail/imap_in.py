@@ -186,8 +186,10 @@ class ImapSource:
                     self._idle(client, stop)
                 else:
                     stop.wait(s.poll_interval)
-            except (IMAPClientError, OSError, socket.timeout, ssl.SSLError) as exc:
-                log.warning("IMAP %s:%s: %s; retrying in %.0f s", s.host, s.port, exc, backoff)
+            except Exception as exc:  # network, server, or disk (spool): retry, never die
+                expected = isinstance(exc, (IMAPClientError, OSError, socket.timeout, ssl.SSLError))
+                log.warning("IMAP %s:%s: %s; retrying in %.0f s", s.host, s.port, exc, backoff,
+                            exc_info=not expected)
                 self.close()
                 stop.wait(backoff)
                 backoff = min(backoff * 2, s.backoff_max)
