@@ -24,7 +24,7 @@ import base64
 import datetime as dt
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Literal
@@ -55,11 +55,23 @@ class TokenClaims:
 
 
 def newest_key(secrets: Mapping[int, bytes]) -> tuple[int, bytes]:
-    """The key to sign new tokens with: the highest key id of the mapping."""
+    """The key to sign new tokens with: the newest id (ids are allocated cyclically)."""
     if not secrets:
         raise ValueError("no token key configured")
-    key_id = max(secrets)
+    key_id = key_ids_by_age(secrets)[-1]
     return key_id, secrets[key_id]
+
+
+def key_ids_by_age(key_ids: Iterable[int]) -> list[int]:
+    """Key ids oldest first. Ids are allocated cyclically in 0..15 and fewer than 16 are
+    live, so the oldest id is the one just after the largest gap (15 -> 0 wraps)."""
+    ids = sorted(set(key_ids))
+    if len(ids) <= 1:
+        return ids
+    gaps = [((ids[(i + 1) % len(ids)] - ids[i]) % (MAX_KEY_ID + 1), i) for i in range(len(ids))]
+    _, before_gap = max(gaps)
+    start = (before_gap + 1) % len(ids)
+    return ids[start:] + ids[:start]
 
 
 def make_token(
