@@ -122,7 +122,7 @@ def make_env(root: Path) -> GatewayEnv:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> GatewayEnv:
+def gateway_env(tmp_path: Path) -> GatewayEnv:
     """A fresh gateway over an empty spool."""
     return make_env(tmp_path)
 

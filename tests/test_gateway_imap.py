@@ -63,11 +63,11 @@ class WatchedSpool(Spool):
 
 
 def test_messages_are_spooled_then_flagged_then_never_fetched_again(
-    dovecot: Dovecot, mailbox: IMAPClient, env: GatewayEnv, tmp_path: Path
+    dovecot: Dovecot, mailbox: IMAPClient, gateway_env: GatewayEnv, tmp_path: Path
 ) -> None:
     for n in range(3):
         mailbox.append("INBOX", reply_message(message_id=f"<imap{n}@acme.example>"))
-    spool = WatchedSpool(env.spool.root, mailbox)
+    spool = WatchedSpool(gateway_env.spool.root, mailbox)
     source = ImapSource(settings(dovecot), spool, tmp_path / "imap.json")
     try:
         spooled = source.poll_once()
@@ -80,14 +80,14 @@ def test_messages_are_spooled_then_flagged_then_never_fetched_again(
         source.close()
     entry = spool.read(spooled[0], "new")
     assert entry.meta["transport"] == "imap" and entry.meta["uid"] == 1
-    assert all(isinstance(o, Posted) for o in env.gateway.process_pending())
-    assert len(env.posts()) == 3
+    assert all(isinstance(o, Posted) for o in gateway_env.gateway.process_pending())
+    assert len(gateway_env.posts()) == 3
 
 
-def test_redelivered_message_is_not_posted_twice(dovecot: Dovecot, mailbox: IMAPClient, env: GatewayEnv,
+def test_redelivered_message_is_not_posted_twice(dovecot: Dovecot, mailbox: IMAPClient, gateway_env: GatewayEnv,
                                                  tmp_path: Path) -> None:
     raw = reply_message(message_id="<again@acme.example>")
-    source = ImapSource(settings(dovecot), env.spool, tmp_path / "imap.json")
+    source = ImapSource(settings(dovecot), gateway_env.spool, tmp_path / "imap.json")
     try:
         mailbox.append("INBOX", raw)
         source.poll_once()
@@ -98,16 +98,16 @@ def test_redelivered_message_is_not_posted_twice(dovecot: Dovecot, mailbox: IMAP
         assert len(source.poll_once()) == 2
     finally:
         source.close()
-    outcomes = env.gateway.process_pending()
+    outcomes = gateway_env.gateway.process_pending()
     assert [type(o) for o in outcomes] == [Posted, Duplicate, Duplicate, Duplicate]
-    assert len(env.posts()) == 1 and env.writer.calls == 1
+    assert len(gateway_env.posts()) == 1 and gateway_env.writer.calls == 1
 
 
-def test_move_to_folder_and_custom_flag(dovecot: Dovecot, mailbox: IMAPClient, env: GatewayEnv,
+def test_move_to_folder_and_custom_flag(dovecot: Dovecot, mailbox: IMAPClient, gateway_env: GatewayEnv,
                                         tmp_path: Path) -> None:
     mailbox.create_folder("Processed")
     mailbox.append("INBOX", reply_message())
-    source = ImapSource(settings(dovecot, move_to="Processed"), env.spool, tmp_path / "a.json")
+    source = ImapSource(settings(dovecot, move_to="Processed"), gateway_env.spool, tmp_path / "a.json")
     try:
         assert len(source.poll_once()) == 1
     finally:
@@ -115,7 +115,7 @@ def test_move_to_folder_and_custom_flag(dovecot: Dovecot, mailbox: IMAPClient, e
     assert flags(mailbox) == {}
     assert mailbox.folder_status("Processed", ["MESSAGES"])[b"MESSAGES"] == 1
     mailbox.append("INBOX", reply_message())
-    source = ImapSource(settings(dovecot, processed_flag="$Extranet"), env.spool, tmp_path / "b.json")
+    source = ImapSource(settings(dovecot, processed_flag="$Extranet"), gateway_env.spool, tmp_path / "b.json")
     try:
         assert len(source.poll_once()) == 1
     finally:
@@ -123,28 +123,28 @@ def test_move_to_folder_and_custom_flag(dovecot: Dovecot, mailbox: IMAPClient, e
     assert [b"$Extranet" in f for f in flags(mailbox).values()] == [True]
 
 
-def test_oversized_message_is_refused_from_its_header(dovecot: Dovecot, mailbox: IMAPClient, env: GatewayEnv,
+def test_oversized_message_is_refused_from_its_header(dovecot: Dovecot, mailbox: IMAPClient, gateway_env: GatewayEnv,
                                                       tmp_path: Path) -> None:
     mailbox.append("INBOX", reply_message(body=("x" * 70 + "\n") * 5000))
-    source = ImapSource(settings(dovecot, max_size=100_000), env.spool, tmp_path / "imap.json")
+    source = ImapSource(settings(dovecot, max_size=100_000), gateway_env.spool, tmp_path / "imap.json")
     try:
         [entry_id] = source.poll_once()
     finally:
         source.close()
-    entry = env.spool.read(entry_id, "new")
+    entry = gateway_env.spool.read(entry_id, "new")
     assert entry.meta["oversize"] > 100_000 and len(entry.raw) < 2000
-    assert env.gateway.process_pending() == [Refused("oversize", True)]
-    assert len(env.sent) == 1 and env.sent[0]["To"] == "jean.dupont@acme.example"
+    assert gateway_env.gateway.process_pending() == [Refused("oversize", True)]
+    assert len(gateway_env.sent) == 1 and gateway_env.sent[0]["To"] == "jean.dupont@acme.example"
 
 
 def test_idle_wakes_up_on_new_mail_and_survives_a_dropped_connection(
-    dovecot: Dovecot, mailbox: IMAPClient, env: GatewayEnv, tmp_path: Path
+    dovecot: Dovecot, mailbox: IMAPClient, gateway_env: GatewayEnv, tmp_path: Path
 ) -> None:
     arrivals: list[float] = []
     source = ImapSource(
         # No polling and no re-issue within the test: only an IDLE notification can wake it.
         settings(dovecot, idle_reissue=600, idle_tick=0.2, poll_interval=3600, backoff_initial=0.2),
-        env.spool, tmp_path / "imap.json", on_accepted=lambda entry_id: arrivals.append(time.monotonic()),
+        gateway_env.spool, tmp_path / "imap.json", on_accepted=lambda entry_id: arrivals.append(time.monotonic()),
     )
     stop = threading.Event()
     thread = threading.Thread(target=source.run, args=(stop,))
@@ -163,10 +163,10 @@ def test_idle_wakes_up_on_new_mail_and_survives_a_dropped_connection(
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
-    assert len(env.spool.entries("new")) == 2
+    assert len(gateway_env.spool.entries("new")) == 2
 
 
-def test_idle_is_reissued(dovecot: Dovecot, env: GatewayEnv, tmp_path: Path) -> None:
+def test_idle_is_reissued(dovecot: Dovecot, gateway_env: GatewayEnv, tmp_path: Path) -> None:
     class Counting(ImapSource):
         polls = 0
 
@@ -175,7 +175,7 @@ def test_idle_is_reissued(dovecot: Dovecot, env: GatewayEnv, tmp_path: Path) -> 
             return super().poll_once()
 
     source = Counting(settings(dovecot, idle_reissue=0.4, idle_tick=0.1, poll_interval=3600),
-                      env.spool, tmp_path / "imap.json")
+                      gateway_env.spool, tmp_path / "imap.json")
     stop = threading.Event()
     thread = threading.Thread(target=source.run, args=(stop,))
     thread.start()
@@ -187,7 +187,7 @@ def test_idle_is_reissued(dovecot: Dovecot, env: GatewayEnv, tmp_path: Path) -> 
 
 
 def test_mail_arriving_just_before_idle_is_not_missed(
-    dovecot: Dovecot, mailbox: IMAPClient, env: GatewayEnv, tmp_path: Path
+    dovecot: Dovecot, mailbox: IMAPClient, gateway_env: GatewayEnv, tmp_path: Path
 ) -> None:
     class Racing(ImapSource):
         polls = 0
@@ -201,18 +201,18 @@ def test_mail_arriving_just_before_idle_is_not_missed(
             return spooled
 
     source = Racing(settings(dovecot, idle_reissue=600, idle_tick=0.1, poll_interval=3600),
-                    env.spool, tmp_path / "imap.json")
+                    gateway_env.spool, tmp_path / "imap.json")
     stop = threading.Event()
     thread = threading.Thread(target=source.run, args=(stop,))
     thread.start()
     try:
-        assert wait_for(lambda: len(env.spool.entries("new")) == 1, timeout=5), "missed mail that came before IDLE"
+        assert wait_for(lambda: len(gateway_env.spool.entries("new")) == 1, timeout=5), "missed mail that came before IDLE"
     finally:
         stop.set()
         thread.join(10)
 
 
-def test_server_without_idle_or_move(env: GatewayEnv, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_server_without_idle_or_move(gateway_env: GatewayEnv, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Polling replaces IDLE; copy + delete + expunge replaces MOVE."""
     server, proc = start_dovecot("imap_capability = IMAP4rev1 LITERAL+ UIDPLUS\n")
     try:
@@ -220,7 +220,7 @@ def test_server_without_idle_or_move(env: GatewayEnv, tmp_path: Path, caplog: py
             mailbox.login(server.user, server.password)
             mailbox.create_folder("Processed")
         source = ImapSource(settings(server, poll_interval=0.3, idle_tick=0.1, move_to="Processed"),
-                            env.spool, tmp_path / "imap.json")
+                            gateway_env.spool, tmp_path / "imap.json")
         stop = threading.Event()
         thread = threading.Thread(target=source.run, args=(stop,))
         thread.start()
@@ -230,7 +230,7 @@ def test_server_without_idle_or_move(env: GatewayEnv, tmp_path: Path, caplog: py
                 mailbox.login(server.user, server.password)
                 assert not mailbox.has_capability("IDLE") and not mailbox.has_capability("MOVE")
                 mailbox.append("INBOX", reply_message())
-                assert wait_for(lambda: len(env.spool.entries("new")) == 1, timeout=5)
+                assert wait_for(lambda: len(gateway_env.spool.entries("new")) == 1, timeout=5)
                 assert wait_for(lambda: mailbox.folder_status("INBOX", ["MESSAGES"])[b"MESSAGES"] == 0)
                 assert mailbox.folder_status("Processed", ["MESSAGES"])[b"MESSAGES"] == 1
         finally:

@@ -13,10 +13,10 @@ from extranet.mail.smtp_in import SmtpListener, SpoolingHandler, parse_listen
 
 
 @pytest.fixture
-def listener(env: GatewayEnv) -> Iterator[SmtpListener]:
+def listener(gateway_env: GatewayEnv) -> Iterator[SmtpListener]:
     controller = SmtpListener(
-        SpoolingHandler(env.spool, env.gateway.check_recipient, lambda entry_id: env.gateway.wake.set()),
-        "127.0.0.1", 0, max_size=env.gateway.policy.max_size,
+        SpoolingHandler(gateway_env.spool, gateway_env.gateway.check_recipient, lambda entry_id: gateway_env.gateway.wake.set()),
+        "127.0.0.1", 0, max_size=gateway_env.gateway.policy.max_size,
     )
     controller.start()
     try:
@@ -31,23 +31,23 @@ def connect(listener: SmtpListener) -> smtplib.SMTP:
     return client
 
 
-def test_250_arrives_only_when_the_message_is_in_the_spool(env: GatewayEnv, listener: SmtpListener) -> None:
+def test_250_arrives_only_when_the_message_is_in_the_spool(gateway_env: GatewayEnv, listener: SmtpListener) -> None:
     raw = reply_message(message_id="<smtp1@acme.example>")
     seen_at_250: list[list[str]] = []
     client = connect(listener)
     client.mail("jean.dupont@acme.example")
     assert client.rcpt(reply_address())[0] == 250
     code, text = client.data(raw)
-    seen_at_250.append(env.spool.entries("new"))  # the moment we hold the 250
+    seen_at_250.append(gateway_env.spool.entries("new"))  # the moment we hold the 250
     client.quit()
     assert code == 250
     [entry_id] = seen_at_250[0]
     assert entry_id.encode() in text
-    entry = env.spool.read(entry_id, "new")
+    entry = gateway_env.spool.read(entry_id, "new")
     assert entry.raw == raw
     assert entry.meta["return_path"] == "jean.dupont@acme.example"
-    assert env.gateway.wake.is_set()
-    assert isinstance(env.gateway.process_pending()[0], Posted) and len(env.posts()) == 1
+    assert gateway_env.gateway.wake.is_set()
+    assert isinstance(gateway_env.gateway.process_pending()[0], Posted) and len(gateway_env.posts()) == 1
 
 
 def test_unknown_recipients_are_refused_at_rcpt(listener: SmtpListener) -> None:
@@ -64,7 +64,7 @@ def test_unknown_recipients_are_refused_at_rcpt(listener: SmtpListener) -> None:
     client.quit()
 
 
-def test_oversized_message_gets_552(env: GatewayEnv, listener: SmtpListener) -> None:
+def test_oversized_message_gets_552(gateway_env: GatewayEnv, listener: SmtpListener) -> None:
     client = connect(listener)
     assert "size" in client.esmtp_features
     with pytest.raises(smtplib.SMTPDataError) as error:
@@ -74,12 +74,12 @@ def test_oversized_message_gets_552(env: GatewayEnv, listener: SmtpListener) -> 
         raise smtplib.SMTPDataError(code, msg)
     assert error.value.smtp_code == 552
     client.close()
-    assert env.spool.entries("new") == []
+    assert gateway_env.spool.entries("new") == []
 
 
-def test_unwritable_spool_gets_451_then_retry_succeeds(env: GatewayEnv, listener: SmtpListener) -> None:
-    tmp_dir = env.spool.root / "tmp"
-    tmp_dir.rename(env.spool.root / "tmp.away")  # root ignores permissions: remove the dir instead
+def test_unwritable_spool_gets_451_then_retry_succeeds(gateway_env: GatewayEnv, listener: SmtpListener) -> None:
+    tmp_dir = gateway_env.spool.root / "tmp"
+    tmp_dir.rename(gateway_env.spool.root / "tmp.away")  # root ignores permissions: remove the dir instead
     try:
         client = connect(listener)
         client.mail("jean.dupont@acme.example")
@@ -87,13 +87,13 @@ def test_unwritable_spool_gets_451_then_retry_succeeds(env: GatewayEnv, listener
         code, _ = client.data(reply_message())
         client.quit()
         assert code == 451
-        assert env.spool.entries("new") == []
+        assert gateway_env.spool.entries("new") == []
     finally:
-        (env.spool.root / "tmp.away").rename(tmp_dir)
+        (gateway_env.spool.root / "tmp.away").rename(tmp_dir)
     client = connect(listener)
     assert client.sendmail("jean.dupont@acme.example", [reply_address()], reply_message()) == {}
     client.quit()
-    assert len(env.spool.entries("new")) == 1
+    assert len(gateway_env.spool.entries("new")) == 1
 
 
 def test_parse_listen() -> None:
