@@ -1,0 +1,113 @@
+"""SMTP transport: an aiosmtpd listener that answers 250 only once a message is spooled.
+
+Unknown recipients are refused at RCPT time (550), oversized data by aiosmtpd itself
+(552, from ``data_size_limit``), and any failure to store answers 451 so that the
+sending MTA keeps the message and retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from extranet.mail.spool import Spool
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 2525
+
+
+class SpoolingHandler:
+    """aiosmtpd handler: check recipients with ``accepts``, spool DATA, then ``on_accepted``."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        accepts: Callable[[str], bool],
+        on_accepted: Callable[[str], None] = lambda entry_id: None,
+    ) -> None:
+        self.spool = spool
+        self.accepts = accepts
+        self.on_accepted = on_accepted
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        """Accept only reply addresses whose token verifies."""
+        try:
+            ok = self.accepts(address)
+        except Exception:
+            log.exception("recipient check failed for %s", address)
+            return "451 4.3.0 Temporary failure checking the recipient"
+        if not ok:
+            return "550 5.1.1 No such reply address"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """Store the message durably; answer 250 only after the spool has it on disk."""
+        raw = envelope.original_content or envelope.content
+        if isinstance(raw, str):  # only if someone configures decode_data=True
+            raw = raw.encode("utf-8", "surrogateescape")
+        meta = {
+            "transport": "smtp",
+            "return_path": envelope.mail_from or "",
+            "rcpt_tos": list(envelope.rcpt_tos),
+            "peer": str(session.peer[0]) if session.peer else "",
+            "helo": session.host_name or "",
+            "received_at": time.time(),
+        }
+        try:
+            # Blocking disk I/O on the loop thread is deliberate: fsync is short, and
+            # answering before it completes would break the durability promise.
+            entry_id = self.spool.accept(raw, meta)
+        except Exception:
+            log.exception("could not spool a message from %s", envelope.mail_from)
+            return "451 4.3.0 Could not store the message, try again later"
+        try:
+            self.on_accepted(entry_id)
+        except Exception:
+            log.exception("on_accepted callback failed")  # the message is safe anyway
+        return f"250 2.0.0 Queued as {entry_id}"
+
+
+class SmtpListener(Controller):
+    """A threaded aiosmtpd controller; ``port=0`` picks a free port (see ``self.port``)."""
+
+    def __init__(
+        self,
+        handler: SpoolingHandler,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        *,
+        max_size: int = 25 * 1024 * 1024,
+        server_hostname: str | None = None,
+        **smtp_kwargs: Any,
+    ) -> None:
+        super().__init__(
+            handler,
+            hostname=host,
+            port=port,
+            server_hostname=server_hostname,
+            data_size_limit=max_size,
+            **smtp_kwargs,
+        )
+
+    def _trigger_server(self) -> None:
+        if self.server is not None and self.server.sockets:
+            self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """Split a ``host:port`` setting (``[::1]:2525`` for IPv6)."""
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"listen must be host:port, not {value!r}")
+    return host.strip("[]"), int(port)

@@ -1,0 +1,253 @@
+"""A durable, Maildir-style spool for inbound mail, and the index of processed messages.
+
+Layout under the spool root (e.g. ``.extranet/spool/``)::
+
+    tmp/        being written by ``accept``; never read by anyone else
+    new/        durably accepted, waiting to be processed
+    cur/        claimed by a processor; after a crash, the entries to resume
+    done/       processed (posted, or a duplicate of a processed message)
+    rejected/   refused or dropped
+    processed.jsonl   one line per finished entry: id, Message-ID, SHA-256, outcome
+    lock        flock: one processor at a time across processes
+
+An entry file is one line of JSON metadata followed by the raw message bytes. The
+protocol that makes "nothing lost, nothing posted twice" hold is described in
+``docs/gateway.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Folder = Literal["tmp", "new", "cur", "done", "rejected"]
+FOLDERS: tuple[Folder, ...] = ("tmp", "new", "cur", "done", "rejected")
+INDEX_NAME = "processed.jsonl"
+TMP_MAX_AGE = 36 * 3600  # Maildir convention: older tmp files are abandoned writes
+_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory so that a rename or creation inside it survives a power loss."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old or the new file, whole."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def message_id_of(raw: bytes) -> str | None:
+    """The Message-ID of a raw message (angle brackets and folding removed), if any."""
+    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+    match = _MESSAGE_ID.search(head)
+    if not match:
+        return None
+    value = re.sub(rb"\s+", b"", match.group(1)).decode("ascii", "replace").strip("<>")
+    return value or None
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    """One spooled message: its raw bytes, transport metadata and identity keys."""
+
+    entry_id: str
+    folder: Folder
+    raw: bytes
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the raw message (the key for messages without Message-ID)."""
+        return hashlib.sha256(self.raw).hexdigest()
+
+    @property
+    def message_id(self) -> str | None:
+        """The message's Message-ID, if it has one."""
+        return message_id_of(self.raw)
+
+
+class Spool:
+    """The spool directory: durable acceptance, claiming, finishing, and the processed index."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        for name in FOLDERS:
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+        self._index_path = self.root / INDEX_NAME
+        self._index_offset = 0
+        self._by_key: dict[str, dict[str, Any]] = {}
+        self._by_entry: dict[str, dict[str, Any]] = {}
+
+    # -- acceptance (any transport, any thread, no lock needed) ------------------------
+
+    def accept(self, raw: bytes, meta: Mapping[str, Any]) -> str:
+        """Store a message durably and return its entry id.
+
+        Written to ``tmp/``, fsynced, renamed into ``new/``, and the directory fsynced:
+        when this returns, the message survives a crash or power loss, so only now may
+        the transport acknowledge it (SMTP 250, IMAP flag, exit code 0).
+        """
+        entry_id = f"{time.time_ns():020d}.{os.getpid()}.{secrets.token_hex(4)}"
+        header = json.dumps({"v": 1, **meta}, sort_keys=True, default=str).encode()
+        tmp = self.root / "tmp" / entry_id
+        with open(tmp, "xb") as handle:
+            handle.write(header.replace(b"\n", b" ") + b"\n" + raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, self.root / "new" / entry_id)
+        fsync_dir(self.root / "new")
+        return entry_id
+
+    # -- listing and reading ------------------------------------------------------------
+
+    def entries(self, folder: Folder) -> list[str]:
+        """Entry ids in a folder, oldest first."""
+        return sorted(p.name for p in (self.root / folder).iterdir() if not p.name.startswith("."))
+
+    def read(self, entry_id: str, folder: Folder) -> SpoolEntry:
+        """Load one entry from a folder."""
+        data = (self.root / folder / entry_id).read_bytes()
+        header, _, raw = data.partition(b"\n")
+        return SpoolEntry(entry_id=entry_id, folder=folder, raw=raw, meta=json.loads(header))
+
+    # -- processing (callers hold ``lock()``) ---------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the processing lock (across threads and processes) and refresh the index."""
+        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._refresh_index()
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
+    def claim(self, entry_id: str) -> SpoolEntry | None:
+        """Move an entry from ``new/`` to ``cur/``; None if it is gone already."""
+        try:
+            os.rename(self.root / "new" / entry_id, self.root / "cur" / entry_id)
+        except FileNotFoundError:
+            return None
+        fsync_dir(self.root / "cur")
+        return self.read(entry_id, "cur")
+
+    def release(self, entry: SpoolEntry) -> None:
+        """Put a claimed entry back into ``new/`` (temporary failure: retry later)."""
+        os.rename(self.root / "cur" / entry.entry_id, self.root / "new" / entry.entry_id)
+        fsync_dir(self.root / "new")
+
+    def record_of(self, entry_id: str) -> dict[str, Any] | None:
+        """The index record of an entry already finished (its move may not have happened)."""
+        return self._by_entry.get(entry_id)
+
+    def seen(self, entry: SpoolEntry) -> dict[str, Any] | None:
+        """The index record of an earlier message with the same Message-ID or bytes."""
+        for key in _keys(entry):
+            record = self._by_key.get(key)
+            if record is not None and record["id"] != entry.entry_id:
+                return record
+        return None
+
+    def finish(self, entry: SpoolEntry, folder: Folder, outcome: Mapping[str, Any]) -> None:
+        """Record the entry as processed (fsynced), then move it from ``cur/`` to ``folder``.
+
+        The record comes first: after a crash between the two steps, the entry found in
+        ``cur/`` already has a record and is simply moved, never processed again.
+        """
+        record = {
+            "id": entry.entry_id,
+            "message_id": entry.message_id,
+            "sha256": entry.sha256,
+            "folder": folder,
+            "at": round(time.time(), 3),
+            **outcome,
+        }
+        line = json.dumps(record, sort_keys=True, default=str).encode() + b"\n"
+        with open(self._index_path, "ab") as handle:
+            if handle.tell() > 0 and not self._ends_with_newline():
+                line = b"\n" + line  # a crash cut the previous line short
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._remember(record)
+        self._index_offset = self._index_path.stat().st_size
+        self.move(entry.entry_id, "cur", folder)
+
+    def move(self, entry_id: str, source: Folder, target: Folder) -> None:
+        """Rename an entry between folders, durably."""
+        os.rename(self.root / source / entry_id, self.root / target / entry_id)
+        fsync_dir(self.root / target)
+
+    def clean_tmp(self, max_age: float = TMP_MAX_AGE) -> int:
+        """Delete abandoned partial writes (never acknowledged, so the sender retries)."""
+        removed = 0
+        limit = time.time() - max_age
+        for path in (self.root / "tmp").iterdir():
+            if path.stat().st_mtime < limit:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    # -- index ------------------------------------------------------------------------------
+
+    def _refresh_index(self) -> None:
+        try:
+            with open(self._index_path, "rb") as handle:
+                handle.seek(self._index_offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return
+        consumed = 0
+        for line in data.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break  # a partial last line, cut by a crash: not a record
+            consumed += len(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            self._remember(record)
+        self._index_offset += consumed
+
+    def _remember(self, record: dict[str, Any]) -> None:
+        self._by_entry[record["id"]] = record
+        for key in _record_keys(record):
+            self._by_key.setdefault(key, record)
+
+    def _ends_with_newline(self) -> bool:
+        with open(self._index_path, "rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) == b"\n"
+
+
+def _keys(entry: SpoolEntry) -> list[str]:
+    return _record_keys({"message_id": entry.message_id, "sha256": entry.sha256})
+
+
+def _record_keys(record: Mapping[str, Any]) -> list[str]:
+    keys = [f"sha256:{record['sha256']}"]
+    if record.get("message_id"):
+        keys.append(f"mid:{record['message_id']}")
+    return keys

@@ -1,0 +1,174 @@
+"""The gateway pipeline: each refusal kind, notices and their rate limit, idempotency."""
+
+from __future__ import annotations
+
+import json
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+
+from conftest import LOOP_ID, SITE_FROM, GatewayEnv, make_env, reply_address, reply_message
+from extranet.mail.pipeline import Dropped, Duplicate, Posted, Refused, TemporaryFailure
+from extranet.mail.tokens import make_address, make_token
+
+
+def test_genuine_reply_is_posted_once_with_its_author_and_post(gateway_env: GatewayEnv) -> None:
+    outcome = gateway_env.gateway.handle(reply_message(message_id="<m1@acme.example>"))
+    assert isinstance(outcome, Posted)
+    [post] = gateway_env.posts()
+    text = post.read_text()
+    assert "author: jdupont" in text and "in_reply_to: acme/2026-01-05-kickoff" in text
+    assert gateway_env.spool.entries("done") and not gateway_env.spool.entries("new") and not gateway_env.spool.entries("cur")
+    assert gateway_env.sent == []
+
+
+def test_same_message_twice_posts_once(gateway_env: GatewayEnv) -> None:
+    raw = reply_message(message_id="<same@acme.example>")
+    assert isinstance(gateway_env.gateway.handle(raw), Posted)
+    assert isinstance(gateway_env.gateway.handle(raw), Duplicate)
+    # Same Message-ID, bytes differing (another Received: header, IMAP vs SMTP copy).
+    assert isinstance(gateway_env.gateway.handle(b"Received: from mx2\r\n" + raw), Duplicate)
+    assert len(gateway_env.posts()) == 1 and gateway_env.writer.calls == 1
+
+
+def test_identical_bytes_without_message_id_post_once(gateway_env: GatewayEnv) -> None:
+    raw = b"\r\n".join(l for l in reply_message().split(b"\r\n") if not l.startswith(b"Message-ID"))
+    assert isinstance(gateway_env.gateway.handle(raw), Posted)
+    assert isinstance(gateway_env.gateway.handle(raw), Duplicate)
+    assert len(gateway_env.posts()) == 1
+
+
+def test_duplicates_are_recognised_by_a_restarted_gateway(tmp_path: Path) -> None:
+    raw = reply_message(message_id="<restart@acme.example>")
+    assert isinstance(make_env(tmp_path).gateway.handle(raw), Posted)
+    assert isinstance(make_env(tmp_path).gateway.handle(raw), Duplicate)
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (reply_message(to="reply+aaaaaaaaaaaaaaaaaaaaaaaa@projets.durand.example"), "bad_token"),
+        (reply_message(to=make_address(make_token(b"x" * 32, "jdupont", "acme/x", "reply", 2), "reply",
+                                       "projets.durand.example")), "bad_token"),
+        (reply_message(to=reply_address(kind="note").replace("note+", "reply+")), "bad_token"),
+        (reply_message(to="jean@projets.durand.example"), "unknown_recipient"),
+        (reply_message(sender="Mallory <mallory@evil.example>"), "sender_mismatch"),
+        (reply_message(to=reply_address("nobody")), "unknown_person"),
+        (reply_message(to=reply_address("gone"), sender="gone@acme.example"), "expired"),
+        (reply_message(sender="a@acme.example, b@acme.example"), "malformed"),
+        (reply_message(body=("x" * 70 + "\n") * 5000), "oversize"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_refusals_explain_once_in_the_site_language(gateway_env: GatewayEnv, raw: bytes, reason: str) -> None:
+    outcome = gateway_env.gateway.handle(raw, {"return_path": "jean.dupont@acme.example"})
+    assert outcome == Refused(reason, True)
+    assert gateway_env.posts() == [] and gateway_env.spool.entries("rejected")
+    [notice] = gateway_env.sent
+    assert notice["Auto-Submitted"] == "auto-replied"
+    assert notice["X-Extranet-Loop"] == LOOP_ID and notice["From"] == SITE_FROM
+    assert notice["Subject"].startswith("Non publié")
+    assert "n'a pas pu être publié" in notice.get_content()
+    assert notice["To"] == "jean.dupont@acme.example"
+
+
+def test_no_notice_without_an_address_to_answer(gateway_env: GatewayEnv) -> None:
+    assert gateway_env.gateway.handle(reply_message(sender="a@acme.example, b@acme.example")) == Refused("malformed", True)
+    assert gateway_env.sent == []
+
+
+def test_notice_goes_to_the_envelope_sender(gateway_env: GatewayEnv) -> None:
+    raw = reply_message(sender="Mallory <mallory@evil.example>")
+    gateway_env.gateway.handle(raw, {"return_path": "bounces@evil.example"})
+    assert gateway_env.sent[0]["To"] == "bounces@evil.example"
+
+
+@pytest.mark.parametrize(
+    "headers, sender",
+    [
+        ({"Auto-Submitted": "auto-replied"}, "Jean Dupont <jean.dupont@acme.example>"),
+        ({"Precedence": "bulk"}, "Jean Dupont <jean.dupont@acme.example>"),
+        ({}, "MAILER-DAEMON@acme.example"),
+        ({"X-Extranet-Loop": LOOP_ID}, "Jean Dupont <jean.dupont@acme.example>"),
+        ({}, SITE_FROM),
+    ],
+)
+def test_automated_mail_is_dropped_silently(gateway_env: GatewayEnv, headers: dict, sender: str) -> None:
+    outcome = gateway_env.gateway.handle(reply_message(headers=headers, sender=sender))
+    assert isinstance(outcome, Dropped)
+    assert gateway_env.sent == [] and gateway_env.posts() == []
+
+
+def test_at_most_one_notice_per_sender_and_reason_per_day(gateway_env: GatewayEnv) -> None:
+    now = [1_000_000.0]
+    gateway_env.gateway.notifier.clock = lambda: now[0]
+    def mallory(n: int) -> bytes:
+        return reply_message(sender="mallory@evil.example", message_id=f"<m{n}@evil.example>")
+    for n in range(3):
+        assert gateway_env.gateway.handle(mallory(n)) == Refused("sender_mismatch", True)
+    assert len(gateway_env.sent) == 1
+    gateway_env.gateway.handle(reply_message(sender="mallory@evil.example", to="x@projets.durand.example"))
+    assert len(gateway_env.sent) == 2  # another reason: its own notice
+    now[0] += 23 * 3600
+    gateway_env.gateway.handle(mallory(10))
+    assert len(gateway_env.sent) == 2
+    now[0] += 2 * 3600
+    gateway_env.gateway.handle(mallory(11))
+    assert len(gateway_env.sent) == 3
+    state = json.loads((gateway_env.spool.root / "notices.json").read_text())
+    assert "mallory@evil.example sender_mismatch" in state
+
+
+def test_handler_error_is_temporary_and_retried(gateway_env: GatewayEnv) -> None:
+    class Flaky:
+        calls = 0
+        def process(self, raw, envelope):
+            Flaky.calls += 1
+            if Flaky.calls == 1:
+                raise OSError("site locked")
+            return gateway_env.writer.process(raw, envelope)
+    gateway_env.gateway.handler = Flaky()
+    assert isinstance(gateway_env.gateway.handle(reply_message()), TemporaryFailure)
+    assert gateway_env.spool.entries("new") and gateway_env.posts() == []
+    [outcome] = gateway_env.gateway.process_pending()
+    assert isinstance(outcome, Posted) and len(gateway_env.posts()) == 1
+    assert gateway_env.spool.entries("new") == []
+
+
+def test_crash_after_post_before_finish_does_not_post_twice(gateway_env: GatewayEnv) -> None:
+    """Simulate the worst crash: the post file written, the entry still in cur/."""
+    entry_id = gateway_env.spool.accept(reply_message(message_id="<crash@acme.example>"), {"transport": "test"})
+    with gateway_env.spool.lock():
+        entry = gateway_env.spool.claim(entry_id)
+        msg = BytesParser(policy=policy.default).parsebytes(entry.raw)
+        envelope = gateway_env.gateway._authenticate(entry, msg, False)
+        gateway_env.writer.process(entry.raw, envelope)  # ... and the process dies here
+    assert gateway_env.spool.entries("cur") == [entry_id] and len(gateway_env.posts()) == 1
+    restarted = make_env(gateway_env.spool.root.parent)
+    [outcome] = restarted.gateway.process_pending()
+    assert isinstance(outcome, Posted)
+    assert len(restarted.posts()) == 1 and restarted.spool.entries("done") == [entry_id]
+
+
+def test_crash_after_record_before_move_only_moves(gateway_env: GatewayEnv) -> None:
+    entry_id = gateway_env.spool.accept(reply_message(), {})
+    with gateway_env.spool.lock():
+        entry = gateway_env.spool.claim(entry_id)
+    gateway_env.spool.finish(entry, "done", {"outcome": "posted", "ref": "x"})
+    gateway_env.spool.move(entry_id, "done", "cur")  # as if the rename never happened
+    restarted = make_env(gateway_env.spool.root.parent)
+    assert restarted.gateway.process_pending() == [Posted("x")]
+    assert restarted.writer.calls == 0 and restarted.spool.entries("done") == [entry_id]
+
+
+def test_truncated_index_line_is_ignored(gateway_env: GatewayEnv) -> None:
+    gateway_env.gateway.handle(reply_message(message_id="<a@acme.example>"))
+    with open(gateway_env.spool.root / "processed.jsonl", "ab") as handle:
+        handle.write(b'{"id": "half')
+    restarted = make_env(gateway_env.spool.root.parent)
+    assert isinstance(restarted.gateway.handle(reply_message(message_id="<a@acme.example>")), Duplicate)
+    assert isinstance(restarted.gateway.handle(reply_message(message_id="<b@acme.example>")), Posted)
+    lines = (gateway_env.spool.root / "processed.jsonl").read_bytes().splitlines()
+    assert all(json.loads(l) for l in lines if not l.startswith(b'{"id": "half'))
