@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import copy_site, read_tree, write
+from helpers import copy_site, read_tree, write
 
 POST = "content/projects/alpha/posts/2026-01-05-kickoff.md"
 

@@ -14,7 +14,7 @@ import pytest
 
 from extranet.build import build
 
-from .helpers import NOW, SITES, read_tree
+from helpers import NOW, SITES, read_tree
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "small"
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from extranet.build import build
 
-from .helpers import NOW, write
+from helpers import NOW, write
 
 _counter = itertools.count()
 

@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from extranet.protect.server import CSP
 
-from .helpers import copy_site
+from helpers import copy_site
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

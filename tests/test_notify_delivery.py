@@ -12,7 +12,7 @@ import sys
 import time
 from email import policy
 
-from .notify_support import (NOW, REPO, Collector, add_new_posts, free_port, make_site, notify, post,
+from notify_support import (NOW, REPO, Collector, add_new_posts, free_port, make_site, notify, post,
                                  smtp_server)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .notify_support import MARGIN, NOW, Collector, html, make_site, notify, plain, post, smtp_server
+from notify_support import MARGIN, NOW, Collector, html, make_site, notify, plain, post, smtp_server
 
 
 def test_digest_gathers_a_day_across_projects(tmp_path):

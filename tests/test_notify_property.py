@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, event, given, settings as hsettings, strategies as st
 
-from .notify_support import NOW, everything
+from notify_support import NOW, everything
 
 from extranet.config import Mail, Org, People, Person, Settings
 from extranet.content.markup import Renderer
@@ -103,7 +103,7 @@ def make_site(root: Path, people_spec, projects_spec) -> Site:
 def test_no_internal_content_is_ever_mailed_to_an_external_person(root, people_spec, projects_spec):
     site = make_site(root, people_spec, projects_spec)
     rules = Rules(site, NOW)
-    composer = Composer(site, rules, Urls(None), b"k" * 32, NOW, MailTemplates(root, "default"))
+    composer = Composer(site, rules, Urls(None), {0: b"k" * 32}, NOW, MailTemplates(root, "default"))
     _, deliveries = plan(rules, set())
     messages = []
     for d in deliveries:

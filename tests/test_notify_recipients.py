@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .notify_support import (MARGIN, NOW, PRICING, Collector, add_new_posts, everything, html, make_site,
+from notify_support import (MARGIN, NOW, PRICING, Collector, add_new_posts, everything, html, make_site,
                                  notify, plain, post, smtp_server)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from extranet.protect import Secrets, verify_password
 
-from .helpers import copy_site
+from helpers import copy_site
 
 
 def run(root: Path, *args: str) -> subprocess.CompletedProcess:

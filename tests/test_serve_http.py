@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from .serve_support import (BANNER, KICKOFF, PRICING, get, running, site,  # noqa: F401
+from serve_support import (BANNER, KICKOFF, PRICING, get, running, site,  # noqa: F401
                                 wait_rebuild, write)
 
 CSP = "default-src 'self'"

@@ -8,6 +8,8 @@ View holds. Templates are `mail/post.{txt,html}` and `mail/digest.{txt,html}` of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import datetime as dt
 import hashlib
 import hmac
@@ -96,13 +98,16 @@ class Content:
 class Composer:
     """Builds the messages of one notify run (content is rendered once per post and zone)."""
 
-    def __init__(self, site: Site, rules: Rules, urls: Urls, secret: bytes, now: dt.datetime,
+    def __init__(self, site: Site, rules: Rules, urls: Urls, token_keys: Mapping[int, bytes], now: dt.datetime,
                  templates: MailTemplates | None = None) -> None:
+        from ..protect.sitekey import url_secret
+
         self.site = site
         self.settings = site.settings
         self.rules = rules
         self.urls = urls
-        self.secret = secret
+        self.token_keys = token_keys
+        self.secret = url_secret(self.settings.state_dir)  # stable site secret: Message-IDs survive key rotation
         self.now = now
         self.lang = self.settings.language
         self.t = STRINGS[self.lang]
@@ -215,8 +220,8 @@ class Composer:
                        "url": self.url(zone, self.urls.attachment(a))} for a in content.attached]
                      + [{"name": PurePosixPath(a.name).name, "size": a.size, "attached": False,
                          "url": self.url(zone, self.urls.attachment(a))} for a in content.linked],
-            "reply_address": reply_address(self.settings, self.secret, person.id, post.key, "reply"),
-            "note_address": reply_address(self.settings, self.secret, person.id, post.key, "note") if staff else None,
+            "reply_address": reply_address(self.settings, self.token_keys, person.id, post.key, "reply"),
+            "note_address": reply_address(self.settings, self.token_keys, person.id, post.key, "note") if staff else None,
             "internal_post": staff and post.visibility != MIXED, "staff": staff,
         }
 

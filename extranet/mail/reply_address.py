@@ -1,15 +1,17 @@
 """Personal reply addresses: `reply+<token>@reply_domain` and `note+<token>@reply_domain`.
 
-The one seam between outbound notifications and the token code: at merge, the lead points
-the import below at the shared `extranet/mail/tokens.py`.
+The one seam between outbound notifications and the shared token code (tokens.py): the
+keys live in `.extranet/secrets/reply-keys.json`, the newest signs, all are accepted.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from ..config import Settings
-from ._token_stub import load_secret, make_token, verify_token  # noqa: F401  (swap at merge)
+from .keys import load_token_keys
+from .tokens import make_address, make_token, newest_key, verify_token
 
 _POST_KEY = re.compile(r"^projects/([^/]+)/posts/(.+)\.md$")
 
@@ -20,17 +22,24 @@ def post_ref(post_key: str) -> str:
     return f"{m.group(1)}/{m.group(2)}" if m else post_key
 
 
-def token_secret(settings: Settings) -> bytes:
-    """The key that signs reply tokens (kept in the site's .extranet/ folder)."""
-    return load_secret(settings.state_dir)
+def token_keys_path(settings: Settings):
+    """Where the reply-token keys are kept."""
+    return settings.state_dir / "secrets" / "reply-keys.json"
 
 
-def reply_address(settings: Settings, secret: bytes, person_id: str, post_key: str, kind: str) -> str:
+def token_secret(settings: Settings) -> dict[int, bytes]:
+    """The keys that sign and verify reply tokens (created on first use)."""
+    return load_token_keys(token_keys_path(settings))
+
+
+def reply_address(settings: Settings, keys: Mapping[int, bytes], person_id: str, post_key: str, kind: str) -> str:
     """The personal address a person replies to: `kind` is 'reply' (a post) or 'note' (internal note)."""
-    token = make_token(secret, person_id, post_ref(post_key), kind)
-    return f"{kind}+{token}@{settings.mail.reply_domain}"
+    key_id, secret = newest_key(keys)
+    token = make_token(secret, person_id, post_ref(post_key), kind, key_id)  # type: ignore[arg-type]
+    return make_address(token, kind, settings.mail.reply_domain)  # type: ignore[arg-type]
 
 
-def read_token(secret: bytes, token: str) -> tuple[str, str, str] | None:
-    """(person_id, post_ref, kind) of a genuine token signed with `secret`; None if forged or malformed."""
-    return verify_token(secret, token)
+def read_token(keys: Mapping[int, bytes], token: str) -> tuple[str, str, str] | None:
+    """(person_id, post_ref, kind) of a genuine token; None if forged, malformed or retired."""
+    claims = verify_token(keys, token)
+    return (claims.person_id, claims.post_ref, claims.kind) if claims else None
