@@ -47,6 +47,15 @@ class _Converter(MarkdownConverter):
         href = href.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
         return f"[{label}]({href})"
 
+    def convert_div(self, el, text, parent_tags):  # noqa: D102 (markdownify hook)
+        # Mail clients write one <div> per line and <div><br></div> for an empty line.
+        if "_inline" in parent_tags:
+            return " " + text.strip() + " "
+        body = text.strip()
+        if not body:
+            return "\n\n" if el.find("br") is not None else ""
+        return f"\n{body}\n"
+
     def convert_img(self, el, text, parent_tags):  # noqa: D102 (markdownify hook)
         alt = (el.get("alt") or "").strip().replace("[", "(").replace("]", ")")
         src = (el.get("src") or "").strip()

@@ -421,6 +421,7 @@ class _Scan:
             text_at[k + 1] = text_at[k] + is_text
         drop: set[int] = set(self.removed)
         dropped: list[str] = []
+        escaped: dict[int, str] = {}
         k = start
         while k < cut:
             if k in self.removed or not qflag[k]:
@@ -438,8 +439,11 @@ class _Scan:
             if real and (not after or (b0 in self.headed and not before)):
                 drop.update(range(b0, b1 + 1))
                 dropped.extend(self.lines[b0 : b1 + 1])
+            elif not real:  # the sender's own line that starts with '>': not a Markdown quote
+                escaped.update({x: re.sub(r"^(\s*)>", r"\1\\>", self.lines[x]) for x in range(b0, b1 + 1)})
             k = b1 + 1
-        return [self.lines[x] for x in range(start, cut) if x not in drop], dropped
+        kept = [escaped.get(x, self.lines[x]) for x in range(start, cut) if x not in drop]
+        return kept, dropped
 
 
 def _code_flags(lines: list[str]) -> list[bool]:
