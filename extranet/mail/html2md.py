@@ -71,10 +71,27 @@ def html_to_markdown(html: str) -> str:
         tag.decompose()
     for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
         comment.extract()
+    _flatten(soup, MAX_NESTING)
     _mark(soup)
     md = _Converter(heading_style="ATX", bullets="-", escape_misc=False).convert_soup(soup)
     md = md.replace("\u00a0", " ")
     return re.sub(r"\n{3,}", "\n\n", md).strip("\n")
+
+
+MAX_NESTING = 80
+"""Elements nested deeper than this are unwrapped (the converter recurses per level)."""
+
+
+def _flatten(soup: BeautifulSoup, limit: int) -> None:
+    depth: dict[int, int] = {id(soup): 0}
+    too_deep = []
+    for tag in soup.find_all(True):
+        d = depth.get(id(tag.parent), 0) + 1
+        depth[id(tag)] = d
+        if d > limit:
+            too_deep.append(tag)
+    for tag in reversed(too_deep):
+        tag.unwrap()
 
 
 def _mark(soup: BeautifulSoup) -> None:

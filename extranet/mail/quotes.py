@@ -522,12 +522,13 @@ def _trim_signature_block(out: list[str]) -> list[str]:
 def _doubts(out: list[str]) -> list[str]:
     """Reasons to send a trimmed reply to a moderator."""
     reasons = []
-    probes = [probe(ln) for ln in out if not QUOTE_LINE.match(ln)]
+    code = _code_flags(out)
+    probes = [probe(ln) for ln, c in zip(out, code) if not c and not QUOTE_LINE.match(ln)]
     if any(header_key_kind(p) in ("from", "date", "subject") for p in probes):
         reasons.append("header-like lines left in the text")
     if any(_looks_like_header(p) for p in probes if not header_key_kind(p)):
         reasons.append("a quote header or separator left in the text")
-    if any(re.match(r"^[-=_*]{3,}[^-=_*]{1,60}[-=_*]{3,}$", p) for p in probes):
+    if any(re.match(r"^[-=_*#~+]{3,}\s?\w.{0,80}?\s?[-=_*#~+]{3,}$", p) for p in probes):
         reasons.append("an unknown separator line left in the text")
     tail = [p for p in probes if p][-6:]
     if any(len(p) <= 80 and PHONE.search(p) for p in tail):
