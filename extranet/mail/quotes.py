@@ -1,0 +1,536 @@
+"""Reply trimming: quote headers, quoted text, separators, signatures and footers.
+
+Every pattern here is applied to one *probe* line (or a few joined probe lines), each
+capped at ``MAX_PROBE`` characters, and written without nested quantifiers so that
+matching stays linear in the line length (no catastrophic backtracking).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_PROBE = 600
+"""Characters of a line that any pattern looks at."""
+
+_I = re.IGNORECASE
+
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"), None)
+_SPACES = dict.fromkeys(map(ord, "\u00a0\u202f\u2007\u2009\t"), " ")
+
+
+def probe(line: str) -> str:
+    """Return the line as the patterns see it: bounded, unescaped, spaces normalised."""
+    s = line[:MAX_PROBE].translate(_INVISIBLE).translate(_SPACES)
+    s = _MD_ESCAPE.sub(r"\1", s).replace("\u2019", "'")
+    return s.strip()
+
+
+# --------------------------------------------------------------------- quoting
+QUOTE_LINE = re.compile(r"^[ \t]{0,3}(?:[A-Z]{1,3})?>")
+"""A quoted line: ``>``, or supercite initials such as ``JD>``."""
+
+FENCE = re.compile(r"^\s{0,3}(?:```|~~~)")
+
+# --------------------------------------------------------------------- quote headers
+# A header ends on a line that ends with ':' (or 'wrote' / dashes for a few clients).
+HEADER_END = re.compile(r"(?:[:：]|\bwrote|\bwrites|-{2,})\s*\**$", _I)
+QUOTED_CONTINUATION = re.compile(r"^>\s*(?:wrote\s*)?[:：]?$", _I)
+"""A header wrapped so that its tail (``>:`` or ``> wrote:``) looks quoted."""
+
+_VERBS = (
+    r"(?:\b(?:wrote|writes|a\s+[ée]crit|schrieb|escribi[óo]|escreveu|ha\s+scritto|scrisse"
+    r"|schreef|het\s+volgende\s+geschreven|geschreven|napisa[łl](?:\(a\))?|napisala"
+    r"|kirjoitti|skrev|написал(?:\(а\)|а)?|пише|yazd[ıi]|[íi]rta)|写道|寫道)"
+)
+SPECIFIC_HEADERS = tuple(
+    re.compile(p, _I)
+    for p in (
+        r"^-*\s*On\b.{3,400}?\b(?:wrote|writes)\s*[:：]?\s*-*$",
+        r"^-*\s*Le\b.{3,400}?\ba\s+[ée]crit\s*[:：]?\s*-*$",
+        r"^Am\b.{3,400}?\bschrieb\b.{0,200}?[:：]$",
+        r"^Op\b.{3,400}?\b(?:schreef|geschreven)\b.{0,200}?[:：]$",
+        r"^El\b.{3,400}?\bescribi[óo]\s*[:：]$",
+        r"^(?:Il|In\s+data)\b.{3,400}?\b(?:ha\s+scritto|scrisse)\s*[:：]$",
+        r"^Em\b.{3,400}?\bescreveu\s*[:：]$",
+        r"^(?:W\s+dniu|Dnia)\b.{3,400}?\bnapisa[łl](?:\(a\))?\s*[:：]$",
+        r"^Den\b.{3,400}?\bskrev\b.{0,200}?[:：]$",
+    )
+)
+GENERIC_HEADERS = (
+    # "... <date> ... Name <mail> wrote:" in any language (a digit or an address needed)
+    re.compile(rf"^(?=.{{0,400}}[\d@]).{{0,400}}?{_VERBS}\s*[:：]\s*-*$", _I),
+    # verbs that come before the name: "X schrieb am <date>:", "... skrev Name <mail>:"
+    re.compile(r"^(?=.{0,400}[\d@]).{0,400}?\b(?:schrieb|skrev|schreef)\b.{1,200}?[:：]$", _I),
+    # "Name <mail> wrote" without the colon
+    re.compile(rf"^(?=.{{0,400}}@).{{0,400}}?{_VERBS}\s*-*$", _I),
+    # "<date>, Name <mail>:" (Yandex, Mail.ru, Gmail in some locales)
+    re.compile(r"^(?=.{0,400}\d).{0,400}?[\w.+'-]+@[\w-]+(?:\.[\w-]+)+\s*[>)]{0,2}\s*>?\s*[:：]$"),
+)
+ISO_DATE_HEADER = re.compile(
+    r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}\b.{0,200}?(?:\bGMT[+-]\d|<[^<>@\s]{1,100}@[^<>\s]{1,200}>)"
+)
+"""Gmail's ``2016-03-03 17:21 GMT+01:00 Name <mail>`` header, often wrapped or cut."""
+
+# --------------------------------------------------------------------- separators
+_SEP_WORDS = (
+    r"original message|message d'origine|message original|mail original|message transf[ée]r[ée]"
+    r"|message r[ée]exp[ée]di[ée]|mail transf[ée]r[ée]|forwarded message|forwarded e-?mail"
+    r"|urspr[üu]ngliche nachricht|originalnachricht|weitergeleitete nachricht|mensaje original"
+    r"|mensaje reenviado|messaggio originale|messaggio inoltrato|oprindelig besked"
+    r"|videresendt (?:meddelelse|melding)|opprinnelig melding|originalmeddelande"
+    r"|vidarebefordrat meddelande|oorspronkelijk bericht|doorgestuurd bericht"
+    r"|alkuper[äa]inen viesti|wiadomo[śs][ćc] oryginalna|oryginalna wiadomo[śs][ćc]"
+    r"|исходное сообщение|пересылаемое сообщение|mensagem original|mensagem encaminhada"
+    r"|reply message|original"
+)
+SEPARATORS = (
+    re.compile(rf"^[*_\s]*-{{2,}}\s*(?:{_SEP_WORDS})\s*-{{2,}}[*_\s]*$", _I),
+    re.compile(
+        r"^[*_\s]*(?:begin forwarded message|d[ée]but du message (?:r[ée]exp[ée]di[ée]|transf[ée]r[ée])"
+        r"|anfang der weitergeleiteten nachricht|inicio del mensaje reenviado"
+        r"|inizio messaggio inoltrato|forwarded message)\s*[:：][*_\s]*$",
+        _I,
+    ),
+)
+
+# --------------------------------------------------------------------- header blocks
+_KEY_KINDS = {
+    "from": "from|de|von|van|da|fra|fr[åa]n|od|от|l[äa]hett[äa]j[äa]|felad[óo]|kimden"
+    "|exp[ée]diteur|发件人|寄件者",
+    "date": "sent|date|date d'envoi|envoy[ée] le|envoy[ée]|gesendet|datum|verzonden|inviato"
+    "|data|enviad[oa]|sendt|skickat|wys[łl]ano|отправлено|l[äa]hetetty|发送时间|message du",
+    "to": "to|[àa]|an|aan|para|til|till|do|кому|vastaanottaja|收件人",
+    "subject": "subject|objet|sujet|betreff|onderwerp|oggetto|asunto|assunto|emne|[äa]mne"
+    "|temat|тема|aihe|主题|主旨",
+    "cc": "cc|cci|bcc|copie [àa]|copie|kopie|kopia|copia|копия|reply-to|r[ée]pondre [àa]"
+    "|risposta|antwort an|importance|priorit[ée]",
+}
+_KEYS = "|".join(sorted("|".join(_KEY_KINDS.values()).split("|"), key=len, reverse=True))
+HEADER_KEY = re.compile(rf"^[>\s]{{0,8}}\*{{0,2}}\s*({_KEYS})\s*\*{{0,2}}\s*[:：]", _I)
+_KIND_OF = {
+    k: kind for kind, alts in _KEY_KINDS.items() for k in alts.split("|") if "[" not in k
+}
+
+
+def header_key_kind(p: str) -> str | None:
+    """Kind ('from', 'date', 'to', 'subject', 'cc') of an e-mail header line, else None."""
+    m = HEADER_KEY.match(p)
+    if not m:
+        return None
+    key = m.group(1).lower()
+    if key in _KIND_OF:
+        return _KIND_OF[key]
+    for kind, alts in _KEY_KINDS.items():
+        if re.fullmatch(alts, key, _I):
+            return kind
+    return None
+
+
+# --------------------------------------------------------------------- signatures
+SIG_DELIMITER = re.compile(r"^--\s*$")
+WEAK_DELIMITER = re.compile(r"^(?:([-_=*#~+])\1+|ᐧ)$")
+SENTINEL_CUT = "XQUOTECUTX9F3A"
+SENTINEL_SIG = "XSIGCUTX9F3A"
+
+_LINKS = re.compile(r"<[^<>\s]{0,300}>|\(https?://[^()\s]{0,300}\)|https?://\S{0,300}")
+_MD_LINK = re.compile(r"\[([^\[\]]{0,80})\]\([^()\s]{0,300}\)")
+_DEVICE_LEAD = re.compile(
+    r"^[(<\s]*(?:sent|envoy[ée]|exp[ée]di[ée])\s+(?:from|with|via|using|by|de|depuis"
+    r"|[àa] partir d[e']|avec|par)\s+(?P<rest>.+)$",
+    _I,
+)
+_DEVICE_OTHER = tuple(
+    re.compile(p, _I)
+    for p in (
+        r"^(?:get|obtenir|t[ée]l[ée]charger|download)\s+outlook\s+(?:for|pour|f[üu]r)\s+(?:ios|android)",
+        r"^von meinem .{1,40} gesendet\.?$",
+        r"^gesendet (?:von|mit|vom|aus) .{1,40}$",
+        r"^diese nachricht wurde von meinem .{1,60} gesendet\.?$",
+        r"^(?:verzonden|verstuurd) (?:met|vanaf|van|via) .{1,40}$",
+        r"^(?:sendt|skickat|skickad) (?:fra|fr[åa]n) .{1,40}$",
+        r"^(?:enviado|enviada|inviato) (?:desde|de|do|da|dal|con|dal mio) .{1,40}$",
+        r"^(?:wys[łl]ane|wyslane) (?:z|ze) .{1,40}$",
+        r"^отправлено (?:с|из) .{1,40}$",
+        r"^<<\s*sent (?:by|from) .{1,30}>>$",
+        r"^(?:从我的|寄自我的).{1,30}$",
+        r"^from my (?:iphone|ipad|android|mobile|phone|samsung|blackberry|galaxy).{0,20}$",
+    )
+)
+_DEVICE_EXCUSE = re.compile(r"excuse|typo|brevity|pardon|faute|frappe|bri[èe]vet[ée]|concision", _I)
+
+
+def is_device_footer(p: str) -> bool:
+    """True for "Sent from my iPhone", "Envoyé de mon iPad", "Get Outlook for iOS" lines."""
+    if len(p) > 200:
+        return False
+    s = _MD_LINK.sub(r"\1", p)
+    s = _LINKS.sub(" ", s).strip(" ()*_")
+    if any(r.match(s) for r in _DEVICE_OTHER):
+        return True
+    m = _DEVICE_LEAD.match(s)
+    if not m:
+        return False
+    rest = m.group("rest").strip(" )>")
+    head, _, tail = _split_head(rest)
+    if len(head.split()) > 7:
+        return False
+    return not tail.strip() or bool(_DEVICE_EXCUSE.search(tail))
+
+
+def _split_head(rest: str) -> tuple[str, str, str]:
+    m = re.search(r"[,;.!]\s|\s-\s|[,;.!]$", rest)
+    if not m:
+        return rest, "", ""
+    return rest[: m.start()], m.group(), rest[m.end():]
+
+
+DISCLAIMER = re.compile(
+    r"intended (?:solely |only )?for the (?:sole )?(?:use of the )?(?:addressee|recipient|individual|named|person)"
+    r"|not the intended recipient|received this (?:e-?mail|message|communication) in error"
+    r"|this (?:e-?mail|message|communication)(?: and any (?:attachments?|files)[^.]{0,60})?"
+    r" (?:is|are|may be|may contain|contains?) (?:strictly )?(?:confidential|privileged)"
+    r"|confidentiality notice|^disclaimer\s*:|consider the environment before printing"
+    r"|destinataires? (?:exclusif|d[ée]sign[ée]|pr[ée]vu|mentionn[ée]|indiqu[ée])"
+    r"|[àa] l'(?:intention|attention|usage) exclusi(?:ve|f)"
+    r"|si vous n'[êe]tes pas (?:le|la|les|l')\s?destinataire"
+    r"|si vous avez re[çc]u ce (?:message|courriel|mail|e-mail)[^.]{0,30} par erreur"
+    r"|(?:ce|le pr[ée]sent) (?:message|courriel|mail|e-mail|courrier [ée]lectronique)"
+    r"(?: et (?:toutes? )?(?:les|ses|ces|leurs|vos) (?:pi[èe]ces jointes|fichiers|annexes)[^.]{0,60})?"
+    r" (?:est|sont|peut|peuvent) (?:strictement |[êe]tre )?(?:confidentiel|priv[ée])"
+    r"|pensez [àa] l'environnement avant d'imprimer|^avertissement\s*:"
+    r"|le informazioni contenute in questo messaggio|enth[äa]lt vertrauliche",
+    _I,
+)
+
+# --------------------------------------------------------------------- closing formulas
+CLOSING = re.compile(
+    r"^(?:(?:best|kind|warm|warmest|many|with best|with kind|kindest)\s+regards|regards|best"
+    r"|best wishes|cheers|thanks(?: again| a lot| in advance| so much)?|thank you(?: very much)?"
+    r"|many thanks|sincerely|yours(?: sincerely| truly| faithfully)?|all the best|take care"
+    r"|talk soon|respectfully|(?:bien |tr[èe]s |tr[èe]s bien )?cordialement|cdlt|bien [àa] (?:vous|toi)"
+    r"|(?:meilleures |sinc[èe]res |bien sinc[èe]res |mes |nos )?salutations(?: distingu[ée]es| cordiales)?"
+    r"|bonne (?:journ[ée]e|soir[ée]e|fin de journ[ée]e|semaine|continuation)|belle journ[ée]e"
+    r"|[àa] (?:bient[ôo]t|tr[èe]s vite|plus)|merci(?: beaucoup| bien| encore| d'avance| par avance"
+    r"| [àa] vous| pour tout| et bonne journ[ée]e)?|amicalement|amiti[ée]s|bises|respectueusement"
+    r"|au plaisir|(?:mit )?(?:freundlichen|besten|lieben|viele) gr[üu](?:ß|ss)(?:en|e)?|gr[üu](?:ß|ss)e"
+    r"|saludos|un saludo|cordiali saluti|saluti|met vriendelijke groet(?:en)?|groeten)\s*[,.!]*$",
+    _I,
+)
+PHONE = re.compile(r"(?:\+|\b00|\()?\d[\d .\-()/]{7,20}\d")
+EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
+URL = re.compile(r"https?://|www\.", _I)
+
+
+# ===================================================================== the trimmer
+@dataclass(frozen=True)
+class Trimmed:
+    """A reply cut out of a plain-text (or Markdown) body, with the doubts met on the way."""
+
+    text: str
+    reasons: tuple[str, ...]
+
+
+def trim_reply(body: str) -> Trimmed:
+    """Keep what the sender wrote: drop quote headers, trailing quotes, signatures, footers.
+
+    Quoted lines are kept only when the sender answered between them (interleaved reply).
+    ``reasons`` is empty when the cut looks certain, otherwise it says why a human should look.
+    """
+    lines = [ln.rstrip() for ln in body.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    s = _Scan(lines)
+    start, cut, kind, top = s.find_cut()
+    out, dropped = s.drop_quotes(start, cut)
+    out = _strip_blank_ends(out)
+    while out and (WEAK_DELIMITER.match(probe(out[-1])) or SIG_DELIMITER.match(probe(out[-1]))):
+        out = _strip_blank_ends(out[:-1])
+    out = _trim_signature_block(out)
+    reasons: list[str] = []
+    if top:
+        reasons.append("the body starts with a quote header or forwarded message; kept the text under it")
+    if not any(ln.strip() for ln in out) and dropped and not any(
+        s.probes[k] and not s.quoted[k] for k in range(len(lines))
+    ):
+        out = [ln for ln in dropped if _quote_content(ln) and not _looks_like_header(_quote_content(ln))]
+        if out:
+            reasons.append("the message holds only quoted text")
+    reasons.extend(_doubts(out))
+    text = "\n".join(_strip_blank_ends(out))
+    text = re.sub(r"\n{4,}", "\n\n\n", text)
+    if not text.strip():
+        reasons.append("no reply text found")
+    return Trimmed(text, tuple(reasons))
+
+
+class _Scan:
+    """Line-level view of a body: probes, quote and code flags, and the cut finders."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.probes = [probe(ln) for ln in lines]
+        self.n = len(lines)
+        self.code = _code_flags(lines)
+        self.quoted = [bool(QUOTE_LINE.match(ln)) and not c for ln, c in zip(lines, self.code)]
+        self.removed: set[int] = set()
+        self.headed: set[int] = set()
+
+    def next_nonblank(self, i: int) -> int | None:
+        while i < self.n and not self.probes[i]:
+            i += 1
+        return i if i < self.n else None
+
+    def find_cut(self) -> tuple[int, int, str | None, bool]:
+        """Return (start, cut, kind, top): lines[start:cut] may hold the reply."""
+        start, i, content, top = 0, 0, False, False
+        while i < self.n:
+            p = self.probes[i]
+            if self.code[i] or not p:
+                content = content or bool(p)
+                i += 1
+                continue
+            if self.quoted[i]:
+                content, i = True, i + 1
+                continue
+            ev = self.event_at(i)
+            if ev is None:
+                content, i = True, i + 1
+                continue
+            kind, end = ev
+            if kind == "quote_header":
+                nxt = self.next_nonblank(end + 1)
+                if nxt is not None and self.quoted[nxt]:
+                    self.removed.update(range(i, end + 1))
+                    self.headed.add(nxt)
+                    i = end + 1
+                    continue
+            if not content and kind in ("quote_header", "separator", "headers"):
+                start, top, i = end + 1, True, end + 1
+                continue
+            return start, i, kind, top
+        return start, self.n, None, top
+
+    def event_at(self, i: int) -> tuple[str, int] | None:
+        """What begins at unquoted line i, and the last line it spans."""
+        p = self.probes[i]
+        if p == SENTINEL_CUT:
+            return "cut", i
+        if p == SENTINEL_SIG or SIG_DELIMITER.match(p):
+            return "signature", i
+        if any(r.match(p) for r in SEPARATORS):
+            nxt = self.next_nonblank(i + 1)
+            end = self.header_block(nxt) if nxt is not None else None
+            return "separator", end if end is not None else i
+        if header_key_kind(p) in ("from", "date"):
+            end = self.header_block(i)
+            if end is not None:
+                return "headers", end
+        end = self.quote_header(i)
+        if end is not None:
+            return "quote_header", end
+        if is_device_footer(p):
+            return "device", i
+        para_start = i == 0 or not self.probes[i - 1]
+        if para_start and WEAK_DELIMITER.match(p) and self.weak_cut_ok(i):
+            return "delimiter", i
+        if para_start and i > 0 and DISCLAIMER.search(self.paragraph(i)):
+            return "disclaimer", i
+        return None
+
+    def paragraph(self, i: int) -> str:
+        parts: list[str] = []
+        while i < self.n and self.probes[i] and len(parts) < 12:
+            parts.append(self.probes[i])
+            i += 1
+        return " ".join(parts)
+
+    def header_block(self, i: int) -> int | None:
+        """Last line of an e-mail header block (From/Sent/To/Subject...) starting at i."""
+        kinds: set[str] = set()
+        last, cont, j = i, 0, i
+        while j < self.n and j < i + 14 and self.probes[j]:
+            k = header_key_kind(self.probes[j])
+            if k:
+                kinds.add(k)
+                last, cont = j, 0
+            else:
+                cont += 1
+                if cont > 2:
+                    break
+            j += 1
+        if len(kinds) < 3:
+            return None
+        if cont and j < self.n and not self.probes[j]:
+            last = j - 1  # a wrapped last header (long Subject) runs to the blank line
+        return last
+
+    def quote_header(self, i: int) -> int | None:
+        """Last line of an "On <date>, <name> wrote:" header starting at line i, or None."""
+        p = self.probes[i]
+        if not _start_ok(p):
+            return None
+        allow_blank = bool(re.match(r"-*\s*On\b", p))
+        parts: list[str] = []
+        prev = ""
+        for j in range(i, min(self.n, i + 6)):
+            pj = self.probes[j]
+            if not pj:
+                if allow_blank:
+                    continue
+                break
+            if self.code[j] or (self.quoted[j] and not QUOTED_CONTINUATION.match(pj)):
+                break
+            if j > i and _ends_sentence(prev):
+                break
+            parts.append(pj)
+            prev = pj
+            if not HEADER_END.search(pj):
+                continue
+            h = re.sub(r"\s+", " ", " ".join(parts))
+            if len(h) > 500:
+                break
+            if any(r.match(h) for r in SPECIFIC_HEADERS):
+                return j
+            if any(r.match(h) for r in GENERIC_HEADERS):
+                later = (" ".join(parts[k:]) for k in range(1, len(parts)))
+                if any(r.match(t) for t in later for r in SPECIFIC_HEADERS):
+                    return None  # the real header starts on a later line
+                return j
+        return i if ISO_DATE_HEADER.match(p) else None
+
+    def weak_cut_ok(self, i: int) -> bool:
+        """A ``____`` / ``====`` line ends the reply when little or a header follows it."""
+        nxt = self.next_nonblank(i + 1)
+        if nxt is None:
+            return True
+        q = self.probes[nxt]
+        if header_key_kind(q) or any(r.match(q) for r in SEPARATORS):
+            return True
+        rest = sum(1 for k in range(i + 1, min(self.n, i + 40)) if self.probes[k])
+        return rest <= 15
+
+    def drop_quotes(self, start: int, cut: int) -> tuple[list[str], list[str]]:
+        """Keep lines[start:cut] minus quote headers and quotes the sender did not answer."""
+        qflag = list(self.quoted)
+        for k in range(start + 1, cut - 1):  # a long quoted line wrapped without '>'
+            if self.probes[k] and not qflag[k] and qflag[k - 1] and qflag[k + 1] and len(self.lines[k - 1]) >= 60:
+                qflag[k] = True
+        text_at = [0] * (cut + 1)  # prefix count of unquoted text lines
+        for k in range(start, cut):
+            is_text = bool(self.probes[k]) and not qflag[k] and k not in self.removed
+            text_at[k + 1] = text_at[k] + is_text
+        drop: set[int] = set(self.removed)
+        dropped: list[str] = []
+        escaped: dict[int, str] = {}
+        k = start
+        while k < cut:
+            if k in self.removed or not qflag[k]:
+                k += 1
+                continue
+            b0 = b1 = k
+            m = k + 1
+            while m < cut and m not in self.removed and (qflag[m] or not self.probes[m]):
+                b1 = m if qflag[m] else b1
+                m += 1
+            nquoted = sum(1 for x in range(b0, b1 + 1) if qflag[x])
+            real = b0 in self.headed or nquoted >= 2 or re.match(r"^\s*[A-Z]{0,3}>(?:[ >]|$)", self.lines[b0])
+            after = text_at[cut] - text_at[b1 + 1] > 0
+            before = text_at[b0] - text_at[start] > 0
+            if real and (not after or (b0 in self.headed and not before)):
+                drop.update(range(b0, b1 + 1))
+                dropped.extend(self.lines[b0 : b1 + 1])
+            elif not real:  # the sender's own line that starts with '>': not a Markdown quote
+                escaped.update({x: re.sub(r"^(\s*)>", r"\1\\>", self.lines[x]) for x in range(b0, b1 + 1)})
+            k = b1 + 1
+        kept = [escaped.get(x, self.lines[x]) for x in range(start, cut) if x not in drop]
+        return kept, dropped
+
+
+def _code_flags(lines: list[str]) -> list[bool]:
+    flags, inside = [], False
+    for ln in lines:
+        if FENCE.match(ln):
+            flags.append(True)
+            inside = not inside
+        else:
+            flags.append(inside)
+    return flags
+
+
+def _start_ok(p: str) -> bool:
+    if _ends_sentence(p):
+        return False
+    return bool(re.search(r"[\d@]", p) or re.match(r"(?:On|Le|Am|El|Il|Em|Op|Den|Dnia|W dniu|In data)\b", p))
+
+
+def _ends_sentence(p: str) -> bool:
+    return bool(p) and p[-1] in ".!?…" and not re.search(r"\d\.$", p)
+
+
+def _strip_blank_ends(out: list[str]) -> list[str]:
+    a, b = 0, len(out)
+    while a < b and not out[a].strip():
+        a += 1
+    while b > a and not out[b - 1].strip():
+        b -= 1
+    return out[a:b]
+
+
+def _quote_content(line: str) -> str:
+    return probe(re.sub(r"^(?:\s*[A-Z]{0,3}>)+", "", line))
+
+
+def _looks_like_header(p: str) -> bool:
+    return bool(
+        header_key_kind(p)
+        or ISO_DATE_HEADER.match(p)
+        or any(r.match(p) for r in SPECIFIC_HEADERS + GENERIC_HEADERS + SEPARATORS)
+    )
+
+
+def _name_like(p: str) -> bool:
+    return 0 < len(p) <= 60 and len(p.split()) <= 6 and not (PHONE.search(p) or EMAIL.search(p) or URL.search(p)) and p[-1] not in ".!?:"
+
+
+def _sig_like(p: str) -> bool:
+    if re.match(r"(?:p\.?\s?s\.?|n\.?\s?b\.?)\b|>", p, re.IGNORECASE) or len(p) > 120:
+        return False
+    if PHONE.search(p) or EMAIL.search(p) or URL.search(p):
+        return True
+    return len(p.split()) <= 10 and p[-1] not in ".!?:"
+
+
+def _trim_signature_block(out: list[str]) -> list[str]:
+    """After "Cordialement," and the name under it, drop a title/phone/address block."""
+    probes = [probe(ln) for ln in out]
+    nonblank = [k for k, p in enumerate(probes) if p]
+    for c in reversed(nonblank[-15:]):
+        if QUOTE_LINE.match(out[c]):
+            return out
+        if not CLOSING.match(probes[c]):
+            continue
+        rest = [k for k in nonblank if k > c]
+        if not rest:
+            return out
+        tail = rest[1:] if _name_like(probes[rest[0]]) else rest
+        if tail and len(tail) <= 12 and all(_sig_like(probes[k]) for k in tail):
+            return out[: tail[0]]
+        return out
+    return out
+
+
+def _doubts(out: list[str]) -> list[str]:
+    """Reasons to send a trimmed reply to a moderator."""
+    reasons = []
+    code = _code_flags(out)
+    probes = [probe(ln) for ln, c in zip(out, code) if not c and not QUOTE_LINE.match(ln)]
+    if any(header_key_kind(p) in ("from", "date", "subject") for p in probes):
+        reasons.append("header-like lines left in the text")
+    if any(_looks_like_header(p) for p in probes if not header_key_kind(p)):
+        reasons.append("a quote header or separator left in the text")
+    if any(re.match(r"^[-=_*#~+]{3,}\s?\w.{0,80}?\s?[-=_*#~+]{3,}$", p) for p in probes):
+        reasons.append("an unknown separator line left in the text")
+    tail = [p for p in probes if p][-6:]
+    if any(len(p) <= 80 and PHONE.search(p) for p in tail):
+        reasons.append("a signature-like block with phone numbers left in the text")
+    return reasons
