@@ -228,5 +228,118 @@ def audit(root: Path, out: Path | None) -> None:
                "every person opens exactly their projects")
 
 
+# -- email in -------------------------------------------------------------------------------
+@main.command()
+@click.option("--extract-only", is_flag=True, help="Print the reply text that would be posted; write nothing.")
+@click.option("--recipient", help="Envelope recipient, when the MTA passes it (Postfix ${recipient}).")
+@click.option("--sender", help="Envelope sender, when the MTA passes it (Postfix ${sender}).")
+@click.pass_obj
+def ingest(root: Path, extract_only: bool, recipient: str | None, sender: str | None) -> None:
+    """Take one message on standard input (for an MTA pipe). Exit 75 asks the MTA to retry."""
+    if extract_only:
+        from .mail.extract import extract
+
+        result = extract(sys.stdin.buffer.read())
+        click.echo(result.text)
+        if not result.confident:
+            click.echo(f"(not confident: {'; '.join(result.reasons)}; this post would wait for moderation)", err=True)
+        return
+    from .mail.site_gateway import SiteGateway
+    from .mail.stdin_in import EX_TEMPFAIL, ingest as ingest_stdin
+
+    try:
+        site_gateway = SiteGateway(root)
+    except ExtranetError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EX_TEMPFAIL)
+    code = ingest_stdin(sys.stdin.buffer, site_gateway.gateway, recipient=recipient, sender=sender)
+    site_gateway.after()
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--smtp/--no-smtp", default=True, help="Run the SMTP listener ([mail.smtp] listen).")
+@click.option("--imap/--no-imap", default=True, help="Watch the IMAP mailbox, when [mail.imap] is set.")
+@click.pass_obj
+def gateway(root: Path, smtp: bool, imap: bool) -> None:
+    """Run the inbound mail gateway: SMTP listener and/or IMAP mailbox, until Ctrl+C."""
+    import os
+    import signal
+    import threading
+
+    from .mail.daemon import Transports, run_gateway
+    from .mail.imap_in import ImapSettings
+    from .mail.site_gateway import SiteGateway
+    from .mail.smtp_in import parse_listen
+
+    site_gateway = SiteGateway(root)
+    mail = site_gateway.settings.mail
+    imap_settings = None
+    if imap and mail.imap is not None:
+        password = os.environ.get("EXTRANET_IMAP_PASSWORD")
+        if not password:
+            raise ExtranetError("set EXTRANET_IMAP_PASSWORD for the IMAP mailbox (never in a file of the site)")
+        imap_settings = ImapSettings(host=mail.imap.host, port=mail.imap.port, security=mail.imap.security,
+                                     user=mail.imap.user, password=password, folder=mail.imap.folder,
+                                     move_to=mail.imap.processed_folder or None, max_size=mail.max_message_size,
+                                     idle_reissue=float(mail.imap.idle_seconds),
+                                     poll_interval=float(mail.imap.poll_seconds))
+    listen = parse_listen(mail.smtp_listen) if smtp and mail.smtp_listen else None
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    site_gateway.process_pending()
+    if listen:
+        click.echo(f"SMTP listening on {listen[0]}:{listen[1]}")
+    if imap_settings:
+        click.echo(f"IMAP watching {imap_settings.user}@{imap_settings.host}/{imap_settings.folder}")
+    run_gateway(site_gateway.gateway, Transports(smtp=listen, imap=imap_settings), stop)
+    click.echo("stopped")
+
+
+@main.group()
+def moderate() -> None:
+    """List, approve or reject email posts waiting for a staff approval."""
+
+
+@moderate.command("list")
+@click.pass_obj
+def moderate_list(root: Path) -> None:
+    """Posts waiting for moderation (shown on the internal site only)."""
+    from .moderation import pending
+
+    waiting = pending(root)
+    for w in waiting:
+        click.echo(f"{w.ref}  {w.date}  {w.author or '?'}  {w.title}\n    {w.excerpt}")
+    if not waiting:
+        click.echo("nothing waits for moderation")
+
+
+@moderate.command("approve")
+@click.argument("ref")
+@click.pass_obj
+def moderate_approve(root: Path, ref: str) -> None:
+    """Publish REF (<project>/<post id>), rebuild, and notify."""
+    from .build import build as run_build
+    from .moderation import approve
+
+    approve(root, ref)
+    click.echo(f"approved {ref}")
+    click.echo(run_build(root).summary())
+
+
+@moderate.command("reject")
+@click.argument("ref")
+@click.pass_obj
+def moderate_reject(root: Path, ref: str) -> None:
+    """Take REF off the site (kept in .extranet/rejected/), and rebuild."""
+    from .build import build as run_build
+    from .moderation import reject
+
+    kept = reject(root, ref)
+    click.echo(f"rejected {ref} (kept in {kept})")
+    click.echo(run_build(root).summary())
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

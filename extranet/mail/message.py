@@ -248,6 +248,7 @@ class Composer:
         msg["Date"] = format_datetime(self.now.astimezone())
         msg["Message-ID"] = message_id
         msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Extranet-Loop"] = self.domain  # the gateway drops anything that comes back with it
         msg["X-Auto-Response-Suppress"] = "All"
         return msg
 

@@ -30,6 +30,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "expired": "Your access to this site has ended. Please contact your correspondent if you still need it.",
         "oversize": "The message is too large. Please send a shorter message or smaller attachments.",
         "malformed": "The message could not be read (its sender address is missing or ambiguous).",
+        "no_access": "You do not have access to the message you replied to (any more).",
+        "unknown_post": "The message you replied to no longer exists on the site.",
+        "empty": "The message was empty once the quoted text was removed.",
         "other": "Reason: {reason}.",
     },
     "fr": {
@@ -43,6 +46,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "expired": "Votre accès à ce site a pris fin. Contactez votre interlocuteur si vous en avez encore besoin.",
         "oversize": "Le message est trop volumineux. Merci d'envoyer un message plus court ou des pièces jointes plus légères.",
         "malformed": "Le message n'a pas pu être lu (adresse d'expéditeur absente ou ambiguë).",
+        "no_access": "Vous n'avez pas (ou plus) accès au message auquel vous avez répondu.",
+        "unknown_post": "Le message auquel vous avez répondu n'existe plus sur le site.",
+        "empty": "Le message était vide une fois le texte cité retiré.",
         "other": "Motif : {reason}.",
     },
 }

@@ -166,6 +166,7 @@ class Gateway:
         self.notifier = notifier
         self.clock = clock
         self.wake = threading.Event()
+        self.on_batch: Callable[[list[Outcome]], None] | None = None  # e.g. rebuild after new posts
         self._retry: dict[str, tuple[int, float]] = {}
 
     def check_recipient(self, address: str) -> bool:
@@ -207,7 +208,9 @@ class Gateway:
         while not stop.is_set():
             self.wake.clear()
             try:
-                self.process_pending()
+                outcomes = self.process_pending()
+                if outcomes and self.on_batch is not None:
+                    self.on_batch(outcomes)
             except Exception:  # keep the gateway alive; the entry stays in the spool
                 log.exception("processing the spool failed")
             self.wake.wait(interval)

@@ -228,3 +228,24 @@ def deliver(log: SentLog, transport: Transport, *, now: Callable[[], dt.datetime
     finally:
         transport.close()
     return out
+
+
+def send_now(settings: Settings, msg, *, label: str = "notice") -> None:
+    """Send one message right away (gateway notices and confirmations), not through the queue.
+
+    A failure is logged by the caller: such messages are courtesy, never worth retrying
+    forever, and never a reason to lose or repeat a post.
+    """
+    import email.utils
+    import random
+
+    raw = bytes(msg)
+    recipient = email.utils.parseaddr(str(msg["To"]))[1]
+    now = dt.datetime.now()
+    item = Queued(random.getrandbits(31), str(msg.get("Message-ID", "")), "", settings.mail.from_addr,
+                  recipient, label, raw, "sending", 0, now, now)
+    transport = transport_for(settings)
+    try:
+        transport.send(item)
+    finally:
+        transport.close()

@@ -1,0 +1,191 @@
+"""From an authenticated reply to a post file: the gateway's handler.
+
+Everything in the message is untrusted. The text comes from the extractor (quotes and
+signatures cut, HTML converted, raw HTML escaped; the renderer sanitises again), the
+title is bounded plain text dumped as YAML, attachment names are sanitised and never
+choose a folder. The post file is the commit point: attachments and the original are
+written first, the post last, each atomically. Idempotent on the message key, so a
+resumed entry after a crash never posts twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html as htmlmod
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+from urllib.parse import quote
+
+import yaml
+
+from .. import config
+from ..content.loader import load_site, slugify
+from ..content.model import Post, Project, Site
+from ..output import atomic_write
+from ..zones import INTERNAL, MIXED, Rules
+from .extract import extract
+from .pipeline import Envelope, Outcome, Posted, Refused
+
+log = logging.getLogger("extranet")
+_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.I)
+_PREFIX = re.compile(r"^\s*((re|fw|fwd|tr|réf|ref|aw|sv|wg)\s*(\[\d+\])?\s*:\s*)+", re.I)
+MAX_TITLE = 150
+MAX_NAME = 100
+
+
+def safe_filename(name: str | None, taken: set[str]) -> str:
+    """A harmless, unique file name: no folder, control or bidi character, reserved name or dot-file."""
+    text = unicodedata.normalize("NFC", name or "")
+    text = text.replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(c for c in text if unicodedata.category(c)[0] != "C")  # Cc, Cf (bidi), Co, Cn, Cs
+    text = re.sub(r"[^\w.()+ -]", "_", text).strip(" .")
+    text = re.sub(r"\s+", " ", text) or "attachment"
+    if _RESERVED.match(text):
+        text = "_" + text
+    stem, dot, ext = text.rpartition(".")
+    if not dot:
+        stem, ext = text, ""
+    ext = ext[:12]
+    stem = stem[: MAX_NAME - len(ext) - 1] or "attachment"
+    candidate = f"{stem}.{ext}" if ext else stem
+    n = 2
+    while candidate.lower() in taken:
+        candidate = f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}"
+        n += 1
+    taken.add(candidate.lower())
+    return candidate
+
+
+def clean_title(subject: str, fallback: str) -> str:
+    """The post title from the subject: no Re:/TR: prefixes, no control characters, bounded."""
+    text = "".join(c for c in subject if unicodedata.category(c)[0] != "C" or c == " ")
+    text = re.sub(r"\s+", " ", _PREFIX.sub("", text)).strip()
+    text = re.sub(r"^\[[^\]]{0,200}\]\s*", "", text)  # our own "[Project]" subject prefix
+    return (text or fallback)[:MAX_TITLE]
+
+
+def auth_passed(raw: bytes, authserv_id: str) -> bool:
+    """Whether an Authentication-Results header from our trusted server shows DKIM or DMARC pass."""
+    msg = BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
+    for value in msg.get_all("Authentication-Results") or []:
+        text = re.sub(r"\s+", " ", str(value))
+        server = text.split(";", 1)[0].strip().split(" ")[0].lower()
+        if server != authserv_id.lower():
+            continue
+        if re.search(r"\bdmarc=fail\b", text, re.I):
+            return False
+        return bool(re.search(r"\b(dkim|dmarc)=pass\b", text, re.I))
+    return False
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where a new post goes and what it answers."""
+
+    project: Project
+    parent: Post
+    staff: bool
+
+
+class PostWriter:
+    """The gateway's Handler: writes the post of an authenticated reply into the site's content."""
+
+    def __init__(self, root: Path, now=dt.datetime.now) -> None:
+        self.root = root
+        self.now = now
+        self.posted: list[tuple[str, str]] = []  # (post key, person id) written by this process
+
+    def _site(self) -> Site:
+        settings, people = config.load(self.root)
+        return load_site(settings, people)
+
+    def _place(self, site: Site, rules: Rules, envelope: Envelope) -> Placed | Refused:
+        project_id, _, post_id = envelope.post_ref.partition("/")
+        project = next((p for p in site.projects if p.id == project_id), None)
+        parent = next((p for p in project.posts if p.id == post_id), None) if project else None
+        if project is None or parent is None:
+            return Refused("unknown_post")
+        person = site.people.people[envelope.person_id]
+        staff = rules.is_staff(person)
+        if envelope.kind == "note" and not staff:
+            return Refused("no_access")
+        zone = INTERNAL if staff else MIXED
+        if not staff and person not in rules.external_members(project):
+            return Refused("no_access")
+        if not (rules.project_visible(zone, project) and rules.post_visible(zone, parent)):
+            return Refused("no_access")
+        return Placed(project, parent, staff)
+
+    def process(self, raw: bytes, envelope: Envelope) -> Outcome:
+        """Write the post (or find the one already written for this message)."""
+        site = self._site()
+        key = envelope.message_key
+        for project in site.projects:
+            for post in project.posts:
+                if post.message_id == key:
+                    return Posted(post.key)
+        rules = Rules(site, self.now())
+        placed = self._place(site, rules, envelope)
+        if isinstance(placed, Refused):
+            return placed
+        ex = extract(raw)
+        if not ex.text.strip() and not ex.attachments:
+            return Refused("empty")
+        received = dt.datetime.fromtimestamp(envelope.received_at or self.now().timestamp()).replace(microsecond=0)
+        received = min(received, self.now().replace(microsecond=0))
+        parent_slug = slugify(placed.parent.id[11:])[:40]
+        digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+        post_id = f"{received:%Y-%m-%d}-re-{parent_slug}-{digest}"
+        folder = self.root / "content" / "projects" / placed.project.id
+        reasons = list(ex.reasons)
+        settings = site.settings
+        if settings.mail.trusted_authserv_id and not auth_passed(raw, settings.mail.trusted_authserv_id):
+            reasons.append("DKIM/DMARC did not pass at the trusted server")
+        moderation = placed.project.moderation
+        pending = moderation == "all" or (moderation == "external" and not placed.staff) or bool(reasons)
+        links = self._attachments(folder, post_id, ex.attachments)
+        body = ex.text.strip()
+        if links:
+            body += "\n\n" + "\n".join(links)
+        front = {
+            "title": clean_title(ex.subject, f"Re: {placed.parent.title}"),
+            "date": received,
+            "author": envelope.person_id,
+            "visibility": "internal" if envelope.kind == "note" else placed.parent.visibility,
+            "in_reply_to": placed.parent.id,
+            "source": "email",
+            "message_id": key,
+        }
+        if pending:
+            front["pending"] = True
+        if ex.original.strip():
+            atomic_write(folder / "posts" / f"{post_id}.original.txt",
+                         htmlmod.unescape(ex.original).encode("utf-8"))
+        text = "---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n" + body + "\n"
+        if reasons:
+            log.warning("%s waits for moderation: %s", post_id, "; ".join(reasons))
+        post_key = f"projects/{placed.project.id}/posts/{post_id}.md"
+        atomic_write(self.root / "content" / post_key, text.encode("utf-8"))
+        self.posted.append((post_key, envelope.person_id))
+        return Posted(post_key)
+
+    def _attachments(self, folder: Path, post_id: str, attachments) -> list[str]:
+        """Save attachments under files/<post id>/ with safe unique names; Markdown links to them."""
+        links: list[str] = []
+        taken: set[str] = set()
+        for att in attachments:
+            name = safe_filename(att.filename, taken)
+            atomic_write(folder / "files" / post_id / name, att.data)
+            href = f"../files/{post_id}/{quote(name)}"
+            label = name.replace("[", "(").replace("]", ")")
+            if att.content_type.startswith("image/") and att.content_type != "image/svg+xml":
+                links.append(f"![{label}]({href})")
+            else:
+                links.append(f"- [{label}]({href})")
+        return links

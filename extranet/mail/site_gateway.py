@@ -1,0 +1,119 @@
+"""The gateway assembled for a site: settings and people in, a running mail-to-post pipeline out.
+
+After new posts are written the site is rebuilt (the build notifies the others when
+`[build] notify` is on) and each sender gets a short confirmation with the post's link.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+from .. import config
+from ..config import Settings
+from .keys import load_token_keys
+from .notices import Notifier
+from .pipeline import Gateway, GatewayPolicy, Outcome, Person
+from .posting import PostWriter
+from .relay import send_now
+from .reply_address import token_keys_path
+from .spool import Spool
+
+log = logging.getLogger("extranet")
+
+TEXTS = {
+    "fr": {"subject": "Publié : {title}", "posted": "Votre message a été publié sur {site} :",
+           "pending": "Votre message a bien été reçu ; il sera publié sur {site} après validation par l'équipe."},
+    "en": {"subject": "Posted: {title}", "posted": "Your message is now on {site}:",
+           "pending": "Your message was received; it will appear on {site} once the team approves it."},
+}
+
+
+class SiteGateway:
+    """A Gateway whose handler writes posts into the site at `root`, with rebuild and confirmations."""
+
+    def __init__(self, root: Path, *, rebuild: bool = True) -> None:
+        self.root = root
+        self.settings, _ = config.load(root)
+        settings = self.settings
+        if not settings.mail.reply_domain:
+            raise config.ExtranetError("extranet.toml: [mail] reply_domain is needed to receive replies")
+        self.rebuild = rebuild
+        self.writer = PostWriter(root)
+        spool = Spool(settings.state_dir / "spool")
+        policy = GatewayPolicy(reply_domain=settings.mail.reply_domain,
+                               token_keys=load_token_keys(token_keys_path(settings)),
+                               own_addresses=tuple(a for a in (settings.mail.from_addr,) if a),
+                               loop_id=settings.mail.reply_domain, max_size=settings.mail.max_message_size)
+        notifier = Notifier(spool.root / "notices.json", self._send, from_addr=settings.mail.from_addr,
+                            site=settings.title, language=settings.language, loop_id=policy.loop_id)
+        self.gateway = Gateway(spool, self.writer, policy, self._person, notifier)
+        self.gateway.on_batch = self.after
+        self._lock = threading.Lock()
+
+    def _person(self, pid: str) -> Person | None:
+        _, people = config.load(self.root)  # people.toml may change while the gateway runs
+        p = people.people.get(pid)
+        return None if p is None else Person(pid, p.email, active=p.active(dt.date.today()))
+
+    def _send(self, msg: EmailMessage) -> None:
+        try:
+            send_now(self.settings, msg)
+        except Exception as e:  # noqa: BLE001 - a courtesy message never blocks the pipeline
+            log.warning("could not send a message to %s: %s", msg["To"], e)
+
+    def after(self, outcomes: list[Outcome] | None = None) -> None:
+        """Rebuild the site and confirm to each sender, once per batch of new posts."""
+        posted = list(self.writer.posted)
+        self.writer.posted.clear()
+        if not posted:
+            return
+        from ..build import build
+
+        with self._lock:
+            try:
+                result = build(self.root) if self.rebuild else None
+            except Exception as e:  # noqa: BLE001 - the posts are safe in content/; a later build publishes them
+                log.error("rebuild after new email posts failed: %s", e)
+                result = None
+        for key, pid in posted:
+            self._confirm(key, pid, result)
+
+    def _confirm(self, key: str, pid: str, result) -> None:
+        site = result.site if result else None
+        if site is None:
+            return
+        post = site.by_key.get(key)
+        person = site.people.people.get(pid)
+        if post is None or person is None:
+            return
+        staff = person.org == site.settings.org
+        zone = "internal" if staff or post.visibility == "internal" else "mixed"
+        t = TEXTS[site.settings.language]
+        from ..build import urls_for
+
+        urls = urls_for(site.settings, site.settings.encrypt)
+        link = site.settings.zone_urls[zone].rstrip("/") + "/" + urls.post(post)
+        msg = EmailMessage()
+        msg["From"] = site.settings.mail.from_addr
+        msg["To"] = person.email
+        msg["Subject"] = t["subject"].format(title=post.title)
+        msg["Date"] = formatdate(localtime=True)
+        msg["Message-ID"] = make_msgid(domain=site.settings.mail.reply_domain)
+        msg["Auto-Submitted"] = "auto-replied"
+        msg["X-Extranet-Loop"] = site.settings.mail.reply_domain
+        if post.pending:
+            msg.set_content(t["pending"].format(site=site.settings.title) + "\n")
+        else:
+            msg.set_content(t["posted"].format(site=site.settings.title) + f"\n{link}\n")
+        self._send(msg)
+
+    def process_pending(self) -> list[Outcome]:
+        """Process what is waiting in the spool, then rebuild once."""
+        outcomes = self.gateway.process_pending()
+        self.after(outcomes)
+        return outcomes

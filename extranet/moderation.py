@@ -1,0 +1,84 @@
+"""`extranet moderate`: list, approve or reject email posts waiting for a staff approval.
+
+A waiting post carries `pending: true` in its front matter and is shown on the internal
+site only. Approving removes that line; rejecting moves the post (and its original and
+attachments) out of content/ into .extranet/rejected/, so nothing is destroyed by mistake.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config
+from .content.loader import load_site
+from .errors import ExtranetError
+from .output import atomic_write
+
+_PENDING = re.compile(r"^pending:\s*true\s*$", re.M)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A post waiting for moderation."""
+
+    ref: str  # '<project>/<post id>'
+    title: str
+    author: str | None
+    date: str
+    excerpt: str
+
+
+def pending(root: Path) -> list[Waiting]:
+    """Every post waiting for moderation, oldest first."""
+    settings, people = config.load(root)
+    site = load_site(settings, people)
+    out = []
+    for project in site.projects:
+        for post in project.posts:
+            if post.pending:
+                text = re.sub(r"\s+", " ", post.body.text).strip()
+                out.append(Waiting(f"{project.id}/{post.id}", post.title, post.author,
+                                   post.date.strftime("%Y-%m-%d %H:%M"), text[:120]))
+    return sorted(out, key=lambda w: w.date)
+
+
+def _post_file(root: Path, ref: str) -> Path:
+    project, _, post_id = ref.partition("/")
+    if not project or not post_id or "/" in post_id or ".." in ref:
+        raise ExtranetError(f"{ref}: expected <project>/<post id>, as shown by `extranet moderate list`")
+    path = root / "content" / "projects" / project / "posts" / f"{post_id}.md"
+    if not path.is_file():
+        raise ExtranetError(f"{ref}: no such post")
+    return path
+
+
+def approve(root: Path, ref: str) -> None:
+    """Publish a waiting post: its `pending: true` line goes."""
+    path = _post_file(root, ref)
+    text = path.read_text(encoding="utf-8")
+    head, sep, body = text[4:].partition("\n---\n")
+    if not text.startswith("---\n") or not _PENDING.search(head):
+        raise ExtranetError(f"{ref}: not waiting for moderation")
+    atomic_write(path, ("---\n" + _PENDING.sub("", head).replace("\n\n", "\n").strip("\n") + sep + body).encode())
+
+
+def reject(root: Path, ref: str) -> Path:
+    """Take a waiting post off the site; returns where it was kept."""
+    path = _post_file(root, ref)
+    if not _PENDING.search(path.read_text(encoding="utf-8").split("\n---\n", 1)[0]):
+        raise ExtranetError(f"{ref}: not waiting for moderation (edit or delete published posts by hand)")
+    project = ref.partition("/")[0]
+    post_id = path.stem
+    keep = root / ".extranet" / "rejected" / project / post_id
+    keep.mkdir(parents=True, exist_ok=True)
+    files = root / "content" / "projects" / project / "files" / post_id
+    if files.is_dir():
+        shutil.move(str(files), str(keep / "files"))
+    original = path.with_name(f"{post_id}.original.txt")
+    if original.exists():
+        shutil.move(str(original), str(keep / original.name))
+    shutil.move(str(path), str(keep / path.name))
+    return keep

@@ -1,0 +1,240 @@
+"""The gateway on a real site: a notification answered becomes a post on the rebuilt site.
+
+From the outbox to `extranet ingest` (standard input, as an MTA pipe), over SMTP and over
+IMAP (a real Dovecot), with the refusals, moderation and hostile content a real mailbox sees.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import subprocess
+import sys
+import threading
+import time
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from imapclient import IMAPClient
+
+from dovecot import Dovecot, free_port
+from extranet.mail.daemon import Transports, run_gateway
+from extranet.mail.demo_reply import reply_to
+from extranet.mail.imap_in import ImapSettings
+from extranet.mail.site_gateway import SiteGateway
+from helpers import copy_site, write
+
+NEW_POST = """---
+title: Delivery schedule
+author: alice
+visibility: mixed
+---
+The beams arrive on Tuesday.
+"""
+
+
+def cli(root: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "extranet", "-C", str(root), *args], input=stdin,
+                          capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    root = copy_site("small", tmp_path)
+    assert cli(root, "notify").returncode == 0  # first run: existing posts count as announced
+    write(root / "content/projects/alpha/posts/2026-01-09-delivery.md", NEW_POST)
+    result = cli(root, "notify")
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+def notification(root: Path, to: str) -> bytes:
+    for f in sorted((root / ".extranet/outbox").glob("*.eml")):
+        msg = BytesParser(policy=policy.default).parsebytes(f.read_bytes())
+        if to in str(msg["To"]) and "Delivery schedule" in str(msg["Subject"]):
+            return f.read_bytes()
+    raise AssertionError(f"no notification to {to}")
+
+
+def posts(root: Path) -> list[Path]:
+    return sorted((root / "content/projects/alpha/posts").glob("*-re-*.md"))
+
+
+def test_reply_from_the_outbox_becomes_a_post_on_the_rebuilt_site(site: Path) -> None:
+    raw = reply_to(notification(site, "carl@acme.example"), "Tuesday suits us. Carl")
+    result = cli(site, "ingest", stdin=raw)
+    assert result.returncode == 0, result.stderr
+    [post] = posts(site)
+    text = post.read_text()
+    assert "author: carl" in text and "in_reply_to: 2026-01-09-delivery" in text
+    assert "visibility: mixed" in text and "source: email" in text and "message_id:" in text
+    assert "Tuesday suits us." in text and "beams arrive" not in text  # the quote is cut
+    page = next((site / "public/mixed/projects/alpha").glob(f"{post.stem}.html")).read_text()
+    assert "Tuesday suits us." in page and "beams arrive on Tuesday" not in page
+    thread = (site / "public/mixed/projects/alpha/2026-01-09-delivery.html").read_text()
+    assert post.stem in thread  # listed as a reply under its parent
+    internal = (site / f"public/internal/projects/alpha/{post.stem}.html").read_text()
+    assert "beams arrive on Tuesday" in internal  # the full original, collapsed, internal only
+    confirmations = [f for f in (site / ".extranet/outbox").glob("*.eml") if b"Subject: Posted:" in f.read_bytes()]
+    assert len(confirmations) == 1 and b"carl@acme.example" in confirmations[0].read_bytes()
+    # the same message again (an MTA retry): nothing posted twice
+    assert cli(site, "ingest", stdin=raw).returncode == 0
+    assert len(posts(site)) == 1
+
+
+def test_staff_reply_to_the_note_address_is_internal(site: Path) -> None:
+    # carl's reply comes in; staff are notified of it, with an internal-note address
+    cli(site, "ingest", stdin=reply_to(notification(site, "carl@acme.example"), "Tuesday suits us."))
+    cli(site, "notify")
+    msgs = [BytesParser(policy=policy.default).parsebytes(f.read_bytes())
+            for f in sorted((site / ".extranet/outbox").glob("*.eml"))]
+    to_alice = [m for m in msgs if "alice@small.example" in str(m["To"]) and "Posted" not in str(m["Subject"])]
+    assert to_alice, "staff are notified of the client's reply"
+    note_address = next(w for w in to_alice[-1].get_body(("plain",)).get_content().split() if w.startswith("note+"))
+    reply = EmailMessage()
+    reply["From"] = "alice@small.example"
+    reply["To"] = note_address.strip("<>.,")
+    reply["Subject"] = "Re: internal"
+    reply["Message-ID"] = "<note-1@small.example>"
+    reply.set_content("Careful: they said Tuesday last time too.")
+    assert cli(site, "ingest", stdin=bytes(reply)).returncode == 0
+    [internal_note] = [p for p in posts(site) if "author: alice" in p.read_text()]
+    assert "visibility: internal" in internal_note.read_text()
+    mixed = "".join(f.read_text(errors="ignore") for f in (site / "public/mixed").rglob("*.html"))
+    assert "Careful: they said Tuesday" not in mixed
+
+
+def _spoof(raw: bytes, **headers: str) -> bytes:
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    for name, value in headers.items():
+        del msg[name.replace("_", "-")]
+        msg[name.replace("_", "-")] = value
+    return bytes(msg)
+
+
+@pytest.mark.parametrize("case, change, code", [
+    ("spoofed From with a valid token", {"From": "mallory@evil.example"}, 0),
+    ("forged token", {"To": "reply+aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@projects.small.example"}, 0),
+    ("auto-reply", {"Auto_Submitted": "auto-replied"}, 0),
+    ("bulk mail", {"Precedence": "bulk"}, 0),
+])
+def test_refusals_post_nothing(site: Path, case: str, change: dict, code: int) -> None:
+    raw = _spoof(reply_to(notification(site, "carl@acme.example"), "Hello"), **change)
+    result = cli(site, "ingest", stdin=raw)
+    assert result.returncode == code, (case, result.stderr)
+    assert posts(site) == []
+    notices = [f for f in (site / ".extranet/outbox").glob("*.eml") if b"auto-replied" in f.read_bytes()]
+    human = case in ("spoofed From with a valid token", "forged token")
+    assert len(notices) == (1 if human else 0), "a human gets one explanation, automated mail none"
+
+
+def test_expired_person_is_refused_with_one_explanation(site: Path) -> None:
+    raw = reply_to(notification(site, "carl@acme.example"), "Hello")
+    toml = (site / "people.toml").read_text().replace('org = "acme"', 'org = "acme"\nexpires = 2020-01-01', 1)
+    (site / "people.toml").write_text(toml)
+    for n in range(2):
+        raw_n = _spoof(raw, Message_ID=f"<x{n}@acme.example>")
+        assert cli(site, "ingest", stdin=raw_n).returncode == 0
+    assert posts(site) == []
+    notices = [f for f in (site / ".extranet/outbox").glob("*.eml") if b"Auto-Submitted: auto-replied" in f.read_bytes()
+               and b"carl@acme.example" in f.read_bytes()]
+    assert len(notices) == 1, "one explanation per sender and reason per day"
+
+
+def test_moderation_holds_external_posts_until_approved(site: Path) -> None:
+    index = site / "content/projects/alpha/index.md"
+    index.write_text(index.read_text().replace("orgs: [acme]", "orgs: [acme]\nmoderation: external"))
+    assert cli(site, "ingest", stdin=reply_to(notification(site, "carl@acme.example"), "Please confirm.")).returncode == 0
+    [post] = posts(site)
+    assert "pending: true" in post.read_text()
+    mixed = lambda: "".join(f.read_text(errors="ignore") for f in (site / "public/mixed").rglob("*.html"))  # noqa: E731
+    assert "Please confirm." not in mixed()
+    assert "Please confirm." in (site / f"public/internal/projects/alpha/{post.stem}.html").read_text()
+    listing = cli(site, "moderate", "list").stdout.decode()
+    assert f"alpha/{post.stem}" in listing
+    assert cli(site, "moderate", "approve", f"alpha/{post.stem}").returncode == 0
+    assert "Please confirm." in mixed()
+
+
+XSS_HTML = """<html><body>
+<p>Hello <script>alert('xss-script')</script><b onmouseover="alert('xss-attr')">bold</b></p>
+<p><a href="javascript:alert('xss-link')">click</a> <img src=x onerror="alert('xss-img')">
+<iframe src="https://evil.example/xss-frame"></iframe><svg onload="alert('xss-svg')"></svg></p>
+<p>[md](javascript:alert('xss-md')) &lt;script&gt;alert('xss-escaped')&lt;/script&gt;</p>
+<style>body{background:url(javascript:alert('xss-css'))}</style>
+</body></html>"""
+BAD_NAMES = ["../../../etc/passwd", "..\\..\\boot.ini", "CON.txt", "evil\u202egnp.exe", ".htaccess",
+             "<img src=x onerror=alert('xss-name')>.png", "a/b/c.pdf", "\x00\x07bell.txt"]
+
+
+def test_hostile_content_never_reaches_a_page_and_names_never_choose_a_path(site: Path) -> None:
+    note = BytesParser(policy=policy.default).parsebytes(notification(site, "carl@acme.example"))
+    msg = EmailMessage()
+    msg["From"] = "carl@acme.example"
+    msg["To"] = note["Reply-To"]
+    msg["Subject"] = "Re: <script>alert('xss-subject')</script>"
+    msg["Message-ID"] = "<xss@acme.example>"
+    msg.set_content("plain part")
+    msg.add_alternative(XSS_HTML, subtype="html")
+    for i, name in enumerate(BAD_NAMES):
+        msg.add_attachment(f"file {i}".encode(), maintype="application", subtype="octet-stream", filename=name)
+    result = cli(site, "ingest", stdin=bytes(msg))
+    assert result.returncode == 0, result.stderr
+    [post] = posts(site)
+    files = site / "content/projects/alpha/files" / post.stem
+    saved = sorted(p.name for p in files.iterdir())
+    assert len(saved) == len(BAD_NAMES)
+    for p in files.rglob("*"):
+        assert p.parent == files and not p.name.startswith(".") and "\u202e" not in p.name
+    assert not (site / "etc").exists() and not (site.parent / "etc").exists()
+    for zone in ("internal", "mixed"):
+        for page in (site / "public" / zone).rglob("*.html"):
+            html = page.read_text(errors="ignore").lower()
+            for bad in ("<script", "javascript:", "onerror=", "onload=", "onmouseover=", "<iframe", "<svg"):
+                assert bad not in html, (page, bad)
+
+
+def _wait(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_replies_over_smtp_and_imap_become_posts(site: Path, dovecot: Dovecot) -> None:
+    gateway = SiteGateway(site)
+    port = free_port()
+    imap = ImapSettings(host=dovecot.host, port=dovecot.port, user=dovecot.user, password=dovecot.password,
+                        security="none", idle_tick=0.2)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_gateway, args=(gateway.gateway, Transports(("127.0.0.1", port), imap), stop),
+                              kwargs={"interval": 0.5})
+    thread.start()
+    try:
+        base = notification(site, "carl@acme.example")
+        _wait(lambda: _can_connect(port))
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            raw = _spoof(reply_to(base, "By SMTP."), Message_ID="<smtp-1@acme.example>")
+            to = str(BytesParser(policy=policy.default).parsebytes(raw)["To"])
+            client.sendmail("carl@acme.example", [to], raw.replace(b"\n", b"\r\n"))  # SMTP lines end in CRLF
+        with IMAPClient(dovecot.host, port=dovecot.port, ssl=False) as mailbox:
+            mailbox.login(dovecot.user, dovecot.password)
+            mailbox.append("INBOX", _spoof(reply_to(base, "By IMAP."), Message_ID="<imap-1@acme.example>"))
+        _wait(lambda: len(posts(site)) == 2)
+        _wait(lambda: any("By IMAP." in p.read_text(errors="ignore")
+                          for p in (site / "public/mixed/projects/alpha").glob("*.html")))
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    bodies = " ".join(p.read_text() for p in posts(site))
+    assert "By SMTP." in bodies and "By IMAP." in bodies
+
+
+def _can_connect(port: int) -> bool:
+    try:
+        smtplib.SMTP("127.0.0.1", port, timeout=1).quit()
+        return True
+    except OSError:
+        return False
