@@ -45,6 +45,7 @@ class View:
     pages: tuple[Page, ...]
     keys: frozenset[str]  # content keys a link may point to in this zone
     grants: dict[str, frozenset[str]]  # person id -> scopes (project ids, SITE_SCOPE)
+    shared: frozenset[str] = frozenset()  # internal zone: the keys the mixed zone shows too
 
     def segments(self, body: Body) -> list[tuple[str, bool]]:
         """The (html, internal) passages of a body this zone may show."""
@@ -151,8 +152,9 @@ class Rules:
             grants.setdefault(person.id, {SITE_SCOPE})
         for pid in grants:
             grants[pid].add(person_scope(pid))
+        shared = self.view(MIXED).keys if zone == INTERNAL else frozenset()
         return View(zone, self.site, tuple(final), pages, frozenset(keys),
-                    {pid: frozenset(s) for pid, s in grants.items()})
+                    {pid: frozenset(s) for pid, s in grants.items()}, shared)
 
 
 def _linked_keys(zone: str, bodies: list[Body]) -> set[str]:

@@ -115,7 +115,7 @@ class ZoneRenderer:
             nav_pages=self.view.pages, banner=self.banner, internal=self.view.zone == INTERNAL,
             livereload=self.livereload,
             date=lambda d: format_date(d, self.lang), person=self.person,
-            protected=self.urls.secret is not None,
+            protected=self.urls.secret is not None, shared=self.view.shared,
         )
         ctx.update(context)
         html = self.theme.env.get_template(template).render(ctx)
@@ -193,7 +193,8 @@ class ZoneRenderer:
     def file_links(self, pv: ProjectView, here: str) -> list[dict]:
         """The attachment list of a project page."""
         return [{"name": a.name, "url": relative(here, self.urls.attachment(a)),
-                 "download": Path(a.name).name, "size": _size(a.size, self.lang)} for a in pv.files]
+                 "download": Path(a.name).name, "size": _size(a.size, self.lang),
+                 "shared": a.key in self.view.shared} for a in pv.files]
 
     def participants(self, pv: ProjectView, staff: list[Person]) -> list[dict]:
         """Organisations with their people (externals in the mixed zone), then staff authors."""
