@@ -1,10 +1,11 @@
-"""Rules of the text trimmer (``extranet.mail.quotes.trim_reply``), one convention per test."""
+"""Rules of the text trimmer (``extranet.mail.extract.trim_reply``), one convention per test."""
 
 from __future__ import annotations
 
 import pytest
 
-from extranet.mail.quotes import is_device_footer, trim_reply
+from extranet.mail.extract import trim_reply
+from extranet.mail.signatures import is_device_footer
 
 ORIGINAL = "> Bonjour Jean,\n> voici le devis.\n"
 
