@@ -61,12 +61,15 @@ def shapes() -> dict[str, bytes]:
     thread = _thread(MB)
     html_thread = ("<div>Merci, c'est validé.</div><div>Jean</div><div class=\"gmail_quote\">"
                    + "".join(f"<blockquote><div>Le {i} mars, X a écrit :</div>" + "".join(
-                       f"<div>{ln}</div>" for ln in PARA.split("\n")) for i in range(1, 1600))
-                   + "</blockquote>" * 1599 + "</div>")
+                       f"<div>{ln}</div>" for ln in PARA.split("\n")) for i in range(1, 2400))
+                   + "</blockquote>" * 2399 + "</div>")
     return {
         "plain thread (nested quotes)": _msg(thread),
         "plain + html alternative": _msg(_thread(MB // 2), html_thread[: MB // 2] + "</div>"),
         "html only (deep blockquotes)": _msg(None, html_thread),
+        "html only, no quote container": _msg(None, "<html><body>" + "".join(
+            f"<p>{PARA}</p><div>ligne <b>gras</b> <a href='https://x.example/{i}'>lien</a></div>" for i in range(3300))
+            + "</body></html>"),
         "short reply + 1 MB attachment": _msg("Ci-joint le plan.\n\nJean\n", attachment=os.urandom(740_000)),
         "one 1 MB line": _msg("Le 12 mars, " + "x" * MB),
         "1 MB of header-like lines": _msg("Le 12 mars 2026 à 10:15, Jean <j@acme.example>\n" * (MB // 50)),

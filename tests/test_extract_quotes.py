@@ -128,3 +128,10 @@ def test_ordinary_text_is_not_cut(body: str) -> None:
 
 def test_crlf_and_leading_indentation_are_handled() -> None:
     assert text("    code line\r\n\r\nMerci\r\n") == "    code line\n\nMerci"
+
+
+def test_an_itinerary_is_kept_but_flagged_for_moderation() -> None:
+    body = "Voici le trajet :\n\nDe : Paris\nÀ : Lyon\nDate : 12 mars\n\nMerci,\nJean"
+    result = trim_reply(body)
+    assert result.text == body
+    assert "header-like lines left in the text" in result.reasons

@@ -15,7 +15,7 @@ import re
 import sys
 from dataclasses import dataclass
 
-from extranet.mail.html2md import escape_html, html_to_markdown, html_to_text, precut
+from extranet.mail.html2md import LARGE_HTML, escape_html, html_to_markdown, html_to_text, precut
 from extranet.mail.mime import ExtractedAttachment, parse_message
 from extranet.mail.quotes import (
     QUOTE_LINE,
@@ -23,6 +23,7 @@ from extranet.mail.quotes import (
     SENTINEL_SIG,
     Scan,
     code_flags,
+    header_end,
     header_key_kind,
     looks_like_header,
     probe,
@@ -55,7 +56,8 @@ def extract(raw: bytes, *, max_parts: int = 100, max_depth: int = 10) -> Extract
     full: str | None = None
     if body.html is not None and (body.plain is None or _poor_plain(body.plain, body.html)):
         head, cut_answerable_quote = precut(body.html)
-        source = html_to_markdown(head)
+        # bs4 + markdownify take ~0.7 s per MB: a body still large after the cut is read as text
+        source = html_to_markdown(head) if len(head) <= LARGE_HTML else html_to_text(head)
         if head is not body.html:
             full = html_to_text(body.html)
         if cut_answerable_quote:
@@ -103,10 +105,11 @@ def trim_reply(body: str) -> Trimmed:
     s = Scan(lines)
     start, cut, _, top = s.find_cut()
     out, dropped = s.drop_quotes(start, cut)
+    known = dict(zip(lines, s.probes))
     out = _strip_blank_ends(out)
     while out and (WEAK_DELIMITER.match(probe(out[-1])) or SIG_DELIMITER.match(probe(out[-1]))):
         out = _strip_blank_ends(out[:-1])
-    out = trim_signature_block(out, [probe(ln) for ln in out])
+    out = trim_signature_block(out, [known.get(ln) or probe(ln) for ln in out])
     reasons: list[str] = []
     if top:
         reasons.append("the body starts with a quote header or forwarded message; kept the text under it")
@@ -116,7 +119,7 @@ def trim_reply(body: str) -> Trimmed:
         out = [ln for ln, q in ((d, _quote_content(d)) for d in dropped) if q and not looks_like_header(q)]
         if out:
             reasons.append("the message holds only quoted text")
-    reasons.extend(_doubts(out))
+    reasons.extend(_doubts(out, known))
     text = "\n".join(_strip_blank_ends(out))
     text = re.sub(r"\n{4,}", "\n\n\n", text)
     if not text.strip():
@@ -137,16 +140,16 @@ def _quote_content(line: str) -> str:
     return probe(re.sub(r"^(?:\s*[A-Z]{0,3}>)+", "", line))
 
 
-def _doubts(out: list[str]) -> list[str]:
-    """Reasons to send a trimmed reply to a moderator."""
+def _doubts(out: list[str], known: dict[str, str]) -> list[str]:
+    """Reasons to send a trimmed reply to a moderator (``known`` maps lines to their probes)."""
     code = code_flags(out)
-    probes = [probe(ln) for ln, c in zip(out, code) if not c and not QUOTE_LINE.match(ln)]
+    probes = [known.get(ln) or probe(ln) for ln, c in zip(out, code) if not c and not QUOTE_LINE.match(ln)]
     found: dict[str, bool] = {}
     for p in probes:
         kind = header_key_kind(p)
         if kind in ("from", "date", "subject"):
             found["header-like lines left in the text"] = True
-        elif not kind and looks_like_header(p):
+        elif not kind and (header_end(p) or p[:1].isdigit()) and looks_like_header(p):
             found["a quote header or separator left in the text"] = True
         if p[:1] in "-=_*#~+" and _UNKNOWN_SEPARATOR.match(p):
             found["an unknown separator line left in the text"] = True

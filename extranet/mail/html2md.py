@@ -29,7 +29,7 @@ _CUT_SELECTORS = (
 )
 _SIG_SELECTORS = (
     "div.gmail_signature", "div.moz-signature", "div.protonmail_signature_block",
-    "div#Signature", "div.ms-outlook-mobile-signature", "div#divtagdefaultwrapper-signature",
+    "div.ms-outlook-mobile-signature",
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from extranet.mail.signatures import DISCLAIMER, SIG_DELIMITER, WEAK_DELIMITER, is_device_footer
+from extranet.mail.signatures import SIG_DELIMITER, WEAK_DELIMITER, is_device_footer, is_disclaimer
 
 MAX_PROBE = 600
 """Characters of a line that any pattern looks at."""
@@ -222,7 +222,7 @@ class Scan:
         para_start = i == 0 or not self.probes[i - 1]
         if para_start and WEAK_DELIMITER.match(p) and self.weak_cut_ok(i):
             return "delimiter", i
-        if para_start and i > 0 and DISCLAIMER.search(self.paragraph(i)):
+        if para_start and i > 0 and is_disclaimer(self.paragraph(i)):
             return "disclaimer", i
         return None
 
@@ -247,7 +247,7 @@ class Scan:
                 if cont > 2:
                     break
             j += 1
-        if len(kinds) < 3:
+        if len(kinds) < 3 or "subject" not in kinds:  # "De : Paris / À : Lyon / Date : 12/03" is prose
             return None
         if cont and j < self.n and not self.probes[j]:
             last = j - 1  # a wrapped last header (long Subject) runs to the blank line

@@ -72,6 +72,16 @@ def _split_head(rest: str) -> tuple[str, str, str]:
     return rest[: m.start()], m.group(), rest[m.end():]
 
 
+_DISCLAIMER_WORDS = ("confiden", "destinataire", "recipient", "addressee", "intended", "environ", "disclaimer",
+                     "avertissement", "informazioni", "vertraulich", "privileg", "exclusi")
+
+
+def is_disclaimer(paragraph: str) -> bool:
+    """True for a legal disclaimer or "think before printing" paragraph."""
+    low = paragraph.lower()
+    return any(w in low for w in _DISCLAIMER_WORDS) and bool(DISCLAIMER.search(paragraph))
+
+
 DISCLAIMER = re.compile(
     r"intended (?:solely |only )?for the (?:sole )?(?:use of the )?(?:addressee|recipient|individual|named|person)"
     r"|not the intended recipient|received this (?:e-?mail|message|communication) in error"
@@ -110,15 +120,18 @@ URL = re.compile(r"https?://|www\.", _I)
 
 
 def _name_like(p: str) -> bool:
+    """A short line that can be the sender's name under a closing formula."""
     return 0 < len(p) <= 60 and len(p.split()) <= 6 and not (PHONE.search(p) or EMAIL.search(p) or URL.search(p)) and p[-1] not in ".!?:"
 
 
 def _sig_like(p: str) -> bool:
+    """A line of a signature block: title, company, phone, address, link; not a sentence."""
     if re.match(r"(?:p\.?\s?s\.?|n\.?\s?b\.?)\b|>", p, re.IGNORECASE) or len(p) > 120:
         return False
     if PHONE.search(p) or EMAIL.search(p) or URL.search(p):
         return True
-    return len(p.split()) <= 10 and p[-1] not in ".!?:"
+    words = len(p.split())
+    return words <= 4 or (words <= 10 and p[-1] not in ".!?:")  # "CEO @ Acme !", "ACME Industries"
 
 
 def trim_signature_block(out: list[str], probes: list[str]) -> list[str]:
