@@ -2,9 +2,9 @@
 
 ``extract(raw)`` decodes the message (``mime``), picks the plain-text body or, when it is
 missing or a poor rendering, the HTML body converted to Markdown (``html2md``), then cuts
-the quoted original, quote headers, signatures, device footers and disclaimers
-(``quotes``). When a cut is doubtful the result says so (``confident=False`` and
-``reasons``) so that the gateway can send the post to moderation.
+the quote headers and the quoted original (``quotes``), then signatures, device footers and
+disclaimers (``signatures``). When a cut is doubtful the result says so (``confident=False``
+and ``reasons``) so that the gateway can send the post to moderation. See docs/extraction.md.
 
 Run ``python -m extranet.mail.extract < message.eml`` to print the text that would be posted.
 """

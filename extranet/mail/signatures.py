@@ -121,7 +121,9 @@ URL = re.compile(r"https?://|www\.", _I)
 
 def _name_like(p: str) -> bool:
     """A short line that can be the sender's name under a closing formula."""
-    return 0 < len(p) <= 60 and len(p.split()) <= 6 and not (PHONE.search(p) or EMAIL.search(p) or URL.search(p)) and p[-1] not in ".!?:"
+    if not 0 < len(p) <= 60 or len(p.split()) > 6 or p[-1] in ".!?:":
+        return False
+    return not (PHONE.search(p) or EMAIL.search(p) or URL.search(p))
 
 
 def _sig_like(p: str) -> bool:
