@@ -29,7 +29,7 @@ _CUT_SELECTORS = (
 )
 _SIG_SELECTORS = (
     "div.gmail_signature", "div.moz-signature", "div.protonmail_signature_block",
-    "div.ms-outlook-mobile-signature",
+    "div.ms-outlook-mobile-signature", "div#ms-outlook-mobile-signature",
 )
 
 
