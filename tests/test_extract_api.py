@@ -41,6 +41,12 @@ def test_extract_reply_is_the_text_and_accepts_a_bare_body() -> None:
     assert extract_reply(bare.encode()) == "One: here is the plan."
 
 
+def test_a_minimal_message_with_few_headers_is_parsed_as_a_message() -> None:
+    raw = b"From: a@b.example\nSubject: Re: test\n\nHello\n\nOn Mon, Mar 2, 2026 at 10:00 X <x@y.example> wrote:\n> hi\n"
+    result = extract(raw)
+    assert (result.text, result.subject) == ("Hello", "Re: test")
+
+
 def test_rfc2047_subjects_are_decoded() -> None:
     assert extract((FIXTURES / "qp_iso_8859_1.eml").read_bytes()).subject == "Re: Compte rendu de réunion"
     assert extract((FIXTURES / "base64_utf8.eml").read_bytes()).subject == "Re: Compte rendu de réunion"

@@ -1,10 +1,11 @@
-"""Rules of the text trimmer (``extranet.mail.quotes.trim_reply``), one convention per test."""
+"""Rules of the text trimmer (``extranet.mail.extract.trim_reply``), one convention per test."""
 
 from __future__ import annotations
 
 import pytest
 
-from extranet.mail.quotes import is_device_footer, trim_reply
+from extranet.mail.extract import trim_reply
+from extranet.mail.signatures import is_device_footer
 
 ORIGINAL = "> Bonjour Jean,\n> voici le devis.\n"
 
@@ -127,3 +128,10 @@ def test_ordinary_text_is_not_cut(body: str) -> None:
 
 def test_crlf_and_leading_indentation_are_handled() -> None:
     assert text("    code line\r\n\r\nMerci\r\n") == "    code line\n\nMerci"
+
+
+def test_an_itinerary_is_kept_but_flagged_for_moderation() -> None:
+    body = "Voici le trajet :\n\nDe : Paris\nÀ : Lyon\nDate : 12 mars\n\nMerci,\nJean"
+    result = trim_reply(body)
+    assert result.text == body
+    assert "header-like lines left in the text" in result.reasons

@@ -40,7 +40,7 @@ class MimeBody:
 
 _KNOWN = re.compile(
     rb"^(?:content-type|mime-version|message-id|received|return-path|delivered-to|date|"
-    rb"x-mailer|user-agent|dkim-signature|content-transfer-encoding)[ \t]*:",
+    rb"x-mailer|user-agent|dkim-signature|content-transfer-encoding|from|to|subject|cc)[ \t]*:",
     re.IGNORECASE | re.MULTILINE,
 )
 

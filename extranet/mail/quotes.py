@@ -1,4 +1,4 @@
-"""Reply trimming: quote headers, quoted text, separators, signatures and footers.
+"""Where the quoted original starts: quote headers, separators, header blocks, quoted lines.
 
 Every pattern here is applied to one *probe* line (or a few joined probe lines), each
 capped at ``MAX_PROBE`` characters, and written without nested quantifiers so that
@@ -8,7 +8,8 @@ matching stays linear in the line length (no catastrophic backtracking).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from extranet.mail.signatures import SIG_DELIMITER, WEAK_DELIMITER, is_device_footer, is_disclaimer
 
 MAX_PROBE = 600
 """Characters of a line that any pattern looks at."""
@@ -18,13 +19,17 @@ _I = re.IGNORECASE
 _MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"), None)
 _SPACES = dict.fromkeys(map(ord, "\u00a0\u202f\u2007\u2009\t"), " ")
+_SPECIAL = re.compile("[\u200b-\u200f\u2060\ufeff\u00a0\u202f\u2007\u2009\t]")
 
 
 def probe(line: str) -> str:
     """Return the line as the patterns see it: bounded, unescaped, spaces normalised."""
-    s = line[:MAX_PROBE].translate(_INVISIBLE).translate(_SPACES)
-    s = _MD_ESCAPE.sub(r"\1", s).replace("\u2019", "'")
-    return s.strip()
+    s = line[:MAX_PROBE]
+    if _SPECIAL.search(s):
+        s = s.translate(_INVISIBLE).translate(_SPACES)
+    if "\\" in s:
+        s = _MD_ESCAPE.sub(r"\1", s)
+    return s.replace("\u2019", "'").strip()
 
 
 # --------------------------------------------------------------------- quoting
@@ -35,7 +40,13 @@ FENCE = re.compile(r"^\s{0,3}(?:```|~~~)")
 
 # --------------------------------------------------------------------- quote headers
 # A header ends on a line that ends with ':' (or 'wrote' / dashes for a few clients).
-HEADER_END = re.compile(r"(?:[:：]|\bwrote|\bwrites|-{2,})\s*\**$", _I)
+_HEADER_END = re.compile(r"(?:[:：]|wrote|writes|-{2,})\s*\**$", _I)
+
+
+def header_end(p: str) -> bool:
+    """True when a line can end a quote header (checks only the end of the line)."""
+    return bool(_HEADER_END.search(p[-16:]))
+
 QUOTED_CONTINUATION = re.compile(r"^>\s*(?:wrote\s*)?[:：]?$", _I)
 """A header wrapped so that its tail (``>:`` or ``> wrote:``) looks quoted."""
 
@@ -116,6 +127,9 @@ _KIND_OF = {
 
 def header_key_kind(p: str) -> str | None:
     """Kind ('from', 'date', 'to', 'subject', 'cc') of an e-mail header line, else None."""
+    head = p[:48].replace("：", ":")
+    if ":" not in head or len(head.split(":", 1)[0].split()) > 4:
+        return None
     m = HEADER_KEY.match(p)
     if not m:
         return None
@@ -128,150 +142,25 @@ def header_key_kind(p: str) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------- signatures
-SIG_DELIMITER = re.compile(r"^--\s*$")
-WEAK_DELIMITER = re.compile(r"^(?:([-_=*#~+])\1+|ᐧ)$")
 SENTINEL_CUT = "XQUOTECUTX9F3A"
 SENTINEL_SIG = "XSIGCUTX9F3A"
-
-_LINKS = re.compile(r"<[^<>\s]{0,300}>|\(https?://[^()\s]{0,300}\)|https?://\S{0,300}")
-_MD_LINK = re.compile(r"\[([^\[\]]{0,80})\]\([^()\s]{0,300}\)")
-_DEVICE_LEAD = re.compile(
-    r"^[(<\s]*(?:sent|envoy[ée]|exp[ée]di[ée])\s+(?:from|with|via|using|by|de|depuis"
-    r"|[àa] partir d[e']|avec|par)\s+(?P<rest>.+)$",
-    _I,
-)
-_DEVICE_OTHER = tuple(
-    re.compile(p, _I)
-    for p in (
-        r"^(?:get|obtenir|t[ée]l[ée]charger|download)\s+outlook\s+(?:for|pour|f[üu]r)\s+(?:ios|android)",
-        r"^von meinem .{1,40} gesendet\.?$",
-        r"^gesendet (?:von|mit|vom|aus) .{1,40}$",
-        r"^diese nachricht wurde von meinem .{1,60} gesendet\.?$",
-        r"^(?:verzonden|verstuurd) (?:met|vanaf|van|via) .{1,40}$",
-        r"^(?:sendt|skickat|skickad) (?:fra|fr[åa]n) .{1,40}$",
-        r"^(?:enviado|enviada|inviato) (?:desde|de|do|da|dal|con|dal mio) .{1,40}$",
-        r"^(?:wys[łl]ane|wyslane) (?:z|ze) .{1,40}$",
-        r"^отправлено (?:с|из) .{1,40}$",
-        r"^<<\s*sent (?:by|from) .{1,30}>>$",
-        r"^(?:从我的|寄自我的).{1,30}$",
-        r"^from my (?:iphone|ipad|android|mobile|phone|samsung|blackberry|galaxy).{0,20}$",
-    )
-)
-_DEVICE_EXCUSE = re.compile(r"excuse|typo|brevity|pardon|faute|frappe|bri[èe]vet[ée]|concision", _I)
+"""Lines that ``html2md`` puts before a client's quote or signature container."""
 
 
-def is_device_footer(p: str) -> bool:
-    """True for "Sent from my iPhone", "Envoyé de mon iPad", "Get Outlook for iOS" lines."""
-    if len(p) > 200:
-        return False
-    s = _MD_LINK.sub(r"\1", p)
-    s = _LINKS.sub(" ", s).strip(" ()*_")
-    if any(r.match(s) for r in _DEVICE_OTHER):
-        return True
-    m = _DEVICE_LEAD.match(s)
-    if not m:
-        return False
-    rest = m.group("rest").strip(" )>")
-    head, _, tail = _split_head(rest)
-    if len(head.split()) > 7:
-        return False
-    return not tail.strip() or bool(_DEVICE_EXCUSE.search(tail))
-
-
-def _split_head(rest: str) -> tuple[str, str, str]:
-    m = re.search(r"[,;.!]\s|\s-\s|[,;.!]$", rest)
-    if not m:
-        return rest, "", ""
-    return rest[: m.start()], m.group(), rest[m.end():]
-
-
-DISCLAIMER = re.compile(
-    r"intended (?:solely |only )?for the (?:sole )?(?:use of the )?(?:addressee|recipient|individual|named|person)"
-    r"|not the intended recipient|received this (?:e-?mail|message|communication) in error"
-    r"|this (?:e-?mail|message|communication)(?: and any (?:attachments?|files)[^.]{0,60})?"
-    r" (?:is|are|may be|may contain|contains?) (?:strictly )?(?:confidential|privileged)"
-    r"|confidentiality notice|^disclaimer\s*:|consider the environment before printing"
-    r"|destinataires? (?:exclusif|d[ée]sign[ée]|pr[ée]vu|mentionn[ée]|indiqu[ée])"
-    r"|[àa] l'(?:intention|attention|usage) exclusi(?:ve|f)"
-    r"|si vous n'[êe]tes pas (?:le|la|les|l')\s?destinataire"
-    r"|si vous avez re[çc]u ce (?:message|courriel|mail|e-mail)[^.]{0,30} par erreur"
-    r"|(?:ce|le pr[ée]sent) (?:message|courriel|mail|e-mail|courrier [ée]lectronique)"
-    r"(?: et (?:toutes? )?(?:les|ses|ces|leurs|vos) (?:pi[èe]ces jointes|fichiers|annexes)[^.]{0,60})?"
-    r" (?:est|sont|peut|peuvent) (?:strictement |[êe]tre )?(?:confidentiel|priv[ée])"
-    r"|pensez [àa] l'environnement avant d'imprimer|^avertissement\s*:"
-    r"|le informazioni contenute in questo messaggio|enth[äa]lt vertrauliche",
-    _I,
-)
-
-# --------------------------------------------------------------------- closing formulas
-CLOSING = re.compile(
-    r"^(?:(?:best|kind|warm|warmest|many|with best|with kind|kindest)\s+regards|regards|best"
-    r"|best wishes|cheers|thanks(?: again| a lot| in advance| so much)?|thank you(?: very much)?"
-    r"|many thanks|sincerely|yours(?: sincerely| truly| faithfully)?|all the best|take care"
-    r"|talk soon|respectfully|(?:bien |tr[èe]s |tr[èe]s bien )?cordialement|cdlt|bien [àa] (?:vous|toi)"
-    r"|(?:meilleures |sinc[èe]res |bien sinc[èe]res |mes |nos )?salutations(?: distingu[ée]es| cordiales)?"
-    r"|bonne (?:journ[ée]e|soir[ée]e|fin de journ[ée]e|semaine|continuation)|belle journ[ée]e"
-    r"|[àa] (?:bient[ôo]t|tr[èe]s vite|plus)|merci(?: beaucoup| bien| encore| d'avance| par avance"
-    r"| [àa] vous| pour tout| et bonne journ[ée]e)?|amicalement|amiti[ée]s|bises|respectueusement"
-    r"|au plaisir|(?:mit )?(?:freundlichen|besten|lieben|viele) gr[üu](?:ß|ss)(?:en|e)?|gr[üu](?:ß|ss)e"
-    r"|saludos|un saludo|cordiali saluti|saluti|met vriendelijke groet(?:en)?|groeten)\s*[,.!]*$",
-    _I,
-)
-PHONE = re.compile(r"(?:\+|\b00|\()?\d[\d .\-()/]{7,20}\d")
-EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
-URL = re.compile(r"https?://|www\.", _I)
-
-
-# ===================================================================== the trimmer
-@dataclass(frozen=True)
-class Trimmed:
-    """A reply cut out of a plain-text (or Markdown) body, with the doubts met on the way."""
-
-    text: str
-    reasons: tuple[str, ...]
-
-
-def trim_reply(body: str) -> Trimmed:
-    """Keep what the sender wrote: drop quote headers, trailing quotes, signatures, footers.
-
-    Quoted lines are kept only when the sender answered between them (interleaved reply).
-    ``reasons`` is empty when the cut looks certain, otherwise it says why a human should look.
-    """
-    lines = [ln.rstrip() for ln in body.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    s = _Scan(lines)
-    start, cut, kind, top = s.find_cut()
-    out, dropped = s.drop_quotes(start, cut)
-    out = _strip_blank_ends(out)
-    while out and (WEAK_DELIMITER.match(probe(out[-1])) or SIG_DELIMITER.match(probe(out[-1]))):
-        out = _strip_blank_ends(out[:-1])
-    out = _trim_signature_block(out)
-    reasons: list[str] = []
-    if top:
-        reasons.append("the body starts with a quote header or forwarded message; kept the text under it")
-    if not any(ln.strip() for ln in out) and dropped and not any(
-        s.probes[k] and not s.quoted[k] for k in range(len(lines))
-    ):
-        out = [ln for ln in dropped if _quote_content(ln) and not _looks_like_header(_quote_content(ln))]
-        if out:
-            reasons.append("the message holds only quoted text")
-    reasons.extend(_doubts(out))
-    text = "\n".join(_strip_blank_ends(out))
-    text = re.sub(r"\n{4,}", "\n\n\n", text)
-    if not text.strip():
-        reasons.append("no reply text found")
-    return Trimmed(text, tuple(reasons))
-
-
-class _Scan:
+# ===================================================================== the scanner
+class Scan:
     """Line-level view of a body: probes, quote and code flags, and the cut finders."""
 
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
         self.probes = [probe(ln) for ln in lines]
         self.n = len(lines)
-        self.code = _code_flags(lines)
+        self.code = code_flags(lines)
         self.quoted = [bool(QUOTE_LINE.match(ln)) and not c for ln, c in zip(lines, self.code)]
+        self.ends = [header_end(p) for p in self.probes]
+        self.next_end = [self.n] * (self.n + 1)  # first line at or after i that may end a header
+        for k in range(self.n - 1, -1, -1):
+            self.next_end[k] = k if self.ends[k] else self.next_end[k + 1]
         self.removed: set[int] = set()
         self.headed: set[int] = set()
 
@@ -317,7 +206,7 @@ class _Scan:
             return "cut", i
         if p == SENTINEL_SIG or SIG_DELIMITER.match(p):
             return "signature", i
-        if any(r.match(p) for r in SEPARATORS):
+        if self.ends[i] and any(r.match(p) for r in SEPARATORS):
             nxt = self.next_nonblank(i + 1)
             end = self.header_block(nxt) if nxt is not None else None
             return "separator", end if end is not None else i
@@ -333,7 +222,7 @@ class _Scan:
         para_start = i == 0 or not self.probes[i - 1]
         if para_start and WEAK_DELIMITER.match(p) and self.weak_cut_ok(i):
             return "delimiter", i
-        if para_start and i > 0 and DISCLAIMER.search(self.paragraph(i)):
+        if para_start and i > 0 and is_disclaimer(self.paragraph(i)):
             return "disclaimer", i
         return None
 
@@ -358,7 +247,7 @@ class _Scan:
                 if cont > 2:
                     break
             j += 1
-        if len(kinds) < 3:
+        if len(kinds) < 3 or "subject" not in kinds:  # "De : Paris / À : Lyon / Date : 12/03" is prose
             return None
         if cont and j < self.n and not self.probes[j]:
             last = j - 1  # a wrapped last header (long Subject) runs to the blank line
@@ -367,9 +256,9 @@ class _Scan:
     def quote_header(self, i: int) -> int | None:
         """Last line of an "On <date>, <name> wrote:" header starting at line i, or None."""
         p = self.probes[i]
-        if not _start_ok(p):
-            return None
-        allow_blank = bool(re.match(r"-*\s*On\b", p))
+        if self.next_end[i] > i + 5 or not _start_ok(p):
+            return i if p[:1].isdigit() and ISO_DATE_HEADER.match(p) else None
+        allow_blank = bool(_ON.match(p))
         parts: list[str] = []
         prev = ""
         for j in range(i, min(self.n, i + 6)):
@@ -384,7 +273,7 @@ class _Scan:
                 break
             parts.append(pj)
             prev = pj
-            if not HEADER_END.search(pj):
+            if not self.ends[j]:
                 continue
             h = re.sub(r"\s+", " ", " ".join(parts))
             if len(h) > 500:
@@ -446,7 +335,8 @@ class _Scan:
         return kept, dropped
 
 
-def _code_flags(lines: list[str]) -> list[bool]:
+def code_flags(lines: list[str]) -> list[bool]:
+    """For each line, whether it belongs to a fenced code block (never cut inside one)."""
     flags, inside = [], False
     for ln in lines:
         if FENCE.match(ln):
@@ -457,80 +347,25 @@ def _code_flags(lines: list[str]) -> list[bool]:
     return flags
 
 
+_ON = re.compile(r"-*\s*On\b")
+_DIGIT_AT = re.compile(r"[\d@]")
+_INTRO = re.compile(r"(?:On|Le|Am|El|Il|Em|Op|Den|Dnia|W dniu|In data)\b")
+
+
 def _start_ok(p: str) -> bool:
     if _ends_sentence(p):
         return False
-    return bool(re.search(r"[\d@]", p) or re.match(r"(?:On|Le|Am|El|Il|Em|Op|Den|Dnia|W dniu|In data)\b", p))
+    return bool(_DIGIT_AT.search(p) or _INTRO.match(p))
 
 
 def _ends_sentence(p: str) -> bool:
-    return bool(p) and p[-1] in ".!?…" and not re.search(r"\d\.$", p)
+    return bool(p) and p[-1] in ".!?…" and not (len(p) > 1 and p[-1] == "." and p[-2].isdigit())
 
 
-def _strip_blank_ends(out: list[str]) -> list[str]:
-    a, b = 0, len(out)
-    while a < b and not out[a].strip():
-        a += 1
-    while b > a and not out[b - 1].strip():
-        b -= 1
-    return out[a:b]
-
-
-def _quote_content(line: str) -> str:
-    return probe(re.sub(r"^(?:\s*[A-Z]{0,3}>)+", "", line))
-
-
-def _looks_like_header(p: str) -> bool:
-    return bool(
-        header_key_kind(p)
-        or ISO_DATE_HEADER.match(p)
-        or any(r.match(p) for r in SPECIFIC_HEADERS + GENERIC_HEADERS + SEPARATORS)
-    )
-
-
-def _name_like(p: str) -> bool:
-    return 0 < len(p) <= 60 and len(p.split()) <= 6 and not (PHONE.search(p) or EMAIL.search(p) or URL.search(p)) and p[-1] not in ".!?:"
-
-
-def _sig_like(p: str) -> bool:
-    if re.match(r"(?:p\.?\s?s\.?|n\.?\s?b\.?)\b|>", p, re.IGNORECASE) or len(p) > 120:
-        return False
-    if PHONE.search(p) or EMAIL.search(p) or URL.search(p):
+def looks_like_header(p: str) -> bool:
+    """True for a line that reads like a quote header, an e-mail header or a separator."""
+    if header_key_kind(p) or (p[:1].isdigit() and ISO_DATE_HEADER.match(p)):
         return True
-    return len(p.split()) <= 10 and p[-1] not in ".!?:"
-
-
-def _trim_signature_block(out: list[str]) -> list[str]:
-    """After "Cordialement," and the name under it, drop a title/phone/address block."""
-    probes = [probe(ln) for ln in out]
-    nonblank = [k for k, p in enumerate(probes) if p]
-    for c in reversed(nonblank[-15:]):
-        if QUOTE_LINE.match(out[c]):
-            return out
-        if not CLOSING.match(probes[c]):
-            continue
-        rest = [k for k in nonblank if k > c]
-        if not rest:
-            return out
-        tail = rest[1:] if _name_like(probes[rest[0]]) else rest
-        if tail and len(tail) <= 12 and all(_sig_like(probes[k]) for k in tail):
-            return out[: tail[0]]
-        return out
-    return out
-
-
-def _doubts(out: list[str]) -> list[str]:
-    """Reasons to send a trimmed reply to a moderator."""
-    reasons = []
-    code = _code_flags(out)
-    probes = [probe(ln) for ln, c in zip(out, code) if not c and not QUOTE_LINE.match(ln)]
-    if any(header_key_kind(p) in ("from", "date", "subject") for p in probes):
-        reasons.append("header-like lines left in the text")
-    if any(_looks_like_header(p) for p in probes if not header_key_kind(p)):
-        reasons.append("a quote header or separator left in the text")
-    if any(re.match(r"^[-=_*#~+]{3,}\s?\w.{0,80}?\s?[-=_*#~+]{3,}$", p) for p in probes):
-        reasons.append("an unknown separator line left in the text")
-    tail = [p for p in probes if p][-6:]
-    if any(len(p) <= 80 and PHONE.search(p) for p in tail):
-        reasons.append("a signature-like block with phone numbers left in the text")
-    return reasons
+    if not header_end(p):
+        return False
+    return any(r.match(p) for r in SPECIFIC_HEADERS + GENERIC_HEADERS + SEPARATORS)
