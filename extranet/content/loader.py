@@ -89,7 +89,7 @@ class _Loader:
             return None
         key = path.relative_to(self.root / "content").as_posix()
         try:
-            body = self.renderer.render(key, fm.body, fm.body_line)
+            body = self.renderer.render(key, fm.body, fm.body_line, email=values.get("source") == "email")
         except MarkupError as e:
             self.problems.add(path, e.line, str(e))
             return None

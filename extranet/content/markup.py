@@ -96,12 +96,17 @@ class Renderer:
     """Renders bodies of one source after another; keep one per process (Markdown is not cheap)."""
 
     def __init__(self) -> None:
-        self.md = markdown.Markdown(
-            extensions=["extra", "sane_lists", "smarty", "toc"],
+        self.md = self._markdown([])
+        self.mail_md = self._markdown(["nl2br"])  # email posts: one line per line break, as written
+
+    def _markdown(self, extra: list[str]) -> markdown.Markdown:
+        md = markdown.Markdown(
+            extensions=["extra", "sane_lists", "smarty", "toc", *extra],
             extension_configs={"smarty": {"smart_quotes": False}},
             output_format="html",
         )
-        self.md.treeprocessors.register(_LinkCollector(self.md, self), "extranet_links", 1)
+        md.treeprocessors.register(_LinkCollector(md, self), "extranet_links", 1)
+        return md
         self._links: list[Link] = []
         self._base = ""
 
@@ -116,14 +121,15 @@ class Renderer:
         self._links.append(Link(target or None, parts.fragment, url, None))
         return len(self._links) - 1
 
-    def render(self, key: str, text: str, first_line: int = 1) -> Body:
+    def render(self, key: str, text: str, first_line: int = 1, *, email: bool = False) -> Body:
         """Render a Markdown body of the source `key` (e.g. 'projects/a/posts/x.md')."""
         self._links = []
         self._base = key
         segments = []
+        md = self.mail_md if email else self.md
         for md_text, internal in split_internal(text, first_line):
-            self.md.reset()
-            html = self.md.convert(md_text)
+            md.reset()
+            html = md.convert(md_text)
             html = nh3.clean(html, tags=_TAGS, attributes=_ATTRS, url_schemes=_SCHEMES,
                              link_rel=None, strip_comments=True)
             segments.append(Segment(html, internal))

@@ -150,7 +150,7 @@ class PostWriter:
         moderation = placed.project.moderation
         pending = moderation == "all" or (moderation == "external" and not placed.staff) or bool(reasons)
         links = self._attachments(folder, post_id, ex.attachments)
-        body = ex.text.strip()
+        body = ex.text.strip().replace("\\<", "&lt;")  # Python-Markdown has no \< escape: use the entity
         if links:
             body += "\n\n" + "\n".join(links)
         front = {
