@@ -95,25 +95,68 @@ def canaries(rules: Rules, mixed: View) -> dict[str, str]:
             if a.key not in published:
                 name = PurePosixPath(a.name).name
                 found[name] = "the name of an unpublished file"
-    haystack = "\n".join(shown)
-    return {text: what for text, what in found.items()
-            if text and len(text) >= (MIN_TITLE if "title" in what or "name" in what or "summary" in what else MIN_TEXT)
-            and text not in haystack}
+    kept = {text: what for text, what in found.items()
+            if text and len(text) >= (MIN_TITLE if "title" in what or "name" in what or "summary" in what else MIN_TEXT)}
+    also_shown = Matcher(kept).find("\n".join(shown))
+    return {text: what for text, what in kept.items() if text not in also_shown}
+
+
+class Matcher:
+    """Finds which of many strings occur in a text, in one pass over the text's words.
+
+    A string's interior words (runs of word characters with a non-word character on each
+    side inside the string) occur as whole, consecutive words wherever the string occurs.
+    Each string is indexed by its rarest pair of consecutive interior words (or its rarest
+    interior word); a text's words and word pairs select the few candidates, which are then
+    confirmed by a plain substring test. Strings without an interior word are always tested.
+    """
+
+    def __init__(self, secrets: Mapping[str, str]) -> None:
+        self.secrets = dict(secrets)
+        keys: dict[str, list] = {}
+        for s in self.secrets:
+            words = [m.group(0) for m in _WORD.finditer(s) if 0 < m.start() and m.end() < len(s)]
+            keys[s] = list(zip(words, words[1:])) or words
+        freq: dict = {}
+        for k in keys.values():
+            for w in set(k):
+                freq[w] = freq.get(w, 0) + 1
+        self.by_key: dict = {}
+        self.always: list[str] = []
+        for s, k in keys.items():
+            if k:
+                anchor = min(k, key=lambda w: freq[w])
+                self.by_key.setdefault(anchor, []).append((frozenset(k), s))
+            else:
+                self.always.append(s)
+
+    def find(self, text: str) -> set[str]:
+        """The strings that occur in `text`."""
+        found = {s for s in self.always if s in text}
+        words = _WORD.findall(text)
+        present = set(words)
+        present.update(zip(words, words[1:]))
+        for key in present & self.by_key.keys():
+            found.update(s for needed, s in self.by_key[key] if needed <= present and s in text)
+        return found
+
+
+_WORD = re.compile(r"\w+")
 
 
 def find_leaks(files: Mapping[str, bytes], secrets: Mapping[str, str]) -> list[Leak]:
     """Every canary found in the given (plaintext) mixed output files."""
-    leaks = []
+    leaks: list[Leak] = []
     if not secrets:
         return leaks
+    matcher = secrets if isinstance(secrets, Matcher) else Matcher(secrets)
     for path, data in files.items():
         if path.startswith("static/"):
             continue
         text = data.decode("utf-8", "replace")
         plain = htmlmod.unescape(text)
-        for secret, what in secrets.items():
-            if secret in plain or secret in text:
-                leaks.append(Leak(path, what, secret))
+        found = matcher.find(plain) | matcher.find(text)
+        leaks += [Leak(path, matcher.secrets[secret], secret) for secret in sorted(found)]
     return leaks
 
 

@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import config
-from .audit import canaries, find_leaks
+from .audit import Matcher, canaries, find_leaks
+from .cache import open_cache
 from .content.loader import load_site
+from .content.parallel import BodyStore
 from .content.model import Site
 from .errors import ExtranetError, Problems
+from .incremental import OutputMemo, plain_files, render_deferred
 from .output import publish
 from .render.pages import ZoneOutput, render_zone
 from .render.theme import Theme
@@ -74,10 +77,14 @@ def build(
     progress: Callable[[str], None] | None = None,
     preview_banner: Callable[[config.Settings], str] | None = None,
     livereload: bool = False,
+    cache: bool = True,
+    jobs: int | None = None,
 ) -> BuildResult:
     """Build both zones of the site at `root` into `out` (default root/public).
 
     `preview_banner` (text per settings) and `livereload` mark and wire a local preview's pages.
+    `cache`: reuse what earlier builds computed from identical inputs (.extranet/cache/, keyed
+    by content hashes); `jobs`: processes for Markdown on a cold build (default: all cores).
     Raises SiteError for invalid sources and BuildError for warnings under --strict or a failed
     audit; in every failure case the previous output is left untouched.
     """
@@ -92,12 +99,16 @@ def build(
             problems.raise_if_any()
         assert settings is not None and people is not None
         say("loading content")
-        site = load_site(settings, people, problems)
+        store = open_cache(settings.state_dir, cache)
+        bodies = BodyStore(store, jobs)
+        site = load_site(settings, people, problems, bodies=bodies)
         now = now or dt.datetime.now().replace(microsecond=0)
         rules = Rules(site, now)
         theme = Theme(root, settings.theme)
         encrypt = settings.encrypt if encrypt is None else encrypt
         urls = urls_for(settings, encrypt)
+        out = out or root / "public"
+        memo = OutputMemo(store, out, encrypt) if write and cache else None
         views: dict[str, View] = {}
         rendered: dict[str, ZoneOutput] = {}
         for zone in ZONES:
@@ -105,9 +116,12 @@ def build(
             views[zone] = rules.view(zone)
             banner = preview_banner(settings) if preview_banner else ""
             rendered[zone] = render_zone(views[zone], urls, theme, preview_banner=banner,
-                                         livereload=livereload)
+                                         livereload=livereload, memo=memo.for_zone(zone) if memo else None)
         secrets_of_mixed = canaries(rules, views[MIXED])
-        leaks = find_leaks(rendered[MIXED].files, secrets_of_mixed)
+        matcher = Matcher(secrets_of_mixed)
+        if memo is None or not memo.audited(secrets_of_mixed):
+            render_deferred(rendered[MIXED])  # new canaries: every mixed page is checked again
+        leaks = find_leaks(plain_files(rendered[MIXED].files), matcher)
         if leaks:
             raise BuildError("audit failed, nothing written: " + "; ".join(str(x) for x in leaks[:5]))
         trees = {zone: out_.files for zone, out_ in rendered.items()}
@@ -115,16 +129,21 @@ def build(
             from .protect.build import protect_site  # the protect stage (encryption, server auth)
 
             say("encrypting")
-            trees = protect_site(site, views, rendered, urls)
+            trees = protect_site(site, views, rendered, urls, memo.reusable if memo else None)
             say("auditing")
-            failures = audit_protected_output(site, views, trees, secrets_of_mixed)
+            failures = audit_protected_output(site, views, {z: plain_files(t) for z, t in trees.items()},
+                                              matcher)
             if failures:
                 raise BuildError("audit failed, nothing written: " + "; ".join(failures[:5]))
         if strict and counter.messages:
             raise BuildError(f"{len(counter.messages)} warning(s) with --strict, nothing written")
         if write:
             say("writing")
-            publish(out or root / "public", trees)
+            publish(out, trees)
+            if memo is not None:
+                memo.record(rendered, trees, _content_keys(settings) if encrypt else {}, secrets_of_mixed)
+        bodies.keep()
+        store.save()
     finally:
         log.removeHandler(counter)
     if write and settings.notify_on_build:
@@ -139,14 +158,26 @@ def build(
 
 
 def audit_protected_output(site: Site, views: dict[str, View], trees: dict[str, dict[str, bytes]],
-                           secrets_for_mixed: dict[str, str]) -> list[str]:
+                           secrets_for_mixed: "dict[str, str] | Matcher") -> list[str]:
     """Decrypt the trees with the build's keys and prove them (see audit.audit_protected)."""
     from .audit import audit_protected
     from .protect.secrets import Secrets
 
     secrets = Secrets.load(site.settings.state_dir)
     emails = {p.id: p.email for p in site.people.people.values()}
-    return audit_protected(views, trees, secrets, secrets_for_mixed, emails)
+    before = {z: len(zs.tag_cache) for z, zs in secrets.zones.items()}
+    problems = audit_protected(views, trees, secrets, secrets_for_mixed, emails)
+    if any(len(zs.tag_cache) != before.get(z) for z, zs in secrets.zones.items()):
+        secrets.save()  # user-name tags cost a PBKDF2 each: derive them once
+    return problems
+
+
+def _content_keys(settings: config.Settings) -> dict[str, dict[str, bytes]]:
+    """zone -> scope -> content key, as the protect stage just saved them."""
+    from .protect.secrets import Secrets
+
+    secrets = Secrets.load(settings.state_dir)
+    return {zone: dict(zs.keys) for zone, zs in secrets.zones.items()}
 
 
 def urls_for(settings: config.Settings, encrypt: bool) -> Urls:

@@ -45,15 +45,28 @@ def _exchange(a: Path, b: Path) -> bool:
     return res == 0
 
 
-def write_tree(folder: Path, files: Mapping[str, bytes]) -> None:
-    """Write `files` (relative path -> bytes) below `folder`."""
+def write_tree(folder: Path, files: Mapping[str, bytes], previous: Path | None = None) -> None:
+    """Write `files` (relative path -> bytes) below `folder`.
+
+    A value that is not bytes stands for "unchanged": the file of the `previous` tree at the
+    same path is hard-linked (never modified: the live tree is only ever swapped out whole).
+    """
     made: set[Path] = set()
     for rel, data in files.items():
         target = folder / safe_relpath(rel)
         if target.parent not in made:
             target.parent.mkdir(parents=True, exist_ok=True)
             made.add(target.parent)
-        target.write_bytes(data)
+        if isinstance(data, bytes):
+            target.write_bytes(data)
+            continue
+        if previous is None:
+            raise ValueError(f"{rel}: unchanged file without a previous output")
+        source = previous / safe_relpath(rel)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
 
 
 def stage(out_dir: Path, name: str, files: Mapping[str, bytes]) -> Path:
@@ -61,7 +74,7 @@ def stage(out_dir: Path, name: str, files: Mapping[str, bytes]) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".staging-{name}-", dir=out_dir))
     try:
-        write_tree(tmp, files)
+        write_tree(tmp, files, out_dir / name)
         os.chmod(tmp, 0o755)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

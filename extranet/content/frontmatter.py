@@ -46,6 +46,19 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node | None) -> object:
     return out
 
 
+_FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: same nodes, 10x faster
+
+
+def _load(loader_class: type, yaml_text: str) -> tuple[yaml.Node | None, object]:
+    """Compose and construct one YAML document with the given loader class."""
+    loader = loader_class(yaml_text)
+    try:
+        node = loader.get_single_node()
+        return node, _construct(loader, node)
+    finally:
+        loader.dispose()
+
+
 def parse(text: str) -> FrontMatter:
     """Parse `---`-delimited YAML front matter; a file without it has empty data."""
     lines = text.split("\n")
@@ -57,12 +70,10 @@ def parse(text: str) -> FrontMatter:
     yaml_text = "\n".join(lines[1:end])
     body = "\n".join(lines[end + 1 :])
     try:
-        loader = yaml.SafeLoader(yaml_text)
         try:
-            node = loader.get_single_node()
-            data = _construct(loader, node)
-        finally:
-            loader.dispose()
+            node, data = _load(_FAST, yaml_text)
+        except (yaml.YAMLError, FrontMatterError):
+            node, data = _load(yaml.SafeLoader, yaml_text)  # the same error, worded as always
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 2 if mark else 1

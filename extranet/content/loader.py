@@ -14,6 +14,7 @@ from ..schema import Field, check
 from .frontmatter import FrontMatterError, parse
 from .markup import MarkupError, Renderer
 from .model import Attachment, Body, Page, Post, Project, Site
+from .parallel import BodyStore
 
 PROJECT_FIELDS = (
     Field("title", "str", "Project title (shared with the project's members).", required=True),
@@ -67,12 +68,13 @@ def _read_text(path: Path, problems: Problems) -> str | None:
 class _Loader:
     """One load of a site: holds the problems collector and the Markdown renderer."""
 
-    def __init__(self, settings: Settings, people: People, problems: Problems) -> None:
+    def __init__(self, settings: Settings, people: People, problems: Problems,
+                 bodies: BodyStore | Renderer | None = None) -> None:
         self.root = settings.root
         self.settings = settings
         self.people = people
         self.problems = problems
-        self.renderer = Renderer()
+        self.renderer = bodies or Renderer()
 
     def source(self, path: Path, fields: tuple[Field, ...], what: str):
         """Read, split and validate one Markdown source: (values, front matter, body) or None."""
@@ -200,11 +202,30 @@ def _md_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.md") if not p.is_dir()) if folder.is_dir() else []
 
 
-def load_site(settings: Settings, people: People, problems: Problems | None = None) -> Site:
+def _bodies_to_render(content: Path):
+    """(key, markdown, first line) of every source, for rendering ahead in a process pool."""
+    files = _md_files(content / "pages")
+    projects = content / "projects"
+    if projects.is_dir():
+        for folder in sorted(p for p in projects.iterdir() if p.is_dir()):
+            files += [folder / "index.md"] + _md_files(folder / "posts")
+    for path in files:
+        try:
+            fm = parse(path.read_bytes().decode("utf-8").replace("\r\n", "\n").removeprefix("\ufeff"))
+        except (OSError, ValueError):
+            continue  # reported by the loader itself
+        yield path.relative_to(content).as_posix(), fm.body, fm.body_line
+
+
+def load_site(settings: Settings, people: People, problems: Problems | None = None, *,
+              bodies: BodyStore | None = None) -> Site:
     """Load every page and project of the site; raise SiteError with all problems found
-    (including those already in `problems`, e.g. from the settings and people files)."""
-    loader = _Loader(settings, people, problems or Problems(settings.root))
+    (including those already in `problems`, e.g. from the settings and people files).
+    `bodies` renders Markdown through the build cache (and a process pool on a cold build)."""
     content = settings.root / "content"
+    if bodies is not None and content.is_dir():
+        bodies.prefetch(_bodies_to_render(content))
+    loader = _Loader(settings, people, problems or Problems(settings.root), bodies)
     if not content.is_dir():
         loader.problems.add(content, None, "content folder not found")
         loader.problems.raise_if_any()

@@ -37,6 +37,7 @@ class Body:
     segments: tuple[Segment, ...]
     links: tuple[Link, ...]
     text: str  # the Markdown source (for excerpts and mail)
+    digest: str = field(default="", compare=False)  # hash of what it was rendered from (cache key)
 
     def has_internal(self) -> bool:
         """Whether any passage is internal-only."""

@@ -7,7 +7,7 @@ login page and keyring) and `server` (.htpasswd and server snippets, never serve
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ..content.model import Site
 from ..render.pages import ZoneOutput
@@ -22,8 +22,9 @@ log = logging.getLogger("extranet")
 
 
 def protect_site(site: Site, views: Mapping[str, View], rendered: Mapping[str, ZoneOutput],
-                 urls: Urls) -> dict[str, dict[str, bytes]]:
-    """Encrypt every zone for exactly its readers; people without a password are left out."""
+                 urls: Urls, reusable: Callable[[str, str, bytes], bool] | None = None) -> dict[str, dict[str, bytes]]:
+    """Encrypt every zone for exactly its readers; people without a password are left out.
+    `reusable(zone, path, content key)`: whether a deferred page's previous output may be kept."""
     settings = site.settings
     secrets = Secrets.load(settings.state_dir, create=True)
     emails = {p.id: p.email for p in site.people.people.values()}
@@ -40,7 +41,8 @@ def protect_site(site: Site, views: Mapping[str, View], rendered: Mapping[str, Z
             _place_homes(files, scopes, grants, secrets, zone, urls, emails)
         trees[zone] = protect_zone(zone, files, scopes, grants, secrets, title=settings.title,
                                    language=settings.language, remember_days=settings.remember_days,
-                                   emails=emails)
+                                   emails=emails,
+                                   reusable=(lambda p, k, z=zone: reusable(z, p, k)) if reusable else None)
     project_dirs = {p.id: urls.project_dir(p.id) for p in site.projects}
     trees["server"] = server_files(views, project_dirs, secrets, {p: e for p, e in emails.items()})
     return trees

@@ -9,7 +9,7 @@ previous build no longer can (removed, expired, grant lost, password reset).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .crypto import ContentKey, ProtectError, key_for, open_blob, seal
 from .keyring import KEYRING_FILE, TAG_ITERATIONS, KeyringMember, build_keyring, normalize_username, username_secret
@@ -33,6 +33,7 @@ def protect_zone(
     static_prefix: str = "static/",
     emails: Mapping[str, str] | None = None,
     tag_iterations: int = TAG_ITERATIONS,
+    reusable: Callable[[str, bytes], bool] | None = None,
 ) -> dict[str, bytes]:
     """Encrypt a zone and return its output tree (relative path -> bytes).
 
@@ -43,6 +44,9 @@ def protect_zone(
     ``_site``. ``emails`` overrides the emails recorded with the credentials (user
     names are the id and the email). Adds ``login.html``, ``keyring.json`` and the
     browser script and style. Updates and saves ``secrets`` (keys, grants, tag cache).
+    A file that is not bytes is a page the build deferred (it has a ``render()``): it stays
+    deferred (its previous output is reused) when ``reusable(path, content key)`` says the
+    previous output was sealed with that same key, else it is rendered and sealed now.
     """
     zs = secrets.zone(zone)
     private = {p for p in files if not p.startswith(static_prefix)}
@@ -62,6 +66,11 @@ def protect_zone(
 
     out: dict[str, bytes] = {}
     for path, data in files.items():
+        if not isinstance(data, bytes):
+            if path in private and reusable is not None and reusable(path, keys[scope_of[path]].secret):
+                out[path] = data
+                continue
+            data = data.render()
         if path in private:
             blob = seal(keys[scope_of[path]], data)
             out[path] = (
@@ -141,7 +150,10 @@ def _members(
                 content_secrets=tuple(keys[s].secret for s in sorted(current[pid])),
             )
         )
-    zs.tag_cache = cache
+    # keep the tags of everyone with credentials (the audit opens the keyring as each of them)
+    known = {f"{tag_iterations}|{normalize_username(n)}" for pid, c in secrets.people.items()
+             for n in (pid, emails.get(pid, c.email)) if n.strip()}
+    zs.tag_cache = {slot: t for slot, t in zs.tag_cache.items() if slot in known} | cache
     return members
 
 

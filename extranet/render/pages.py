@@ -7,7 +7,9 @@ the protect stage can encrypt each file for exactly its readers.
 from __future__ import annotations
 
 import html as htmlmod
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,21 +20,39 @@ from ..content.model import Body, Page, Post
 from ..site.links import LinkResolver
 from ..site.urls import HOME, Urls, relative
 from ..zones import INTERNAL, SITE_SCOPE, ProjectView, View, person_scope
+from ..cache import FORMAT, digest
+from .fingerprint import Fingerprint, Lazy, Unhashable, theme_digest
 from .i18n import STRINGS, format_date
 from .theme import Theme
+
+log = logging.getLogger("extranet")
+Memo = Callable[[str, str], "tuple[str, ...] | None"]  # (path, page key) -> warnings to replay, or None
 
 _TAG = re.compile(r"<[^>]+>")
 _BLOCK_END = re.compile(r"</(?:p|li|h[1-6]|div|tr|td|th|blockquote|pre|dd|dt)>|<br\s*/?>")
 
 
+@dataclass(frozen=True)
+class Deferred:
+    """A page left unrendered because its previous output is still valid (same page key).
+
+    `render()` produces its bytes when a later stage needs them after all (a new canary to
+    check, a rotated key); otherwise the previous output file is linked into the new tree.
+    """
+
+    key: str
+    render: Callable[[], bytes]
+
+
 @dataclass
 class ZoneOutput:
-    """Rendered files of one zone: path -> bytes, and path -> scope (absent for public files)."""
+    """Rendered files of one zone: path -> bytes (or Deferred), and path -> scope (absent for public files)."""
 
     zone: str
     files: dict[str, bytes] = field(default_factory=dict)
     scopes: dict[str, str] = field(default_factory=dict)
     pages: int = 0
+    keys: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # path -> (page key, warnings)
 
     def add(self, path: str, data: bytes, scope: str | None) -> None:
         """Add one file; a scope of None means public (static assets only)."""
@@ -55,7 +75,7 @@ class ZoneRenderer:
     """Renders every page of one zone."""
 
     def __init__(self, view: View, urls: Urls, theme: Theme, *, preview_banner: str = "",
-                 livereload: bool = False) -> None:
+                 livereload: bool = False, memo: Memo | None = None) -> None:
         self.view = view
         self.urls = urls
         self.theme = theme
@@ -67,6 +87,15 @@ class ZoneRenderer:
         self.banner = preview_banner
         self.livereload = livereload
         self.out = ZoneOutput(view.zone)
+        self.memo = memo
+        self.fp = Fingerprint()
+        if memo is not None:
+            try:
+                self.zone_key = digest(FORMAT, theme_digest(theme.files_digest()), repr(self.settings),
+                                       repr(self.people), view.zone, preview_banner, str(livereload),
+                                       (urls.secret or b"").hex(), self.fp.of(view.pages))
+            except Unhashable:
+                self.memo = None
 
     # -- helpers --------------------------------------------------------------------------
     def body_html(self, body: Body, here: str, where: str) -> Markup:
@@ -107,8 +136,51 @@ class ZoneRenderer:
 
         return sorted((build(p) for p in children.get(None, [])), key=lambda t: t.post.date, reverse=True)
 
+    def content(self, body: Body, here: str, where: str) -> Lazy:
+        """A body's HTML for one page, computed only if the page is rendered."""
+        key = digest(body.digest, here, where, repr(self.links.signature(body)))
+        return Lazy(key, lambda: self.body_html(body, here, where))
+
     def write(self, template: str, path: str, scope: str, **context) -> None:
-        """Render `template` to `path` in the given scope."""
+        """Render `template` to `path` in the given scope, unless the memo knows its output."""
+        key = None
+        if self.memo is not None and not scope.startswith("person:"):
+            try:
+                key = digest(self.zone_key, template, path, scope, self.fp.of(context))
+            except Unhashable:
+                key = None
+        if key is not None:
+            replay = self.memo(path, key)
+            if replay is not None:
+                for message in replay:
+                    log.warning("%s", message)
+                self.out.add(path, Deferred(key, lambda: self._render(template, path, context, quiet=True)[0]),
+                             scope)
+                self.out.keys[path] = (key, replay)
+                self.out.pages += 1
+                return
+        data, warnings = self._render(template, path, context)
+        self.out.add(path, data, scope)
+        if key is not None:
+            self.out.keys[path] = (key, warnings)
+        self.out.pages += 1
+
+    def _render(self, template: str, path: str, context: dict, quiet: bool = False) -> tuple[bytes, tuple[str, ...]]:
+        """The bytes of one page and the warnings logged while rendering it (`quiet`: already
+        replayed for a deferred page, so not logged again)."""
+        catcher = _Catcher()
+        log.addHandler(catcher)
+        if quiet:
+            log.addFilter(_drop)
+        try:
+            context = {k: (v.compute() if isinstance(v, Lazy) else v) for k, v in context.items()}
+            return self._template(template, path, context), tuple(catcher.messages)
+        finally:
+            log.removeHandler(catcher)
+            log.removeFilter(_drop)
+
+    def _template(self, template: str, path: str, context: dict) -> bytes:
+        """Render one template with the zone-wide values and `context`."""
         ctx = dict(
             site=self.settings, zone=self.view.zone, t=self.t, lang=self.lang, here=path,
             url=lambda target: relative(path, target), urls=self.urls, home=HOME,
@@ -118,9 +190,7 @@ class ZoneRenderer:
             protected=self.urls.secret is not None, shared=self.view.shared,
         )
         ctx.update(context)
-        html = self.theme.env.get_template(template).render(ctx)
-        self.out.add(path, html.encode("utf-8"), scope)
-        self.out.pages += 1
+        return self.theme.env.get_template(template).render(ctx).encode("utf-8")
 
     # -- pages ----------------------------------------------------------------------------
     def render(self) -> ZoneOutput:
@@ -135,7 +205,7 @@ class ZoneRenderer:
         for page in view.pages:
             path = self.urls.page(page)
             self.write("page.html", path, SITE_SCOPE, page=page,
-                       content=self.body_html(page.body, path, page.key))
+                       content=self.content(page.body, path, page.key))
         for pv in view.projects:
             self.project(pv)
         for name, src in self.theme.static_files().items():
@@ -158,7 +228,7 @@ class ZoneRenderer:
             pid for pid, p in self.people.people.items() if p.org == self.settings.org}
         staff = [self.people.people[s] for s in sorted(staff_ids)]
         self.write("project.html", path, scope, pv=pv, project=project,
-                   content=self.body_html(project.body, path, project.key) if pv.show_body else None,
+                   content=self.content(project.body, path, project.key) if pv.show_body else None,
                    threads=self.threads(pv), excerpt=self.excerpt, files=self.file_links(pv, path),
                    participants=self.participants(pv, staff), tags=self.tags(pv))
         posts = list(pv.posts)
@@ -170,7 +240,7 @@ class ZoneRenderer:
         for i, post in enumerate(posts):
             ppath = self.urls.post(post)
             self.write("post.html", ppath, scope, pv=pv, project=project, post=post,
-                       content=self.body_html(post.body, ppath, post.key),
+                       content=self.content(post.body, ppath, post.key),
                        parent=by_id.get(post.in_reply_to or ""), replies=replies.get(post.id, []),
                        previous=posts[i - 1] if i > 0 else None,
                        next=posts[i + 1] if i + 1 < len(posts) else None,
@@ -215,6 +285,22 @@ class ZoneRenderer:
         return groups
 
 
+def _drop(record: logging.LogRecord) -> bool:
+    """A logging filter that drops everything."""
+    return False
+
+
+class _Catcher(logging.Handler):
+    """Keeps the warnings logged while one page renders (replayed when the page is reused)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def _size(n: int, lang: str) -> str:
     """A file size people read: '820 B', '12 KB', '3.4 MB' (octets in French)."""
     unit = "o" if lang == "fr" else "B"
@@ -229,7 +315,8 @@ def _size(n: int, lang: str) -> str:
 
 
 def render_zone(view: View, urls: Urls, theme: Theme, *, preview_banner: str = "",
-                livereload: bool = False) -> ZoneOutput:
-    """Render every file of one zone from its View (`livereload`: link the preview's reload script)."""
+                livereload: bool = False, memo: Memo | None = None) -> ZoneOutput:
+    """Render every file of one zone from its View (`livereload`: link the preview's reload script;
+    `memo`: pages whose key it knows are Deferred instead of rendered)."""
     return ZoneRenderer(view, urls, theme, preview_banner=preview_banner,
-                        livereload=livereload).render()
+                        livereload=livereload, memo=memo).render()

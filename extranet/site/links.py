@@ -40,6 +40,18 @@ class LinkResolver:
             return None, ""
         return item, link.fragment
 
+    def signature(self, body: Body) -> tuple:
+        """What resolving `body` depends on in this zone: each link's target and whether it is shown."""
+        out = []
+        for link in body.links:
+            item = self.view.site.by_key.get(link.target or "")
+            if item is None and link.target and not link.target.endswith(".md"):
+                item = self.view.site.by_key.get(link.target.rstrip("/") + "/index.md")
+            key = getattr(item, "key", None)
+            name = getattr(item, "name", None) if isinstance(item, Attachment) else None
+            out.append((key, key in self.view.keys if key else False, name, type(item).__name__))
+        return tuple(out)
+
     def resolve(self, html: str, body: Body, here: str, where: str) -> str:
         """Rewrite the placeholders of `html` (a passage of `body`) for the page at `here`."""
         if PLACEHOLDER not in html:

@@ -1,0 +1,128 @@
+"""Run extranet, Pelican, MkDocs (+ encryptcontent) and Hugo side by side on the same corpus.
+
+    python benchmarks/run.py 2000 10000 [--peers pelican,mkdocs,hugo] [--timeout 900]
+
+Peers live in their own virtual environment (benchmarks/.work/venv, git-ignored). Each run
+is a fresh child process; its time is wall-clock and its memory the peak RSS of the child
+process tree (getrusage(RUSAGE_CHILDREN) measured in a fresh wrapper process). Results are
+appended to benchmarks/.work/results.json and printed as a Markdown table; plot.py draws them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+VENV = WORK / "venv"
+PEERS = {"pelican": ["pelican==4.12.*", "markdown"], "mkdocs": ["mkdocs==1.6.*", "mkdocs-encryptcontent-plugin"],
+         "hugo": ["hugo"]}
+WRAPPER = """
+import json, resource, subprocess, sys, time
+t = time.perf_counter()
+try:
+    rc = subprocess.run(sys.argv[2:], cwd=sys.argv[1], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                        timeout=float(TIMEOUT)).returncode
+except subprocess.TimeoutExpired:
+    rc = "timeout"
+seconds = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "peak_mb": peak, "rc": rc}))
+"""
+
+
+def ensure_peers(names: list[str]) -> dict[str, str]:
+    """Install the peer tools in their venv; returns name -> problem for those that cannot be had."""
+    problems = {}
+    if not (VENV / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    for name in names:
+        exe = VENV / "bin" / name
+        if exe.exists():
+            continue
+        done = subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", *PEERS[name]], capture_output=True, text=True)
+        if done.returncode != 0 or not exe.exists():
+            problems[name] = (done.stderr.strip().splitlines() or ["not installed"])[-1]
+    return problems
+
+
+def measure(cwd: Path, cmd: list[str], timeout: float) -> dict:
+    """Time one command in a fresh wrapper process (peak RSS of its process tree)."""
+    out = subprocess.run([sys.executable, "-c", WRAPPER.replace("TIMEOUT", str(timeout)), str(cwd), *cmd],
+                         capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def extranet_cmd(extra: str = "") -> list[str]:
+    """A build of the corpus site by extranet, in a fresh interpreter."""
+    code = ("import datetime as dt, sys; from pathlib import Path; from extranet.build import build; "
+            f"r = build(Path('.'), now=dt.datetime(2030, 1, 1){extra}); print(r.summary(), file=sys.stderr)")
+    return [sys.executable, "-c", code]
+
+
+def run_size(posts: int, peers: list[str], timeout: float) -> list[dict]:
+    """Every measurement for one corpus size."""
+    sys.path.insert(0, str(HERE))
+    from corpus import generate
+
+    roots = generate(posts, WORK / f"corpus-{posts}")
+    site = roots["extranet"]
+    rows = []
+
+    def row(tool: str, case: str, result: dict) -> None:
+        rows.append({"tool": tool, "case": case, "posts": posts, **result})
+        print(f"{posts:>6} {tool:<22} {case:<12} {result['seconds']:8.2f} s {result['peak_mb']:7.0f} MB rc={result['rc']}",
+              flush=True)
+
+    measure(site, extranet_cmd(), timeout)  # derives the user-name tags once (kept in the secrets)
+    shutil.rmtree(site / "public", ignore_errors=True)
+    shutil.rmtree(site / ".extranet" / "cache", ignore_errors=True)
+    row("extranet", "cold", measure(site, extranet_cmd(), timeout))
+    row("extranet", "no change", measure(site, extranet_cmd(), timeout))
+    folder = next((site / "content" / "projects").iterdir()) / "posts"
+    last = sorted(folder.glob("*.md"))[-1].stem
+    (folder / "2030-01-01-re-by-email.md").write_text(
+        f"---\ntitle: Re by email\nvisibility: mixed\nin_reply_to: {last}\nsource: email\n---\n"
+        "Bien reçu, merci : la livraison de lundi nous convient.\n", encoding="utf-8")
+    row("extranet", "new post", measure(site, extranet_cmd(), timeout))
+    (folder / "2030-01-01-re-by-email.md").unlink()
+    commands = {"pelican": (roots["pelican"], [str(VENV / "bin" / "pelican"), "content", "-o", "out", "-s",
+                                              "pelicanconf.py", "-q"]),
+                "mkdocs": (roots["mkdocs"], [str(VENV / "bin" / "mkdocs"), "build", "-q", "-d", "out"]),
+                "hugo": (roots["hugo"], [str(VENV / "bin" / "hugo"), "--quiet", "-d", "out"])}
+    for name in peers:
+        cwd, cmd = commands[name]
+        row(name, "cold", measure(cwd, cmd, timeout))
+    return rows
+
+
+def main() -> None:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("sizes", type=int, nargs="+")
+    parser.add_argument("--peers", default="pelican,mkdocs,hugo")
+    parser.add_argument("--timeout", type=float, default=900)
+    args = parser.parse_args()
+    peers = [p for p in args.peers.split(",") if p]
+    os.environ["PYTHONPATH"] = str(HERE.parent)  # measure this checkout's extranet
+    WORK.mkdir(exist_ok=True)
+    missing = ensure_peers(peers)
+    for name, why in missing.items():
+        print(f"{name}: cannot be installed ({why}); not measured")
+    results_file = WORK / "results.json"
+    results = json.loads(results_file.read_text()) if results_file.exists() else []
+    for posts in args.sizes:
+        rows = run_size(posts, [p for p in peers if p not in missing], args.timeout)
+        results = [r for r in results if not (r["posts"] == posts and (r["tool"], r["case"]) in
+                                              {(x["tool"], x["case"]) for x in rows})] + rows
+        results_file.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""What a rendered page is a function of, as one hash: the key of the page memo.
+
+A page's HTML is a pure function of its template set, the zone-wide values (settings,
+people, zone, output paths) and the context it is rendered with. `Fingerprint` hashes a
+context value by value: records by their fields and their body's content hash, a project
+with all its posts and files, a project view with everything it shows. A value of a type
+not listed here cannot be fingerprinted, and that page is then always rendered (fail closed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+
+from markupsafe import Markup
+
+from ..cache import digest
+from ..config import Org, Person
+from ..content.model import Attachment, Body, Page, Post, Project
+from ..zones import ProjectView
+
+
+class Unhashable(TypeError):
+    """A context value the fingerprint does not know: render the page every time."""
+
+
+class Lazy:
+    """A value computed only when a page is rendered, fingerprinted by its inputs."""
+
+    def __init__(self, key: str, compute: Callable[[], object]) -> None:
+        self.key = key
+        self.compute = compute
+
+
+class Fingerprint:
+    """Hashes context values; records are hashed once per build (by identity)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, str] = {}
+        self._keep: list[object] = []  # keeps memoised objects alive, so ids stay unique
+
+    def of(self, value: object) -> str:
+        """A stable text standing for `value`."""
+        if value is None or isinstance(value, (bool, int, float)):
+            return repr(value)
+        if isinstance(value, (str, Markup)):
+            return "s" + digest(str(value))
+        if isinstance(value, (dt.date, dt.datetime)):
+            return value.isoformat()
+        if isinstance(value, Lazy):
+            return "l" + value.key
+        if isinstance(value, (list, tuple)):
+            return "[" + ",".join(self.of(v) for v in value) + "]"
+        if isinstance(value, dict):
+            return "{" + ",".join(f"{self.of(k)}:{self.of(v)}" for k, v in value.items()) + "}"
+        if callable(value) and not is_dataclass(value):
+            return "f" + getattr(value, "__name__", type(value).__name__)  # helpers: zone-wide (see page key)
+        memo = self._memo.get(id(value))
+        if memo is None:
+            memo = self._record(value)
+            self._memo[id(value)] = memo
+            self._keep.append(value)
+        return memo
+
+    def _record(self, value: object) -> str:
+        if isinstance(value, Body):
+            if not value.digest:
+                raise Unhashable("a body without a content hash")
+            return "b" + value.digest
+        if isinstance(value, (Post, Page, Project, ProjectView, Attachment, Org, Person)) or (
+                is_dataclass(value) and type(value).__module__.startswith("extranet.")):
+            parts = [type(value).__name__] + [f"{f.name}={self.of(getattr(value, f.name))}" for f in fields(value)]
+            return "r" + digest(*parts)
+        raise Unhashable(f"cannot fingerprint a {type(value).__name__}")
+
+
+def theme_digest(files: list[Path]) -> str:
+    """Hash of every file of a theme (names and bytes)."""
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()

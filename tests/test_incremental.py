@@ -1,0 +1,134 @@
+"""Incremental builds give exactly the output of a cold build, after every kind of change.
+
+Each case builds the fixture site once (filling the cache and the output), changes one thing,
+builds again incrementally into the same output, then builds the same sources cold (no cache)
+into another folder and compares: byte for byte without encryption, and decrypted page by page
+with encryption (nonces are random).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from extranet.build import build
+from extranet.protect import Secrets, decrypt_zone, set_password
+
+from .helpers import NOW, copy_site, read_tree, write
+
+
+def new_post(root: Path) -> None:
+    """A reply arriving by email, shared with the client."""
+    write(root / "content/projects/alpha/posts/2026-01-09-re-kickoff.md",
+          "---\ntitle: Re kickoff by email\nvisibility: mixed\nin_reply_to: 2026-01-05-kickoff\n"
+          "source: email\n---\nThanks for the notes, the plan suits us perfectly.\n")
+
+
+def edit_post(root: Path) -> None:
+    """A shared post's text edited."""
+    path = root / "content/projects/alpha/posts/2026-01-05-kickoff.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("We met on Monday.", "We met on Tuesday."),
+                    encoding="utf-8")
+
+
+def make_internal(root: Path) -> None:
+    """A shared post made internal."""
+    path = root / "content/projects/alpha/posts/2026-01-05-kickoff.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("visibility: mixed\n", ""), encoding="utf-8")
+
+
+def remove_person(root: Path) -> None:
+    """The client removed from the people file."""
+    path = root / "people.toml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("[people.carl]")
+    end = text.index("[people.sam]")
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    reply = root / "content/projects/alpha/posts/2026-01-07-reply.md"
+    reply.write_text(reply.read_text(encoding="utf-8").replace("author: carl", "author: alice"), encoding="utf-8")
+
+
+def change_template(root: Path) -> None:
+    """The site's theme overrides the post template."""
+    from extranet.render.theme import PACKAGE_THEMES
+
+    original = (PACKAGE_THEMES / "default" / "templates" / "post.html").read_text(encoding="utf-8")
+    write(root / "themes/default/templates/post.html",
+          original.replace('<article class="post">', '<article class="post changed-template">'))
+
+
+CHANGES: dict[str, Callable[[Path], None]] = {
+    "new post": new_post, "edited post": edit_post, "mixed to internal": make_internal,
+    "person removed": remove_person, "template changed": change_template,
+}
+
+
+def _site(tmp_path: Path) -> Path:
+    root = copy_site("small", tmp_path)
+    secrets = Secrets.load(root / ".extranet", create=True)
+    for pid, email in (("alice", "alice@small.example"), ("carl", "carl@acme.example")):
+        set_password(secrets, pid, email, f"pw-{pid}", iterations=1000, bcrypt_cost=4)
+    secrets.save()
+    return root
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_incremental_plain_build_equals_cold_build(tmp_path: Path, change: str) -> None:
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=False)
+    CHANGES[change](root)
+    result = build(root, now=NOW, encrypt=False)
+    cold = build(root, now=NOW, encrypt=False, cache=False, out=tmp_path / "cold")
+    assert result.summary().split(" in ")[0] == cold.summary().split(" in ")[0]
+    for zone in ("internal", "mixed"):
+        assert read_tree(root / "public" / zone) == read_tree(tmp_path / "cold" / zone), (change, zone)
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_incremental_encrypted_build_decrypts_to_cold_build(tmp_path: Path, change: str) -> None:
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=True)
+    CHANGES[change](root)
+    build(root, now=NOW, encrypt=True)
+    build(root, now=NOW, encrypt=True, cache=False, out=tmp_path / "cold")
+    secrets = Secrets.load(root / ".extranet")
+    for zone in ("internal", "mixed"):
+        incremental = read_tree(root / "public" / zone)
+        cold = read_tree(tmp_path / "cold" / zone)
+        assert incremental.keys() == cold.keys(), (change, zone)
+        assert decrypt_zone(incremental, secrets, zone) == decrypt_zone(cold, secrets, zone), (change, zone)
+
+
+def test_post_made_internal_vanishes_from_the_mixed_zone(tmp_path: Path) -> None:
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=False)
+    mixed = b"".join(read_tree(root / "public" / "mixed").values())
+    assert b"We met on Monday" in mixed and b"Kickoff meeting notes" in mixed
+    make_internal(root)
+    build(root, now=NOW, encrypt=False)
+    mixed = b"".join(read_tree(root / "public" / "mixed").values())
+    assert b"We met on Monday" not in mixed and b"Kickoff meeting notes" not in mixed
+    internal = b"".join(read_tree(root / "public" / "internal").values())
+    assert b"We met on Monday" in internal
+
+
+def test_unchanged_build_reuses_every_page_file(tmp_path: Path) -> None:
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=True)
+    page = next((root / "public" / "mixed").glob("p/*/index.html"))
+    inode = page.stat().st_ino
+    build(root, now=NOW, encrypt=True)
+    assert page.stat().st_ino == inode  # hard-linked from the previous output, not re-encrypted
+
+
+def test_damaged_cache_is_ignored(tmp_path: Path) -> None:
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=False)
+    for f in (root / ".extranet" / "cache").glob("*.pickle"):
+        f.write_bytes(b"not a pickle")
+    edit_post(root)
+    build(root, now=NOW, encrypt=False)
+    build(root, now=NOW, encrypt=False, cache=False, out=tmp_path / "cold")
+    assert read_tree(root / "public" / "mixed") == read_tree(tmp_path / "cold" / "mixed")
