@@ -77,13 +77,15 @@ def init(directory: Path) -> None:
 @click.option("--strict", is_flag=True, help="Fail on any warning (e.g. a shared page linking to internal content).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: public/).")
 @click.option("--no-encrypt", is_flag=True, help="Write plain pages (for a trusted intranet or a test).")
+@click.option("--no-cache", is_flag=True, help="Ignore .extranet/cache/ and do everything again.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Processes for Markdown on a cold build.")
 @click.pass_obj
-def build(root: Path, strict: bool, out: Path | None, no_encrypt: bool) -> None:
+def build(root: Path, strict: bool, out: Path | None, no_encrypt: bool, no_cache: bool, jobs: int | None) -> None:
     """Build both zones into public/internal and public/mixed."""
     from .build import build as run_build
 
     result = run_build(root, strict=strict, out=out, encrypt=False if no_encrypt else None,
-                       progress=lambda m: click.echo(f"… {m}", err=True))
+                       cache=not no_cache, jobs=jobs, progress=lambda m: click.echo(f"… {m}", err=True))
     click.echo(result.summary())
 
 

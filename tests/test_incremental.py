@@ -16,7 +16,7 @@ import pytest
 from extranet.build import build
 from extranet.protect import Secrets, decrypt_zone, set_password
 
-from .helpers import NOW, copy_site, read_tree, write
+from helpers import NOW, copy_site, read_tree, write
 
 
 def new_post(root: Path) -> None:

@@ -203,7 +203,7 @@ def _md_files(folder: Path) -> list[Path]:
 
 
 def _bodies_to_render(content: Path):
-    """(key, markdown, first line) of every source, for rendering ahead in a process pool."""
+    """(key, markdown, first line, email) of every source, for rendering ahead in a process pool."""
     files = _md_files(content / "pages")
     projects = content / "projects"
     if projects.is_dir():
@@ -214,7 +214,7 @@ def _bodies_to_render(content: Path):
             fm = parse(path.read_bytes().decode("utf-8").replace("\r\n", "\n").removeprefix("\ufeff"))
         except (OSError, ValueError):
             continue  # reported by the loader itself
-        yield path.relative_to(content).as_posix(), fm.body, fm.body_line
+        yield path.relative_to(content).as_posix(), fm.body, fm.body_line, fm.data.get("source") == "email"
 
 
 def load_site(settings: Settings, people: People, problems: Problems | None = None, *,

@@ -22,20 +22,20 @@ POOL_THRESHOLD = 200  # below this, starting processes costs more than it saves
 _worker_renderer: Renderer | None = None
 
 
-def body_key(key: str, text: str, first_line: int) -> str:
+def body_key(key: str, text: str, first_line: int, email: bool = False) -> str:
     """The cache key of a body."""
-    return digest("body", key, str(first_line), text)
+    return digest("body", key, str(first_line), "email" if email else "file", text)
 
 
-def _render_chunk(items: list[tuple[str, str, int]]) -> list[Body | tuple[int, str]]:
-    """Worker: render (key, text, first_line) items; a MarkupError comes back as (line, message)."""
+def _render_chunk(items: list[tuple[str, str, int, bool]]) -> list[Body | tuple[int, str]]:
+    """Worker: render (key, text, first_line, email) items; a MarkupError comes back as (line, message)."""
     global _worker_renderer
     if _worker_renderer is None:
         _worker_renderer = Renderer()
     out: list[Body | tuple[int, str]] = []
-    for key, text, line in items:
+    for key, text, line, email in items:
         try:
-            out.append(_worker_renderer.render(key, text, line))
+            out.append(_worker_renderer.render(key, text, line, email=email))
         except MarkupError as e:
             out.append((e.line, str(e)))
     return out
@@ -51,7 +51,7 @@ class BodyStore:
         self.jobs = jobs if jobs is not None else (os.cpu_count() or 1)
         self.renderer = Renderer()
 
-    def prefetch(self, items: Iterable[tuple[str, str, int]]) -> None:
+    def prefetch(self, items: Iterable[tuple[str, str, int, bool]]) -> None:
         """Render the missing bodies of `items` in a process pool (when there are enough)."""
         missing = {body_key(*item): item for item in items}
         missing = {k: v for k, v in missing.items() if k not in self.known}
@@ -66,12 +66,12 @@ class BodyStore:
                     if isinstance(result, Body):
                         self.known[k] = replace(result, digest=k)
 
-    def render(self, key: str, text: str, first_line: int = 1) -> Body:
+    def render(self, key: str, text: str, first_line: int = 1, *, email: bool = False) -> Body:
         """The body of a source, from the cache or rendered now (raises MarkupError)."""
-        k = body_key(key, text, first_line)
+        k = body_key(key, text, first_line, email)
         body = self.known.get(k)
         if body is None:
-            body = replace(self.renderer.render(key, text, first_line), digest=k)
+            body = replace(self.renderer.render(key, text, first_line, email=email), digest=k)
             self.known[k] = body
         self.used[k] = body
         return body
