@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import secrets
 import smtplib
 import socket
 import ssl
@@ -23,6 +22,7 @@ from typing import Protocol
 
 from ..config import Relay, Settings
 from ..errors import ExtranetError
+from ..output import atomic_write
 from .sentlog import Queued, SentLog
 
 PASSWORD_ENV = "EXTRANET_RELAY_PASSWORD"
@@ -63,19 +63,8 @@ class OutboxTransport:
 
     def send(self, item: Queued) -> None:
         """Write the message under a name fixed by its queue entry (a resumed run rewrites the same file)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{item.queued_at:%Y%m%d-%H%M%S}-{item.id:06d}.eml"
-        tmp = self.folder / f".{name}.{secrets.token_hex(4)}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(item.raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.folder / name)
-        dir_fd = os.open(self.folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        atomic_write(self.folder / name, item.raw, mode=0o600)
 
     def close(self) -> None:
         """Nothing to close."""

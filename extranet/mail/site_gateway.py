@@ -14,7 +14,6 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from .. import config
-from ..config import Settings
 from .keys import load_token_keys
 from .notices import Notifier
 from .pipeline import Gateway, GatewayPolicy, Outcome, Person

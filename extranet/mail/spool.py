@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..output import atomic_write, fsync_dir
+
 Folder = Literal["tmp", "new", "cur", "done", "rejected"]
 FOLDERS: tuple[Folder, ...] = ("tmp", "new", "cur", "done", "rejected")
 INDEX_NAME = "processed.jsonl"
@@ -37,24 +39,9 @@ TMP_MAX_AGE = 36 * 3600  # Maildir convention: older tmp files are abandoned wri
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
 
-def fsync_dir(path: Path) -> None:
-    """Flush a directory so that a rename or creation inside it survives a power loss."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old or the new file, whole."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    """Replace ``path`` with ``data`` durably (see output.atomic_write), owner-only."""
+    atomic_write(path, data, mode=0o600)
 
 
 def message_id_of(raw: bytes) -> str | None:

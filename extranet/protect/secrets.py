@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..output import atomic_write
 from .crypto import KEY_SIZE, ProtectError, b64d, b64e
 
 SECRETS_FILE = "secrets.json"
@@ -91,17 +91,7 @@ class Secrets:
         """Write the store atomically (temporary file, fsync, rename), mode 600."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         text = json.dumps(self._dump(), indent=1, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".secrets-", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.file)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.file, text.encode("utf-8"), mode=0o600)
 
     def _read(self, data: dict[str, Any]) -> None:
         if data.get("version") != FORMAT_VERSION:
