@@ -111,6 +111,10 @@ def serve(root: Path, host: str, port: int, as_person: str | None) -> None:
     who = f" (as {as_person})" if as_person else ""
     click.echo(f"internal site: {preview.url('internal')}")
     click.echo(f"mixed site:    {preview.url('mixed')}{who}")
+    click.echo("this preview is not encrypted and needs no login; a person's own view of the mixed "
+               "site: extranet serve --as ID (ids: extranet people list)")
+    click.echo("the real, encrypted sites: extranet people reset ID (prints the password), then "
+               "extranet build; log in at <zone>/login.html with the id or email address")
     click.echo("watching for changes; press Ctrl+C to stop")
     try:
         threading.Event().wait()
