@@ -18,6 +18,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "client": "client", "supplier": "fournisseur", "staff": "équipe", "skip": "Aller au contenu",
         "back_to_project": "Retour au projet", "updated": "Mis à jour", "posts_count": "messages",
         "body_internal": "La description du projet est interne.", "logout": "Se déconnecter",
+        "preview_homes": "Aperçu : l'accueil de chaque personne (ce qu'elle voit après connexion)",
     },
     "en": {
         "home": "Home", "projects": "Projects", "pages": "Pages", "zone_internal": "Internal site",
@@ -32,6 +33,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "client": "client", "supplier": "supplier", "staff": "staff", "skip": "Skip to content",
         "back_to_project": "Back to the project", "updated": "Updated", "posts_count": "posts",
         "body_internal": "The project description is internal.", "logout": "Sign out",
+        "preview_homes": "Preview: each person's home page (what they see once logged in)",
     },
 }
 _MONTHS = {

@@ -196,12 +196,15 @@ class ZoneRenderer:
     def render(self) -> ZoneOutput:
         """Render the whole zone."""
         view = self.view
+        # a local preview (never a published build) links every person's home from the mixed home
+        homes = [(self.people.people[pid].name, self.urls.person_home(pid)) for pid in sorted(view.grants)
+                 if self.banner and view.zone != INTERNAL and pid in self.people.people]
         self.write("home.html", HOME, SITE_SCOPE, projects=self.project_cards(view.projects),
-                   personal=False)
+                   personal=False, preview_homes=homes)
         if view.zone != INTERNAL:
             for pid in sorted(view.grants):
                 self.write("home.html", self.urls.person_home(pid), person_scope(pid),
-                           projects=self.project_cards(view.projects_of(pid)), personal=True)
+                           projects=self.project_cards(view.projects_of(pid)), personal=True, preview_homes=[])
         for page in view.pages:
             path = self.urls.page(page)
             self.write("page.html", path, SITE_SCOPE, page=page,
