@@ -238,3 +238,19 @@ def _can_connect(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+@pytest.mark.parametrize("results, pending", [
+    ("mx.small.example; dkim=pass header.d=acme.example; dmarc=pass", False),
+    ("mx.small.example; dkim=fail header.d=acme.example; dmarc=fail", True),
+    ("evil.example; dkim=pass; dmarc=pass", True),  # not our trusted server: ignored
+])
+def test_authentication_results_from_the_trusted_server_decide_moderation(site: Path, results: str,
+                                                                          pending: bool) -> None:
+    toml = site / "extranet.toml"
+    toml.write_text(toml.read_text().replace('[mail]\n', '[mail]\ntrusted_authserv_id = "mx.small.example"\n'))
+    raw = _spoof(reply_to(notification(site, "carl@acme.example"), "Signed reply."),
+                 Authentication_Results=results)
+    assert cli(site, "ingest", stdin=raw).returncode == 0
+    [post] = posts(site)
+    assert ("pending: true" in post.read_text()) is pending
