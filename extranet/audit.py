@@ -160,6 +160,28 @@ def find_leaks(files: Mapping[str, bytes], secrets: Mapping[str, str]) -> list[L
     return leaks
 
 
+def _decrypt_each(tree: Mapping[str, bytes], secrets, zone: str) -> tuple[dict[str, bytes], list[str]]:
+    """Decrypt every protected file of a zone; each one that does not open is a problem, by name."""
+    from .protect.keyring import KEYRING_FILE
+    from .protect.shell import LOGIN_PAGE
+    from .protect.zone import decrypt_file, zone_keys
+
+    try:
+        keys = list(zone_keys(secrets, zone).values())
+    except Exception as e:  # noqa: BLE001 - no keys at all: nothing can be proven
+        return {}, [f"{zone}: {e}"]
+    plain: dict[str, bytes] = {}
+    problems: list[str] = []
+    for path, data in sorted(tree.items()):
+        if path.startswith("static/") or path in (LOGIN_PAGE, KEYRING_FILE):
+            continue
+        try:
+            plain[path] = decrypt_file(path, data, keys)
+        except Exception as e:  # noqa: BLE001 - a file that does not open is not proven encrypted
+            problems.append(f"{zone}/{path}: not encrypted with this zone's keys ({e})")
+    return plain, problems
+
+
 def audit_protected(views: Mapping[str, View], trees: Mapping[str, Mapping[str, bytes]], secrets,
                     secrets_for_mixed: Mapping[str, str], emails: Mapping[str, str]) -> list[str]:
     """Audit encrypted output with the build's keys; returns the problems found (empty: proven).
@@ -170,16 +192,12 @@ def audit_protected(views: Mapping[str, View], trees: Mapping[str, Mapping[str, 
     """
     from .protect.homes import name_secret
     from .protect.keyring import KEYRING_FILE, open_keyring_with_key
-    from .protect.zone import decrypt_zone
 
     problems: list[str] = []
     for zone, view in views.items():
         tree = trees[zone]
-        try:
-            plain = decrypt_zone(tree, secrets, zone)
-        except Exception as e:  # noqa: BLE001 - any failure to open a file is an audit failure
-            problems.append(f"{zone}: {e}")
-            continue
+        plain, unreadable = _decrypt_each(tree, secrets, zone)
+        problems += unreadable
         if zone == MIXED:
             problems += [str(leak) for leak in find_leaks(plain, secrets_for_mixed)]
         keyring = tree.get(KEYRING_FILE)
