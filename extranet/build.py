@@ -21,6 +21,7 @@ from .content.parallel import BodyStore
 from .content.model import Site
 from .errors import ExtranetError, Problems
 from .incremental import OutputMemo, plain_files, render_deferred
+from .inputs import Inputs
 from .output import publish
 from .render.pages import ZoneOutput, render_zone
 from .render.theme import Theme
@@ -49,12 +50,13 @@ class WarningCounter(logging.Handler):
 class BuildResult:
     """What a build produced: the rendered (plaintext) zones, the written trees and figures."""
 
-    site: Site
+    site: Site | None  # None when nothing changed since the last build (nothing was loaded)
     views: dict[str, View]
     rendered: dict[str, ZoneOutput]
     written: dict[str, dict[str, bytes]]
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    unchanged: bool = False
 
     def summary(self) -> str:
         """One line: pages per zone, warnings, time."""
@@ -98,16 +100,29 @@ def build(
         if settings is None or people is None:
             problems.raise_if_any()
         assert settings is not None and people is not None
-        say("loading content")
         store = open_cache(settings.state_dir, cache)
+        now = now or dt.datetime.now().replace(microsecond=0)
+        out = out or root / "public"
+        inputs = None
+        if write and cache and preview_banner is None and not settings.notify_on_build:
+            inputs = Inputs(store, root, out, repr((str(out), encrypt, livereload)))
+            same = inputs.unchanged(now)
+            if same is not None:
+                for message in same.warnings:
+                    log.warning("%s", message)
+                if strict and counter.messages:
+                    raise BuildError(f"{len(counter.messages)} warning(s) with --strict, nothing written")
+                say("nothing changed")
+                rendered = {zone: ZoneOutput(zone, pages=n) for zone, n in same.pages}
+                return BuildResult(None, {}, rendered, {}, counter.messages, time.perf_counter() - started,
+                                   unchanged=True)
+        say("loading content")
         bodies = BodyStore(store, jobs)
         site = load_site(settings, people, problems, bodies=bodies)
-        now = now or dt.datetime.now().replace(microsecond=0)
         rules = Rules(site, now)
         theme = Theme(root, settings.theme)
         encrypt = settings.encrypt if encrypt is None else encrypt
         urls = urls_for(settings, encrypt)
-        out = out or root / "public"
         memo = OutputMemo(store, out, encrypt) if write and cache else None
         views: dict[str, View] = {}
         rendered: dict[str, ZoneOutput] = {}
@@ -142,6 +157,8 @@ def build(
             publish(out, trees)
             if memo is not None:
                 memo.record(rendered, trees, _content_keys(settings) if encrypt else {}, secrets_of_mixed)
+            if inputs is not None:
+                inputs.record(site, now, trees, {z: o.pages for z, o in rendered.items()}, counter.messages)
         bodies.keep()
         store.save()
     finally:
