@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import config
-from .audit import Matcher, canaries, find_leaks
+from .audit import Matcher, canary_matcher, find_leaks
 from .cache import open_cache
 from .content.loader import load_site
 from .content.parallel import BodyStore
@@ -132,11 +132,12 @@ def build(
             banner = preview_banner(settings) if preview_banner else ""
             rendered[zone] = render_zone(views[zone], urls, theme, preview_banner=banner,
                                          livereload=livereload, memo=memo.for_zone(zone) if memo else None)
-        secrets_of_mixed = canaries(rules, views[MIXED])
-        matcher = Matcher(secrets_of_mixed)
+        matcher = canary_matcher(rules, views[MIXED])
+        secrets_of_mixed = matcher.secrets
         if memo is None or not memo.audited(secrets_of_mixed):
             render_deferred(rendered[MIXED])  # new canaries: every mixed page is checked again
-        leaks = find_leaks(plain_files(rendered[MIXED].files), matcher)
+        audited = plain_files(rendered[MIXED].files)
+        leaks = find_leaks(audited, matcher)
         if leaks:
             raise BuildError("audit failed, nothing written: " + "; ".join(str(x) for x in leaks[:5]))
         trees = {zone: out_.files for zone, out_ in rendered.items()}
@@ -147,7 +148,7 @@ def build(
             trees = protect_site(site, views, rendered, urls, memo.reusable if memo else None)
             say("auditing")
             failures = audit_protected_output(site, views, {z: plain_files(t) for z, t in trees.items()},
-                                              matcher)
+                                              matcher, audited)
             if failures:
                 raise BuildError("audit failed, nothing written: " + "; ".join(failures[:5]))
         if strict and counter.messages:
@@ -175,15 +176,17 @@ def build(
 
 
 def audit_protected_output(site: Site, views: dict[str, View], trees: dict[str, dict[str, bytes]],
-                           secrets_for_mixed: "dict[str, str] | Matcher") -> list[str]:
-    """Decrypt the trees with the build's keys and prove them (see audit.audit_protected)."""
+                           secrets_for_mixed: "dict[str, str] | Matcher",
+                           audited: dict[str, bytes] | None = None) -> list[str]:
+    """Decrypt the trees with the build's keys and prove them (see audit.audit_protected;
+    `audited`: mixed plaintext find_leaks already proved)."""
     from .audit import audit_protected
     from .protect.secrets import Secrets
 
     secrets = Secrets.load(site.settings.state_dir)
     emails = {p.id: p.email for p in site.people.people.values()}
     before = {z: len(zs.tag_cache) for z, zs in secrets.zones.items()}
-    problems = audit_protected(views, trees, secrets, secrets_for_mixed, emails)
+    problems = audit_protected(views, trees, secrets, secrets_for_mixed, emails, audited)
     if any(len(zs.tag_cache) != before.get(z) for z, zs in secrets.zones.items()):
         secrets.save()  # user-name tags cost a PBKDF2 each: derive them once
     return problems

@@ -38,7 +38,7 @@ def _stat(st: os.stat_result) -> Stat:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
-def _walk(folder: Path, skip: frozenset[str] = frozenset()) -> Iterable[tuple[str, os.stat_result]]:
+def _walk(folder: Path, skip: frozenset[str] = frozenset()) -> Iterable[tuple[str, os.stat_result | None]]:
     """(absolute path, stat) of every regular file below `folder` (symlinks followed, `skip` names left out)."""
     try:
         entries = list(os.scandir(folder))
@@ -51,6 +51,8 @@ def _walk(folder: Path, skip: frozenset[str] = frozenset()) -> Iterable[tuple[st
             yield from _walk(Path(entry.path))
         elif entry.is_file():
             yield entry.path, entry.stat()
+        else:
+            yield entry.path, None  # a dangling link, a socket...: its name counts
 
 
 class Hasher:
@@ -78,7 +80,7 @@ class Hasher:
 
     def tree(self, folder: Path, skip: frozenset[str] = frozenset()) -> str:
         """One hash of every file below `folder`: names and contents."""
-        items = sorted((p, self.file(p, st)) for p, st in _walk(folder, skip))
+        items = sorted((p, self.file(p, st) if st else "special") for p, st in _walk(folder, skip))
         return digest(*(f"{p}\0{h}" for p, h in items))
 
 
