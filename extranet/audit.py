@@ -53,6 +53,11 @@ def _body_text(body: Body, zone: str) -> str:
 
 def canaries(rules: Rules, mixed: View) -> dict[str, str]:
     """Internal-only strings (text -> what it is), minus any that mixed content also contains."""
+    return canary_matcher(rules, mixed).secrets
+
+
+def canary_matcher(rules: Rules, mixed: View) -> "Matcher":
+    """A Matcher of the canaries of `mixed` (what canaries() returns), the index built once."""
     site = rules.site
     found: dict[str, str] = {}
     shown: list[str] = []
@@ -97,8 +102,23 @@ def canaries(rules: Rules, mixed: View) -> dict[str, str]:
                 found[name] = "the name of an unpublished file"
     kept = {text: what for text, what in found.items()
             if text and len(text) >= (MIN_TITLE if "title" in what or "name" in what or "summary" in what else MIN_TEXT)}
-    also_shown = Matcher(kept).find("\n".join(shown))
-    return {text: what for text, what in kept.items() if text not in also_shown}
+    matcher = Matcher(kept)
+    return matcher.without(_also_in(matcher, shown))
+
+
+def _also_in(matcher: "Matcher", shown: list[str]) -> set[str]:
+    """The strings of `matcher` that occur in any of the `shown` texts.
+
+    Each text is searched on its own (linear in the total size, unlike one search of their
+    concatenation); strings spanning a line break are searched in the texts joined by one."""
+    found: set[str] = set()
+    for text in shown:
+        found |= matcher.find(text)
+    multiline = [s for s in matcher.secrets if "\n" in s]
+    if multiline:
+        joined = "\n".join(shown)
+        found.update(s for s in multiline if s in joined)
+    return found
 
 
 class Matcher:
@@ -123,12 +143,22 @@ class Matcher:
                 freq[w] = freq.get(w, 0) + 1
         self.by_key: dict = {}
         self.always: list[str] = []
+        self._dropped: frozenset[str] = frozenset()
         for s, k in keys.items():
             if k:
                 anchor = min(k, key=lambda w: freq[w])
                 self.by_key.setdefault(anchor, []).append((frozenset(k), s))
             else:
                 self.always.append(s)
+
+    def without(self, dropped: set[str]) -> "Matcher":
+        """The same index for the strings not in `dropped` (no second indexing pass)."""
+        other = Matcher.__new__(Matcher)
+        other.secrets = {s: w for s, w in self.secrets.items() if s not in dropped}
+        other.always = [s for s in self.always if s not in dropped]
+        other.by_key = self.by_key
+        other._dropped = self._dropped | frozenset(dropped)
+        return other
 
     def find(self, text: str) -> set[str]:
         """The strings that occur in `text`."""
@@ -138,7 +168,7 @@ class Matcher:
         present.update(zip(words, words[1:]))
         for key in present & self.by_key.keys():
             found.update(s for needed, s in self.by_key[key] if needed <= present and s in text)
-        return found
+        return found - self._dropped if self._dropped else found
 
 
 _WORD = re.compile(r"\w+")
@@ -183,12 +213,15 @@ def _decrypt_each(tree: Mapping[str, bytes], secrets, zone: str) -> tuple[dict[s
 
 
 def audit_protected(views: Mapping[str, View], trees: Mapping[str, Mapping[str, bytes]], secrets,
-                    secrets_for_mixed: Mapping[str, str], emails: Mapping[str, str]) -> list[str]:
+                    secrets_for_mixed: Mapping[str, str], emails: Mapping[str, str],
+                    audited: Mapping[str, bytes] | None = None) -> list[str]:
     """Audit encrypted output with the build's keys; returns the problems found (empty: proven).
 
     - every served file of each zone is encrypted, except the login page, keyring and static files;
     - decrypted, the mixed zone holds no canary (internal text, title or file name);
     - every person's keyring entry opens exactly the scopes they are entitled to, no more, no less.
+    `audited`: mixed plaintext already searched for these canaries (find_leaks); a decrypted
+    file equal, byte for byte, to the one at its path there is not searched again.
     """
     from .protect.homes import name_secret
     from .protect.keyring import KEYRING_FILE, open_keyring_with_key
@@ -199,7 +232,9 @@ def audit_protected(views: Mapping[str, View], trees: Mapping[str, Mapping[str, 
         plain, unreadable = _decrypt_each(tree, secrets, zone)
         problems += unreadable
         if zone == MIXED:
-            problems += [str(leak) for leak in find_leaks(plain, secrets_for_mixed)]
+            known = audited or {}
+            unproven = {p: d for p, d in plain.items() if known.get(p) != d}
+            problems += [str(leak) for leak in find_leaks(unproven, secrets_for_mixed)]
         keyring = tree.get(KEYRING_FILE)
         if keyring is None:
             problems.append(f"{zone}: no {KEYRING_FILE}")

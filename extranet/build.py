@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import config
-from .audit import Matcher, canaries, find_leaks
+from .audit import Matcher, canary_matcher, find_leaks
 from .cache import open_cache
 from .content.loader import load_site
 from .content.parallel import BodyStore
 from .content.model import Site
 from .errors import ExtranetError, Problems
 from .incremental import OutputMemo, plain_files, render_deferred
+from .inputs import Inputs
 from .output import publish
 from .render.pages import ZoneOutput, render_zone
 from .render.theme import Theme
@@ -49,12 +50,13 @@ class WarningCounter(logging.Handler):
 class BuildResult:
     """What a build produced: the rendered (plaintext) zones, the written trees and figures."""
 
-    site: Site
+    site: Site | None  # None when nothing changed since the last build (nothing was loaded)
     views: dict[str, View]
     rendered: dict[str, ZoneOutput]
     written: dict[str, dict[str, bytes]]
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    unchanged: bool = False
 
     def summary(self) -> str:
         """One line: pages per zone, warnings, time."""
@@ -98,16 +100,29 @@ def build(
         if settings is None or people is None:
             problems.raise_if_any()
         assert settings is not None and people is not None
-        say("loading content")
         store = open_cache(settings.state_dir, cache)
+        now = now or dt.datetime.now().replace(microsecond=0)
+        out = out or root / "public"
+        inputs = None
+        if write and cache and preview_banner is None and not settings.notify_on_build:
+            inputs = Inputs(store, root, out, repr((str(out), encrypt, livereload)))
+            same = inputs.unchanged(now)
+            if same is not None:
+                for message in same.warnings:
+                    log.warning("%s", message)
+                if strict and counter.messages:
+                    raise BuildError(f"{len(counter.messages)} warning(s) with --strict, nothing written")
+                say("nothing changed")
+                rendered = {zone: ZoneOutput(zone, pages=n) for zone, n in same.pages}
+                return BuildResult(None, {}, rendered, {}, counter.messages, time.perf_counter() - started,
+                                   unchanged=True)
+        say("loading content")
         bodies = BodyStore(store, jobs)
         site = load_site(settings, people, problems, bodies=bodies)
-        now = now or dt.datetime.now().replace(microsecond=0)
         rules = Rules(site, now)
         theme = Theme(root, settings.theme)
         encrypt = settings.encrypt if encrypt is None else encrypt
         urls = urls_for(settings, encrypt)
-        out = out or root / "public"
         memo = OutputMemo(store, out, encrypt) if write and cache else None
         views: dict[str, View] = {}
         rendered: dict[str, ZoneOutput] = {}
@@ -117,11 +132,12 @@ def build(
             banner = preview_banner(settings) if preview_banner else ""
             rendered[zone] = render_zone(views[zone], urls, theme, preview_banner=banner,
                                          livereload=livereload, memo=memo.for_zone(zone) if memo else None)
-        secrets_of_mixed = canaries(rules, views[MIXED])
-        matcher = Matcher(secrets_of_mixed)
+        matcher = canary_matcher(rules, views[MIXED])
+        secrets_of_mixed = matcher.secrets
         if memo is None or not memo.audited(secrets_of_mixed):
             render_deferred(rendered[MIXED])  # new canaries: every mixed page is checked again
-        leaks = find_leaks(plain_files(rendered[MIXED].files), matcher)
+        audited = plain_files(rendered[MIXED].files)
+        leaks = find_leaks(audited, matcher)
         if leaks:
             raise BuildError("audit failed, nothing written: " + "; ".join(str(x) for x in leaks[:5]))
         trees = {zone: out_.files for zone, out_ in rendered.items()}
@@ -132,7 +148,7 @@ def build(
             trees = protect_site(site, views, rendered, urls, memo.reusable if memo else None)
             say("auditing")
             failures = audit_protected_output(site, views, {z: plain_files(t) for z, t in trees.items()},
-                                              matcher)
+                                              matcher, audited)
             if failures:
                 raise BuildError("audit failed, nothing written: " + "; ".join(failures[:5]))
         if strict and counter.messages:
@@ -142,6 +158,8 @@ def build(
             publish(out, trees)
             if memo is not None:
                 memo.record(rendered, trees, _content_keys(settings) if encrypt else {}, secrets_of_mixed)
+            if inputs is not None:
+                inputs.record(site, now, trees, {z: o.pages for z, o in rendered.items()}, counter.messages)
         bodies.keep()
         store.save()
     finally:
@@ -158,15 +176,17 @@ def build(
 
 
 def audit_protected_output(site: Site, views: dict[str, View], trees: dict[str, dict[str, bytes]],
-                           secrets_for_mixed: "dict[str, str] | Matcher") -> list[str]:
-    """Decrypt the trees with the build's keys and prove them (see audit.audit_protected)."""
+                           secrets_for_mixed: "dict[str, str] | Matcher",
+                           audited: dict[str, bytes] | None = None) -> list[str]:
+    """Decrypt the trees with the build's keys and prove them (see audit.audit_protected;
+    `audited`: mixed plaintext find_leaks already proved)."""
     from .audit import audit_protected
     from .protect.secrets import Secrets
 
     secrets = Secrets.load(site.settings.state_dir)
     emails = {p.id: p.email for p in site.people.people.values()}
     before = {z: len(zs.tag_cache) for z, zs in secrets.zones.items()}
-    problems = audit_protected(views, trees, secrets, secrets_for_mixed, emails)
+    problems = audit_protected(views, trees, secrets, secrets_for_mixed, emails, audited)
     if any(len(zs.tag_cache) != before.get(z) for z, zs in secrets.zones.items()):
         secrets.save()  # user-name tags cost a PBKDF2 each: derive them once
     return problems

@@ -132,3 +132,94 @@ def test_damaged_cache_is_ignored(tmp_path: Path) -> None:
     build(root, now=NOW, encrypt=False)
     build(root, now=NOW, encrypt=False, cache=False, out=tmp_path / "cold")
     assert read_tree(root / "public" / "mixed") == read_tree(tmp_path / "cold" / "mixed")
+
+
+# -- the "no change" fast path ------------------------------------------------------------
+
+def _same_as_cold(root: Path, tmp_path: Path, now) -> None:
+    build(root, now=now, encrypt=False, cache=False, out=tmp_path / "cold")
+    for zone in ("internal", "mixed"):
+        assert read_tree(root / "public" / zone) == read_tree(tmp_path / "cold" / zone), zone
+
+
+def test_no_change_build_does_nothing_and_keeps_the_output(tmp_path: Path) -> None:
+    root = _site(tmp_path)
+    first = build(root, now=NOW, encrypt=True)
+    before = read_tree(root / "public" / "mixed")
+    again = build(root, now=NOW, encrypt=True)
+    assert again.unchanged and not first.unchanged
+    assert again.summary().split(" in ")[0] == first.summary().split(" in ")[0]
+    assert read_tree(root / "public" / "mixed") == before
+
+
+def test_no_change_is_not_assumed_when_a_future_post_becomes_due(tmp_path: Path) -> None:
+    import datetime as dt
+
+    root = _site(tmp_path)
+    due = NOW + dt.timedelta(hours=1)
+    write(root / f"content/projects/alpha/posts/{due:%Y-%m-%d}-later.md",
+          f"---\ntitle: Announced for later\nvisibility: mixed\ndate: {due:%Y-%m-%dT%H:%M:%S}\n---\nComing soon.\n")
+    build(root, now=NOW, encrypt=False)
+    assert build(root, now=NOW + dt.timedelta(minutes=59), encrypt=False).unchanged
+    mixed = b"".join(read_tree(root / "public" / "mixed").values())
+    assert b"Announced for later" not in mixed
+    result = build(root, now=due, encrypt=False)
+    assert not result.unchanged
+    assert b"Announced for later" in b"".join(read_tree(root / "public" / "mixed").values())
+    _same_as_cold(root, tmp_path, due)
+
+
+def test_no_change_is_not_assumed_when_a_person_expires(tmp_path: Path) -> None:
+    import datetime as dt
+
+    root = _site(tmp_path)
+    path = root / "people.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'org = "acme"\n', f'org = "acme"\nexpires = {NOW:%Y-%m-%d}\n'), encoding="utf-8")
+    build(root, now=NOW, encrypt=False)
+    assert b"Kickoff meeting notes" in b"".join(read_tree(root / "public" / "mixed").values())
+    midnight = dt.datetime.combine(NOW.date() + dt.timedelta(days=1), dt.time())
+    assert build(root, now=midnight - dt.timedelta(seconds=1), encrypt=False).unchanged
+    result = build(root, now=midnight, encrypt=False)
+    assert not result.unchanged  # carl's access ended: alpha has no external reader left
+    assert b"Kickoff meeting notes" not in b"".join(read_tree(root / "public" / "mixed").values())
+    _same_as_cold(root, tmp_path, midnight)
+
+
+def test_no_change_is_not_assumed_when_the_output_was_touched(tmp_path: Path) -> None:
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=False)
+    page = root / "public" / "mixed" / "index.html"
+    page.write_bytes(b"defaced")
+    assert not build(root, now=NOW, encrypt=False).unchanged
+    extra = root / "public" / "mixed" / "stray.html"
+    extra.write_bytes(b"not ours")
+    assert not build(root, now=NOW, encrypt=False).unchanged
+    assert not extra.exists()
+    _same_as_cold(root, tmp_path, NOW)
+
+
+def test_no_change_is_not_assumed_after_an_edit_that_keeps_size_and_mtime(tmp_path: Path) -> None:
+    import os
+
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=False)
+    path = root / "content/projects/alpha/posts/2026-01-05-kickoff.md"
+    st = path.stat()
+    edit_post(root)  # Monday -> Tuesday: one more byte
+    path.write_text(path.read_text(encoding="utf-8").replace("We met on", "We met o"), encoding="utf-8")
+    assert path.stat().st_size == st.st_size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert not build(root, now=NOW, encrypt=False).unchanged
+    assert b"We met o Tuesday" in b"".join(read_tree(root / "public" / "mixed").values())
+    _same_as_cold(root, tmp_path, NOW)
+
+
+def test_no_change_is_not_assumed_after_a_password_reset(tmp_path: Path) -> None:
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=True)
+    secrets = Secrets.load(root / ".extranet")
+    set_password(secrets, "carl", "carl@acme.example", "new-password", iterations=1000, bcrypt_cost=4)
+    secrets.save()
+    assert not build(root, now=NOW, encrypt=True).unchanged
+    assert build(root, now=NOW, encrypt=True).unchanged

@@ -202,19 +202,26 @@ def _md_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.md") if not p.is_dir()) if folder.is_dir() else []
 
 
-def _bodies_to_render(content: Path):
-    """(key, markdown, first line, email) of every source, for rendering ahead in a process pool."""
+def _bodies_to_render(content: Path, bodies: BodyStore):
+    """(key, markdown, first line, email) of every source whose body the cache lacks, for
+    rendering ahead in a process pool (a source with the bytes of a cached one is not parsed)."""
     files = _md_files(content / "pages")
     projects = content / "projects"
     if projects.is_dir():
         for folder in sorted(p for p in projects.iterdir() if p.is_dir()):
             files += [folder / "index.md"] + _md_files(folder / "posts")
     for path in files:
+        key = path.relative_to(content).as_posix()
         try:
-            fm = parse(path.read_bytes().decode("utf-8").replace("\r\n", "\n").removeprefix("\ufeff"))
+            raw = path.read_bytes()
+            if bodies.has_source(key, raw):
+                continue
+            fm = parse(raw.decode("utf-8").replace("\r\n", "\n").removeprefix("\ufeff"))
         except (OSError, ValueError):
             continue  # reported by the loader itself
-        yield path.relative_to(content).as_posix(), fm.body, fm.body_line, fm.data.get("source") == "email"
+        item = (key, fm.body, fm.body_line, fm.data.get("source") == "email")
+        bodies.note_source(key, raw, item)
+        yield item
 
 
 def load_site(settings: Settings, people: People, problems: Problems | None = None, *,
@@ -224,7 +231,7 @@ def load_site(settings: Settings, people: People, problems: Problems | None = No
     `bodies` renders Markdown through the build cache (and a process pool on a cold build)."""
     content = settings.root / "content"
     if bodies is not None and content.is_dir():
-        bodies.prefetch(_bodies_to_render(content))
+        bodies.prefetch(_bodies_to_render(content, bodies))
     loader = _Loader(settings, people, problems or Problems(settings.root), bodies)
     if not content.is_dir():
         loader.problems.add(content, None, "content folder not found")

@@ -17,6 +17,7 @@ from .markup import MarkupError, Renderer
 from .model import Body
 
 NAMESPACE = "bodies"
+SOURCES = "body-sources"
 POOL_THRESHOLD = 200  # below this, starting processes costs more than it saves
 
 _worker_renderer: Renderer | None = None
@@ -48,8 +49,23 @@ class BodyStore:
         self.cache = cache
         self.known: dict[str, Body] = cache.get(NAMESPACE)
         self.used: dict[str, Body] = {}
+        self.sources: dict[str, tuple[str, str]] = cache.get(SOURCES)  # key -> (hash of file bytes, body key)
+        self.noted: dict[str, tuple[str, str]] = {}
         self.jobs = jobs if jobs is not None else (os.cpu_count() or 1)
         self.renderer = Renderer()
+
+    def has_source(self, key: str, raw: bytes) -> bool:
+        """Whether the source `key` with these exact bytes has its body in the cache (then
+        prefetch need not parse it: its body key is the one noted when it was parsed)."""
+        entry = self.sources.get(key)
+        if entry is None or entry[0] != digest("source", raw) or entry[1] not in self.known:
+            return False
+        self.noted[key] = entry
+        return True
+
+    def note_source(self, key: str, raw: bytes, item: tuple[str, str, int, bool]) -> None:
+        """Remember which body key the source `key` with these bytes has."""
+        self.noted[key] = (digest("source", raw), body_key(*item))
 
     def prefetch(self, items: Iterable[tuple[str, str, int, bool]]) -> None:
         """Render the missing bodies of `items` in a process pool (when there are enough)."""
@@ -79,3 +95,4 @@ class BodyStore:
     def keep(self) -> None:
         """Store exactly the bodies of this build (old versions are dropped)."""
         self.cache.replace(NAMESPACE, self.used)
+        self.cache.replace(SOURCES, {k: v for k, v in self.noted.items() if v[1] in self.used})

@@ -36,9 +36,13 @@ class Lazy:
 
 
 class Fingerprint:
-    """Hashes context values; records are hashed once per build (by identity)."""
+    """Hashes context values; records are hashed once per build (by identity).
 
-    def __init__(self) -> None:
+    `shared`: the keys the mixed zone shows (the internal zone marks them): a content record is
+    hashed with whether it is shared, so that a page listing it changes when that does."""
+
+    def __init__(self, shared: frozenset[str] = frozenset()) -> None:
+        self.shared = shared
         self._memo: dict[int, str] = {}
         self._keep: list[object] = []  # keeps memoised objects alive, so ids stay unique
 
@@ -73,6 +77,8 @@ class Fingerprint:
         if isinstance(value, (Post, Page, Project, ProjectView, Attachment, Org, Person)) or (
                 is_dataclass(value) and type(value).__module__.startswith("extranet.")):
             parts = [type(value).__name__] + [f"{f.name}={self.of(getattr(value, f.name))}" for f in fields(value)]
+            if isinstance(value, (Post, Page, Project, Attachment)):
+                parts.append(f"shared={value.key in self.shared}")
             return "r" + digest(*parts)
         raise Unhashable(f"cannot fingerprint a {type(value).__name__}")
 

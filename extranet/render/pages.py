@@ -88,7 +88,7 @@ class ZoneRenderer:
         self.livereload = livereload
         self.out = ZoneOutput(view.zone)
         self.memo = memo
-        self.fp = Fingerprint()
+        self.fp = Fingerprint(view.shared)
         if memo is not None:
             try:
                 self.zone_key = digest(FORMAT, theme_digest(theme.files_digest()), repr(self.settings),

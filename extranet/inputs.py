@@ -1,0 +1,186 @@
+"""The whole build's inputs as one hash, and the output tree as one snapshot: the "no change" test.
+
+A build is a pure function of: the tool (every file of the extranet package), extranet.toml,
+people.toml, every file below content/ and themes/, the secrets (keys, credentials, URL key),
+the build's options, and the moment `now` only through the instants where a visibility
+decision flips (a future post becoming due, a person's access ending). When all of these are
+the ones the last successful build recorded, and the output tree is still exactly the one it
+wrote (same names, sizes, modification times and inodes), that build's output is this build's
+output: nothing needs to be done.
+
+Files are hashed by content (SHA-256). A file's hash is reused without reading it only when
+its (size, mtime_ns, ctime_ns, inode) are all the ones seen when it was last hashed; any
+difference in any of them reads and hashes it again.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import hashlib
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cache import Cache, digest
+
+NAMESPACE = "inputs"
+PACKAGE = Path(__file__).resolve().parent
+SETTINGS_FILES = ("extranet.toml", "people.toml")
+STATE_FILES = ("secrets.json", "url.key")
+Stat = tuple[int, int, int, int]
+RACY_NS = 2_000_000_000  # a file changed this recently may change again within the same timestamp tick
+
+
+def _stat(st: os.stat_result) -> Stat:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def _walk(folder: Path, skip: frozenset[str] = frozenset()) -> Iterable[tuple[str, os.stat_result | None]]:
+    """(absolute path, stat) of every regular file below `folder` (symlinks followed, `skip` names left out)."""
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.name in skip or entry.name == "__pycache__":
+            continue
+        if entry.is_dir():
+            yield from _walk(Path(entry.path))
+        elif entry.is_file():
+            yield entry.path, entry.stat()
+        else:
+            yield entry.path, None  # a dangling link, a socket...: its name counts
+
+
+class Hasher:
+    """Content hashes of files, re-read whenever any stat field changed since they were hashed."""
+
+    def __init__(self, known: dict[str, tuple[Stat, str]]) -> None:
+        self.known = known
+        self.seen: dict[str, tuple[Stat, str]] = {}
+
+    def file(self, path: str, st: os.stat_result | None = None) -> str:
+        """SHA-256 of a file's bytes ("-" when it does not exist)."""
+        try:
+            st = st or os.stat(path)
+        except FileNotFoundError:
+            return "-"
+        key = _stat(st)
+        entry = self.known.get(path)
+        if entry is None or entry[0] != key:
+            with open(path, "rb") as f:
+                data = f.read()
+            recent = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS
+            entry = (None if recent else key, hashlib.sha256(data).hexdigest())  # None: hash again next time
+        self.seen[path] = entry
+        return entry[1]
+
+    def tree(self, folder: Path, skip: frozenset[str] = frozenset()) -> str:
+        """One hash of every file below `folder`: names and contents."""
+        items = sorted((p, self.file(p, st) if st else "special") for p, st in _walk(folder, skip))
+        return digest(*(f"{p}\0{h}" for p, h in items))
+
+
+def source_digest(root: Path, options: str, hasher: Hasher) -> str:
+    """The hash of the tool, the build options, the settings, people, content and themes of `root`."""
+    from . import __version__
+
+    parts = [__version__, options, hasher.tree(PACKAGE)]
+    parts += [hasher.file(str(root / name)) for name in SETTINGS_FILES]
+    parts += [hasher.tree(root / "content"), hasher.tree(root / "themes")]
+    return digest(*parts)
+
+
+def state_digest(root: Path, hasher: Hasher) -> str:
+    """The hash of the secrets a build reads (and may update): keys, credentials, URL key."""
+    return digest(*(hasher.file(str(root / ".extranet" / name)) for name in STATE_FILES))
+
+
+def output_snapshot(out: Path, names: Iterable[str]) -> tuple:
+    """Every file and folder of the output zones with its (size, mtime_ns, ctime_ns, inode)."""
+    items = []
+    for name in sorted(names):
+        folder = out / name
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames.sort()
+            items.append((dirpath, _stat(os.stat(dirpath))))
+            for f in sorted(filenames):
+                p = os.path.join(dirpath, f)
+                items.append((p, _stat(os.lstat(p))))
+        if not folder.is_dir():
+            items.append((str(folder), None))
+    return tuple(items)
+
+
+def time_window(now: dt.datetime, flips: Iterable[dt.datetime]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """[lo, hi): the stretch of time around `now` in which no visibility decision flips."""
+    ordered = sorted(set(flips))
+    i = bisect.bisect_right(ordered, now)
+    return (ordered[i - 1] if i else None, ordered[i] if i < len(ordered) else None)
+
+
+def flips_of(site) -> list[dt.datetime]:
+    """The instants at which what a build shows changes by itself: each post's date (a future
+    post becomes due) and the midnight after each person's last day (their access ends)."""
+    out = [post.date for project in site.projects for post in project.posts]
+    out += [dt.datetime.combine(p.expires + dt.timedelta(days=1), dt.time())
+            for p in site.people.people.values() if p.expires is not None]
+    return out
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the last successful build read and wrote."""
+
+    sources: str
+    state: str
+    window: tuple[dt.datetime | None, dt.datetime | None]
+    zones: tuple[str, ...]
+    outputs: tuple
+    pages: tuple[tuple[str, int], ...]
+    warnings: tuple[str, ...]
+
+    def covers(self, now: dt.datetime) -> bool:
+        """Whether `now` lies in the window where the recorded build's decisions hold."""
+        lo, hi = self.window
+        return (lo is None or lo <= now) and (hi is None or now < hi)
+
+
+class Inputs:
+    """The no-change test of one build: unchanged() before the build, record() after a successful one.
+
+    The sources are hashed once, before the build reads them: a source changed while the build
+    runs then differs from the record, and the next build does the work again. The secrets are
+    hashed again after the build, since the build itself updates them."""
+
+    def __init__(self, cache: Cache, root: Path, out: Path, options: str) -> None:
+        self.cache = cache
+        self.root = root
+        self.out = out
+        stored = cache.get(NAMESPACE)
+        self.hasher = Hasher(stored.get("hashes", {}))
+        self.previous: Record | None = stored.get("record") if stored.get("out") == str(out) else None
+        self.sources = source_digest(root, options, self.hasher)
+
+    def unchanged(self, now: dt.datetime) -> Record | None:
+        """The last build's record when its inputs, time window and output are this build's."""
+        rec = self.previous
+        if rec is None or rec.sources != self.sources or not rec.covers(now):
+            return None
+        if state_digest(self.root, self.hasher) != rec.state:
+            return None
+        return rec if output_snapshot(self.out, rec.zones) == rec.outputs else None
+
+    def record(self, site, now: dt.datetime, zones: Iterable[str], pages: dict[str, int],
+               warnings: list[str]) -> None:
+        """Remember a successful build that wrote `zones` below the output folder."""
+        hasher = Hasher(self.hasher.seen)
+        state = state_digest(self.root, hasher)
+        zones = tuple(sorted(zones))
+        rec = Record(self.sources, state, time_window(now, flips_of(site)), zones,
+                     output_snapshot(self.out, zones), tuple(sorted(pages.items())), tuple(warnings))
+        self.cache.replace(NAMESPACE, {"out": str(self.out), "hashes": self.hasher.seen | hasher.seen,
+                                       "record": rec})
