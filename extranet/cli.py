@@ -27,6 +27,21 @@ def _setup_logging(verbose: bool) -> None:
     log.propagate = False
 
 
+def locked(command):
+    """Run a command holding the site lock: commands that write the output or the secrets
+    run one at a time (ingest and gateway take it around their rebuilds)."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(root: Path, *args, **kwargs):
+        from .lock import site_lock
+
+        with site_lock(root):
+            return command(root, *args, **kwargs)
+
+    return wrapper
+
+
 def _fail(error: Exception) -> None:
     """Print an error as one line per problem and exit non-zero."""
     if isinstance(error, SiteError):
@@ -80,6 +95,7 @@ def init(directory: Path) -> None:
 @click.option("--no-cache", is_flag=True, help="Ignore .extranet/cache/ and do everything again.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Processes for Markdown on a cold build.")
 @click.pass_obj
+@locked
 def build(root: Path, strict: bool, out: Path | None, no_encrypt: bool, no_cache: bool, jobs: int | None) -> None:
     """Build both zones into public/internal and public/mixed."""
     from .build import build as run_build
@@ -172,6 +188,7 @@ def _show_password(pid: str, password: str, password_file: Path | None) -> None:
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the generated password there (mode 600) instead of showing it.")
 @click.pass_obj
+@locked
 def people_add(root: Path, person_id: str, name: str, email: str, org: str, expires, notify: str,
                password_file: Path | None) -> None:
     """Add PERSON_ID to people.toml with a generated password."""
@@ -186,6 +203,7 @@ def people_add(root: Path, person_id: str, name: str, email: str, org: str, expi
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the generated password there (mode 600) instead of showing it.")
 @click.pass_obj
+@locked
 def people_reset(root: Path, person_id: str, password_file: Path | None) -> None:
     """Give PERSON_ID a new password (the old one stops working at the next build)."""
     from .people import reset
@@ -196,6 +214,7 @@ def people_reset(root: Path, person_id: str, password_file: Path | None) -> None
 @people.command("remove")
 @click.argument("person_id")
 @click.pass_obj
+@locked
 def people_remove(root: Path, person_id: str) -> None:
     """Remove PERSON_ID; the next build rotates every key they could use."""
     from .people import remove
@@ -220,6 +239,7 @@ def people_list(root: Path) -> None:
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: public/).")
 @click.pass_obj
+@locked
 def audit(root: Path, out: Path | None) -> None:
     """Prove that the built output holds nothing internal in the mixed zone, and that every
     person opens exactly their projects."""
@@ -324,6 +344,7 @@ def moderate_list(root: Path) -> None:
 @moderate.command("approve")
 @click.argument("ref")
 @click.pass_obj
+@locked
 def moderate_approve(root: Path, ref: str) -> None:
     """Publish REF (<project>/<post id>), rebuild, and notify."""
     from .build import build as run_build
@@ -337,6 +358,7 @@ def moderate_approve(root: Path, ref: str) -> None:
 @moderate.command("reject")
 @click.argument("ref")
 @click.pass_obj
+@locked
 def moderate_reject(root: Path, ref: str) -> None:
     """Take REF off the site (kept in .extranet/rejected/), and rebuild."""
     from .build import build as run_build

@@ -73,7 +73,9 @@ class SiteGateway:
             return
         from ..build import build
 
-        with self._lock:
+        from ..lock import site_lock
+
+        with self._lock, site_lock(self.root):
             try:
                 result = build(self.root) if self.rebuild else None
             except Exception as e:  # noqa: BLE001 - the posts are safe in content/; a later build publishes them
