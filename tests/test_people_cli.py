@@ -76,3 +76,19 @@ def test_remove_someone_unreferenced_deletes_their_entry(tmp_path: Path) -> None
     assert run(root, "people", "remove", "sam").returncode == 0
     assert "[people.sam]" not in (root / "people.toml").read_text()
     assert run(root, "people", "remove", "sam").returncode == 1
+
+
+def test_commands_that_write_secrets_wait_for_each_other(tmp_path: Path) -> None:
+    import subprocess as sp
+    import time
+
+    from extranet.lock import site_lock
+
+    root = copy_site("small", tmp_path)
+    with site_lock(root):  # e.g. a build in progress
+        proc = sp.Popen([sys.executable, "-m", "extranet", "-C", str(root), "people", "reset", "carl",
+                         "--password-file", str(tmp_path / "pw")], stdout=sp.PIPE, stderr=sp.PIPE)
+        time.sleep(1.5)
+        assert proc.poll() is None, "the reset did not wait for the lock"
+    assert proc.wait(timeout=60) == 0
+    assert verify_password(Secrets.load(root / ".extranet"), "carl", (tmp_path / "pw").read_text().strip())
