@@ -62,8 +62,9 @@ def canary_matcher(rules: Rules, mixed: View) -> "Matcher":
     found: dict[str, str] = {}
     shown: list[str] = []
     visible_projects = {pv.project.id: pv for pv in mixed.projects}
+    shown_pages = {id(page) for page in mixed.pages}
     for page in site.pages:
-        visible = page in mixed.pages
+        visible = id(page) in shown_pages
         if visible:
             shown += [page.title, _body_text(page.body, MIXED)]
         else:
@@ -80,10 +81,11 @@ def canary_matcher(rules: Rules, mixed: View) -> "Matcher":
             shown += [project.title, project.summary]
             for a in pv.files:
                 shown.append(a.name)
+        shown_posts = {id(p) for p in pv.posts} if pv is not None else set()
         bodies = [(project.body, pv is not None and pv.show_body)]
-        bodies += [(p.body, pv is not None and p in pv.posts) for p in project.posts]
+        bodies += [(p.body, id(p) in shown_posts) for p in project.posts]
         for post in project.posts:
-            if pv is not None and post in pv.posts:
+            if id(post) in shown_posts:
                 shown.append(post.title)
             else:
                 found[post.title] = "the title of an internal post"
