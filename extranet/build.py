@@ -134,7 +134,7 @@ def build(
             banner = preview_banner(settings) if preview_banner else ""
             rendered[zone] = render_zone(views[zone], urls, theme, preview_banner=banner,
                                          livereload=livereload, memo=memo.for_zone(zone) if memo else None)
-        matcher = canary_matcher(rules, views[MIXED])
+        matcher = canary_matcher(rules, views[MIXED], store if cache else None)
         secrets_of_mixed = matcher.secrets
         if memo is None or not memo.audited(secrets_of_mixed):
             render_deferred(rendered[MIXED])  # new canaries: every mixed page is checked again
