@@ -56,14 +56,16 @@ def canaries(rules: Rules, mixed: View) -> dict[str, str]:
     return canary_matcher(rules, mixed).secrets
 
 
-def canary_matcher(rules: Rules, mixed: View) -> "Matcher":
-    """A Matcher of the canaries of `mixed` (what canaries() returns), the index built once."""
+def canary_matcher(rules: Rules, mixed: View, cache=None) -> "Matcher":
+    """A Matcher of the canaries of `mixed` (what canaries() returns), the index built once;
+    with the build `cache`, what earlier builds proved is reused (see canarymemo.py)."""
     site = rules.site
     found: dict[str, str] = {}
     shown: list[str] = []
     visible_projects = {pv.project.id: pv for pv in mixed.projects}
+    shown_pages = {id(page) for page in mixed.pages}
     for page in site.pages:
-        visible = page in mixed.pages
+        visible = id(page) in shown_pages
         if visible:
             shown += [page.title, _body_text(page.body, MIXED)]
         else:
@@ -80,10 +82,11 @@ def canary_matcher(rules: Rules, mixed: View) -> "Matcher":
             shown += [project.title, project.summary]
             for a in pv.files:
                 shown.append(a.name)
+        shown_posts = {id(p) for p in pv.posts} if pv is not None else set()
         bodies = [(project.body, pv is not None and pv.show_body)]
-        bodies += [(p.body, pv is not None and p in pv.posts) for p in project.posts]
+        bodies += [(p.body, id(p) in shown_posts) for p in project.posts]
         for post in project.posts:
-            if pv is not None and post in pv.posts:
+            if id(post) in shown_posts:
                 shown.append(post.title)
             else:
                 found[post.title] = "the title of an internal post"
@@ -102,6 +105,10 @@ def canary_matcher(rules: Rules, mixed: View) -> "Matcher":
                 found[name] = "the name of an unpublished file"
     kept = {text: what for text, what in found.items()
             if text and len(text) >= (MIN_TITLE if "title" in what or "name" in what or "summary" in what else MIN_TEXT)}
+    if cache is not None:
+        from .canarymemo import memo_matcher
+
+        return memo_matcher(cache, kept, shown)
     matcher = Matcher(kept)
     return matcher.without(_also_in(matcher, shown))
 
@@ -133,23 +140,37 @@ class Matcher:
 
     def __init__(self, secrets: Mapping[str, str]) -> None:
         self.secrets = dict(secrets)
-        keys: dict[str, list] = {}
-        for s in self.secrets:
-            words = [m.group(0) for m in _WORD.finditer(s) if 0 < m.start() and m.end() < len(s)]
-            keys[s] = list(zip(words, words[1:])) or words
+        keys = {s: _keys(s) for s in self.secrets}
         freq: dict = {}
         for k in keys.values():
             for w in set(k):
                 freq[w] = freq.get(w, 0) + 1
         self.by_key: dict = {}
         self.always: list[str] = []
+        self.anchor: dict[str, object] = {}
         self._dropped: frozenset[str] = frozenset()
         for s, k in keys.items():
             if k:
-                anchor = min(k, key=lambda w: freq[w])
+                anchor = self.anchor[s] = min(k, key=lambda w: freq[w])
                 self.by_key.setdefault(anchor, []).append((frozenset(k), s))
             else:
+                self.anchor[s] = None
                 self.always.append(s)
+
+    @classmethod
+    def from_anchors(cls, secrets: Mapping[str, str], anchors: Mapping[str, object]) -> "Matcher":
+        """A Matcher whose strings are indexed by anchors chosen earlier (each one of the string's
+        own interior words or word pairs, see anchors_of; None: always tested)."""
+        m = cls.__new__(cls)
+        m.secrets = dict(secrets)
+        m.by_key, m.always, m.anchor, m._dropped = {}, [], dict(anchors), frozenset()
+        for s in m.secrets:
+            anchor = anchors[s]
+            if anchor is None:
+                m.always.append(s)
+            else:
+                m.by_key.setdefault(anchor, []).append((frozenset((anchor,)), s))
+        return m
 
     def without(self, dropped: set[str]) -> "Matcher":
         """The same index for the strings not in `dropped` (no second indexing pass)."""
@@ -157,6 +178,7 @@ class Matcher:
         other.secrets = {s: w for s, w in self.secrets.items() if s not in dropped}
         other.always = [s for s in self.always if s not in dropped]
         other.by_key = self.by_key
+        other.anchor = self.anchor
         other._dropped = self._dropped | frozenset(dropped)
         return other
 
@@ -172,6 +194,17 @@ class Matcher:
 
 
 _WORD = re.compile(r"\w+")
+
+
+def _keys(s: str) -> list:
+    """The interior word pairs of a string (or its interior words when it has one only)."""
+    words = [m.group(0) for m in _WORD.finditer(s) if 0 < m.start() and m.end() < len(s)]
+    return list(zip(words, words[1:])) or words
+
+
+def anchors_of(strings: Iterable[str]) -> dict[str, object]:
+    """An anchor for each string, as Matcher chooses it among these strings."""
+    return dict(Matcher(dict.fromkeys(strings, "")).anchor)
 
 
 def find_leaks(files: Mapping[str, bytes], secrets: Mapping[str, str]) -> list[Leak]:

@@ -18,6 +18,7 @@ from .audit import Matcher, canary_matcher, find_leaks
 from .cache import open_cache
 from .content.loader import load_site
 from .content.parallel import BodyStore
+from .content.records import RecordStore
 from .content.model import Site
 from .errors import ExtranetError, Problems
 from .incremental import OutputMemo, plain_files, render_deferred
@@ -118,7 +119,8 @@ def build(
                                    unchanged=True)
         say("loading content")
         bodies = BodyStore(store, jobs)
-        site = load_site(settings, people, problems, bodies=bodies)
+        records = RecordStore(store, inputs.hashes() if inputs is not None else {})
+        site = load_site(settings, people, problems, bodies=bodies, records=records)
         rules = Rules(site, now)
         theme = Theme(root, settings.theme)
         encrypt = settings.encrypt if encrypt is None else encrypt
@@ -132,7 +134,7 @@ def build(
             banner = preview_banner(settings) if preview_banner else ""
             rendered[zone] = render_zone(views[zone], urls, theme, preview_banner=banner,
                                          livereload=livereload, memo=memo.for_zone(zone) if memo else None)
-        matcher = canary_matcher(rules, views[MIXED])
+        matcher = canary_matcher(rules, views[MIXED], store if cache else None)
         secrets_of_mixed = matcher.secrets
         if memo is None or not memo.audited(secrets_of_mixed):
             render_deferred(rendered[MIXED])  # new canaries: every mixed page is checked again
@@ -161,6 +163,7 @@ def build(
             if inputs is not None:
                 inputs.record(site, now, trees, {z: o.pages for z, o in rendered.items()}, counter.messages)
         bodies.keep()
+        records.keep()
         store.save()
     finally:
         log.removeHandler(counter)

@@ -10,6 +10,7 @@ mixed page is rendered again and checked in full.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,6 +36,7 @@ class OutputMemo:
         stored = cache.get(NAMESPACE)
         self.entries: dict[str, dict[str, tuple]] = stored.get("zones", {}) if stored.get("out") == str(out_dir) else {}
         self.checked: frozenset[str] = stored.get("canaries", frozenset()) if self.entries else frozenset()
+        self.groups: dict[str, dict[str, tuple[str, ...]]] = stored.get("groups", {}) if self.entries else {}
 
     def for_zone(self, zone: str) -> Memo:
         """The renderer's question: may the page at `path` with this key keep its previous output?"""
@@ -47,6 +49,22 @@ class OutputMemo:
                 return None
             return entry[3] if stat_key(folder / path) == entry[2] else None
 
+        def group(gkey: str) -> list[tuple[str, str, tuple[str, ...]]] | None:
+            """(path, page key, warnings) of every page of a group the previous build rendered
+            from the same group key, when each output file is still the one it wrote."""
+            paths = self.groups.get(zone, {}).get(gkey)
+            if paths is None:
+                return None
+            out = []
+            base = str(folder) + "/"
+            for path in paths:
+                entry = entries.get(path)
+                if entry is None or (entry[1] == PLAIN) == self.encrypt or _stat(base + path) != entry[2]:
+                    return None
+                out.append((path, entry[0], entry[3]))
+            return out
+
+        known.group = group  # type: ignore[attr-defined]
         return known
 
     def reusable(self, zone: str, path: str, secret: bytes) -> bool:
@@ -62,6 +80,7 @@ class OutputMemo:
                keys: Mapping[str, Mapping[str, bytes]], canaries: Mapping[str, str]) -> None:
         """Remember the pages just published (`keys`: zone -> scope -> content key, empty when plain)."""
         zones: dict[str, dict[str, tuple]] = {}
+        groups: dict[str, dict[str, tuple[str, ...]]] = {}
         for zone, out in rendered.items():
             folder = self.out_dir / zone
             entries = {}
@@ -75,8 +94,18 @@ class OutputMemo:
                 if stat is not None:
                     entries[path] = (key, seal_id(secret) if secret else PLAIN, stat, warnings)
             zones[zone] = entries
-        self.cache.replace(NAMESPACE, {"out": str(self.out_dir), "zones": zones,
+            groups[zone] = {g: paths for g, paths in out.groups.items() if all(p in entries for p in paths)}
+        self.cache.replace(NAMESPACE, {"out": str(self.out_dir), "zones": zones, "groups": groups,
                                        "canaries": frozenset(digest(c) for c in canaries)})
+
+
+def _stat(path: str) -> tuple[int, int, int] | None:
+    """stat_key of a path given as a string (no Path arithmetic: called for every reused page)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def render_deferred(out: ZoneOutput) -> None:

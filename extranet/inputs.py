@@ -165,6 +165,11 @@ class Inputs:
         self.previous: Record | None = stored.get("record") if stored.get("out") == str(out) else None
         self.sources = source_digest(root, options, self.hasher)
 
+    def hashes(self) -> dict[str, str]:
+        """path -> SHA-256 of every file hashed before the build read anything (the keys of
+        the record store: a source is loaded as the bytes hashed here)."""
+        return {path: entry[1] for path, entry in self.hasher.seen.items()}
+
     def unchanged(self, now: dt.datetime) -> Record | None:
         """The last build's record when its inputs, time window and output are this build's."""
         rec = self.previous

@@ -51,18 +51,23 @@ def write_tree(folder: Path, files: Mapping[str, bytes], previous: Path | None =
     A value that is not bytes stands for "unchanged": the file of the `previous` tree at the
     same path is hard-linked (never modified: the live tree is only ever swapped out whole).
     """
-    made: set[Path] = set()
+    made: set[str] = set()
+    base, old = str(folder), str(previous) if previous is not None else None
     for rel, data in files.items():
-        target = folder / safe_relpath(rel)
-        if target.parent not in made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            made.add(target.parent)
+        if not rel or rel[0] == "/" or ".." in rel.split("/"):
+            safe_relpath(rel)  # raises
+        target = f"{base}/{rel}"
+        parent = target.rsplit("/", 1)[0]
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
         if isinstance(data, bytes):
-            target.write_bytes(data)
+            with open(target, "wb") as f:
+                f.write(data)
             continue
-        if previous is None:
+        if old is None:
             raise ValueError(f"{rel}: unchanged file without a previous output")
-        source = previous / safe_relpath(rel)
+        source = f"{old}/{rel}"
         try:
             os.link(source, target)
         except OSError:

@@ -223,3 +223,63 @@ def test_no_change_is_not_assumed_after_a_password_reset(tmp_path: Path) -> None
     secrets.save()
     assert not build(root, now=NOW, encrypt=True).unchanged
     assert build(root, now=NOW, encrypt=True).unchanged
+
+
+# -- caches by content: parsed sources, canaries -----------------------------------------
+
+def _canaries_now(root: Path) -> tuple[dict, dict]:
+    """The canaries of the mixed zone as the build's memo gives them, and computed afresh."""
+    from extranet import config
+    from extranet.audit import canaries, canary_matcher
+    from extranet.cache import open_cache
+    from extranet.content.loader import load_site
+    from extranet.zones import MIXED, Rules
+
+    settings, people = config.load(root)
+    rules = Rules(load_site(settings, people), NOW)
+    view = rules.view(MIXED)
+    memo = canary_matcher(rules, view, open_cache(settings.state_dir)).secrets
+    return memo, canaries(rules, view)
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_memoised_canaries_are_the_fresh_ones_after_a_change(tmp_path: Path, change: str) -> None:
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=False)
+    CHANGES[change](root)
+    build(root, now=NOW, encrypt=False)
+    memo, fresh = _canaries_now(root)
+    assert memo == fresh
+
+
+def test_text_shown_elsewhere_becomes_a_canary_when_that_place_turns_internal(tmp_path: Path) -> None:
+    root = _site(tmp_path)
+    secret = "The pricing of the second phase stays between us for now."
+    write(root / "content/projects/alpha/posts/2026-01-08-costs.md",
+          f"---\ntitle: Internal costs note\n---\n{secret}\n")
+    write(root / "content/projects/alpha/posts/2026-01-08-quote.md",
+          f"---\ntitle: Quote for the client\nvisibility: mixed\n---\n{secret}\n")
+    build(root, now=NOW, encrypt=False)
+    assert secret not in _canaries_now(root)[0]  # shown by the mixed post: not a secret
+    make_quote_internal = root / "content/projects/alpha/posts/2026-01-08-quote.md"
+    make_quote_internal.write_text(make_quote_internal.read_text(encoding="utf-8").replace("visibility: mixed\n", ""),
+                                   encoding="utf-8")
+    build(root, now=NOW, encrypt=False)
+    memo, fresh = _canaries_now(root)
+    assert secret in memo and memo == fresh
+    mixed = b"".join(read_tree(root / "public" / "mixed").values())
+    assert secret.encode() not in mixed and b"Quote for the client" not in mixed
+    _same_as_cold(root, tmp_path, NOW)
+
+
+def test_visibility_edit_in_front_matter_invalidates_the_parsed_source(tmp_path: Path) -> None:
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=True)
+    make_internal(root)  # only the front matter changes; the body is the same
+    build(root, now=NOW, encrypt=True)
+    secrets = Secrets.load(root / ".extranet")
+    mixed = decrypt_zone(read_tree(root / "public" / "mixed"), secrets, "mixed")
+    text = b"".join(mixed.values())
+    assert b"We met on Monday" not in text and b"Kickoff meeting notes" not in text
+    memo, fresh = _canaries_now(root)
+    assert any("We met on Monday" in c for c in memo) and memo == fresh

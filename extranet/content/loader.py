@@ -15,6 +15,7 @@ from .frontmatter import FrontMatterError, parse
 from .markup import MarkupError, Renderer
 from .model import Attachment, Body, Page, Post, Project, Site
 from .parallel import BodyStore
+from .records import Lines, RecordStore
 
 PROJECT_FIELDS = (
     Field("title", "str", "Project title (shared with the project's members).", required=True),
@@ -69,15 +70,36 @@ class _Loader:
     """One load of a site: holds the problems collector and the Markdown renderer."""
 
     def __init__(self, settings: Settings, people: People, problems: Problems,
-                 bodies: BodyStore | Renderer | None = None) -> None:
+                 bodies: BodyStore | Renderer | None = None, records: RecordStore | None = None) -> None:
         self.root = settings.root
+        self.content = str(settings.root / "content") + "/"
         self.settings = settings
         self.people = people
         self.problems = problems
         self.renderer = bodies or Renderer()
+        self.records = records
+
+    def key_of(self, path: Path) -> str:
+        """The content key of a source (its path below content/)."""
+        text = str(path)
+        return text[len(self.content):] if text.startswith(self.content) else path.relative_to(self.root / "content").as_posix()
 
     def source(self, path: Path, fields: tuple[Field, ...], what: str):
-        """Read, split and validate one Markdown source: (values, front matter, body) or None."""
+        """Read, split and validate one Markdown source: (values, front matter lines, body) or
+        None; a source whose bytes an earlier build loaded without problems comes from the
+        record store."""
+        rkey = self.records.key(path, self.key_of(path), what) if self.records else None
+        hit = self.records.get(rkey) if rkey else None
+        if hit is not None:
+            return hit
+        before = len(self.problems.items)
+        parsed = self._parse(path, fields, what)
+        if parsed is not None and rkey and len(self.problems.items) == before:
+            self.records.put(rkey, parsed)
+        return parsed
+
+    def _parse(self, path: Path, fields: tuple[Field, ...], what: str):
+        """Read, split, validate and render one source."""
         text = _read_text(path, self.problems)
         if text is None:
             return None
@@ -89,13 +111,13 @@ class _Loader:
         values = check(fm.data, fields, self.problems, path, fm.line_of, what)
         if values is None:
             return None
-        key = path.relative_to(self.root / "content").as_posix()
+        key = self.key_of(path)
         try:
             body = self.renderer.render(key, fm.body, fm.body_line, email=values.get("source") == "email")
         except MarkupError as e:
             self.problems.add(path, e.line, str(e))
             return None
-        return values, fm, body
+        return values, Lines({f.name: fm.line_of(f.name) for f in fields}), body
 
     def person(self, path: Path, line: int | None, pid: str) -> None:
         """Report an unknown person id."""
@@ -108,7 +130,7 @@ class _Loader:
         if src is None:
             return None
         v, _, body = src
-        key = path.relative_to(self.root / "content").as_posix()
+        key = self.key_of(path)
         return Page(key, slugify(path.stem), v["title"], v["visibility"], body)
 
     def post(self, path: Path, project: str) -> Post | None:
@@ -136,8 +158,9 @@ class _Loader:
         if v["author"]:
             self.person(path, fm.line_of("author"), v["author"])
         original_path = path.with_name(path.stem + ".original.txt")
-        original = _read_text(original_path, self.problems) if original_path.exists() else None
-        key = path.relative_to(self.root / "content").as_posix()
+        exists = self.records.exists(original_path) if self.records else original_path.exists()
+        original = _read_text(original_path, self.problems) if exists else None
+        key = self.key_of(path)
         return Post(key, project, path.stem, v["title"], date, v["author"], v["visibility"],
                     v["in_reply_to"], tuple(v["tags"]), v["draft"], v["pending"], v["message_id"],
                     v["source"], original, body)
@@ -174,7 +197,7 @@ class _Loader:
                                   f"duplicate slug '{slug}' (also {slugs[slug]})")
             slugs[slug] = post.id
         posts.sort(key=lambda p: (p.date, p.id))
-        return Project(index.relative_to(self.root / "content").as_posix(), pid, v["title"], v["summary"],
+        return Project(self.key_of(index), pid, v["title"], v["summary"],
                        v["status"], tuple(v["orgs"]), tuple(v["members"]), v["moderation"], body,
                        tuple(posts), files, v["visibility"])
 
@@ -202,7 +225,7 @@ def _md_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.md") if not p.is_dir()) if folder.is_dir() else []
 
 
-def _bodies_to_render(content: Path, bodies: BodyStore):
+def _bodies_to_render(content: Path, bodies: BodyStore, records: RecordStore | None = None):
     """(key, markdown, first line, email) of every source whose body the cache lacks, for
     rendering ahead in a process pool (a source with the bytes of a cached one is not parsed)."""
     files = _md_files(content / "pages")
@@ -212,6 +235,9 @@ def _bodies_to_render(content: Path, bodies: BodyStore):
             files += [folder / "index.md"] + _md_files(folder / "posts")
     for path in files:
         key = path.relative_to(content).as_posix()
+        what = "page" if key.startswith("pages/") else "project" if path.name == "index.md" else "post"
+        if records is not None and records.key(path, key, f"{what} front matter") in records.known:
+            continue  # parsed by an earlier build: its body is in its record
         try:
             raw = path.read_bytes()
             if bodies.has_source(key, raw):
@@ -225,14 +251,15 @@ def _bodies_to_render(content: Path, bodies: BodyStore):
 
 
 def load_site(settings: Settings, people: People, problems: Problems | None = None, *,
-              bodies: BodyStore | None = None) -> Site:
+              bodies: BodyStore | None = None, records: RecordStore | None = None) -> Site:
     """Load every page and project of the site; raise SiteError with all problems found
     (including those already in `problems`, e.g. from the settings and people files).
-    `bodies` renders Markdown through the build cache (and a process pool on a cold build)."""
+    `bodies` renders Markdown through the build cache (and a process pool on a cold build);
+    `records` holds the sources earlier builds parsed, by content hash."""
     content = settings.root / "content"
     if bodies is not None and content.is_dir():
-        bodies.prefetch(_bodies_to_render(content, bodies))
-    loader = _Loader(settings, people, problems or Problems(settings.root), bodies)
+        bodies.prefetch(_bodies_to_render(content, bodies, records))
+    loader = _Loader(settings, people, problems or Problems(settings.root), bodies, records)
     if not content.is_dir():
         loader.problems.add(content, None, "content folder not found")
         loader.problems.raise_if_any()

@@ -50,8 +50,10 @@ class Fingerprint:
         """A stable text standing for `value`."""
         if value is None or isinstance(value, (bool, int, float)):
             return repr(value)
+        if type(value) is str:
+            return repr(value) if len(value) < 200 else "s" + digest(value)  # repr: quoted, injective
         if isinstance(value, (str, Markup)):
-            return "s" + digest(str(value))
+            return "m" + digest(str(value))
         if isinstance(value, (dt.date, dt.datetime)):
             return value.isoformat()
         if isinstance(value, Lazy):
@@ -76,11 +78,32 @@ class Fingerprint:
             return "b" + value.digest
         if isinstance(value, (Post, Page, Project, ProjectView, Attachment, Org, Person)) or (
                 is_dataclass(value) and type(value).__module__.startswith("extranet.")):
-            parts = [type(value).__name__] + [f"{f.name}={self.of(getattr(value, f.name))}" for f in fields(value)]
+            parts = [type(value).__name__]
+            for name in _field_names(type(value)):
+                v = getattr(value, name)
+                parts.append(repr(v) if _plain(v) else self.of(v))
             if isinstance(value, (Post, Page, Project, Attachment)):
                 parts.append(f"shared={value.key in self.shared}")
             return "r" + digest(*parts)
         raise Unhashable(f"cannot fingerprint a {type(value).__name__}")
+
+
+_PLAIN = (str, int, bool, float, type(None), dt.datetime, dt.date)
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The field names of a dataclass, in order (looked up once per class)."""
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def _plain(v: object) -> bool:
+    """Whether `repr(v)` stands for `v` exactly (built-in scalars and tuples of strings)."""
+    t = type(v)
+    return t in _PLAIN or (t is tuple and all(type(x) is str for x in v))
 
 
 def theme_digest(files: list[Path]) -> str:

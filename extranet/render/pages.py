@@ -53,6 +53,7 @@ class ZoneOutput:
     scopes: dict[str, str] = field(default_factory=dict)
     pages: int = 0
     keys: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # path -> (page key, warnings)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group key -> its memoised paths
 
     def add(self, path: str, data: bytes, scope: str | None) -> None:
         """Add one file; a scope of None means public (static assets only)."""
@@ -89,6 +90,7 @@ class ZoneRenderer:
         self.out = ZoneOutput(view.zone)
         self.memo = memo
         self.fp = Fingerprint(view.shared)
+        self._groups_rendered: dict[str, dict[str, bytes]] = {}
         if memo is not None:
             try:
                 self.zone_key = digest(FORMAT, theme_digest(theme.files_digest()), repr(self.settings),
@@ -223,7 +225,57 @@ class ZoneRenderer:
                  "last": pv.posts[-1].date if pv.posts else None} for pv in projects]
 
     def project(self, pv: ProjectView) -> None:
-        """A project page, its posts, tag pages and attachments."""
+        """A project page, its posts, tag pages and attachments; when the project's group key
+        (everything its pages are rendered from) is the previous build's, its pages are reused
+        without computing each page's key."""
+        gkey = self.group_key(pv)
+        reuse = getattr(self.memo, "group", None) if gkey else None
+        entries = reuse(gkey) if reuse else None
+        if entries is not None:
+            for path, key, replay in entries:
+                for message in replay:
+                    log.warning("%s", message)
+                self.out.add(path, Deferred(key, lambda path=path: self._group_page(pv, path)), pv.project.id)
+                self.out.keys[path] = (key, replay)
+                self.out.pages += 1
+            self.out.groups[gkey] = tuple(path for path, _, _ in entries)
+            self._attachments(pv)
+            return
+        before, pages = set(self.out.keys), self.out.pages
+        self._project(pv)
+        made = tuple(p for p in self.out.keys if p not in before)
+        if gkey and len(made) == self.out.pages - pages:  # every page has a key: the group can be reused
+            self.out.groups[gkey] = made
+
+    def group_key(self, pv: ProjectView) -> str | None:
+        """The hash of what every page of a project is rendered from: the zone-wide values,
+        the project view (its project, visible posts and files, each with whether it is
+        shared) and what each shown body's links resolve to in this zone."""
+        if self.memo is None:
+            return None
+        bodies = ([pv.project.body] if pv.show_body else []) + [p.body for p in pv.posts]
+        try:
+            return digest(self.zone_key, "project-group", self.fp.of(pv),
+                          repr([self.links.signature(b) for b in bodies]))
+        except Unhashable:
+            return None
+
+    def _group_page(self, pv: ProjectView, path: str) -> bytes:
+        """A page of a reused project group, rendered after all (its bytes are needed)."""
+        cached = self._groups_rendered.get(pv.project.id)
+        if cached is None:
+            scratch = ZoneRenderer(self.view, self.urls, self.theme, preview_banner=self.banner,
+                                   livereload=self.livereload)
+            log.addFilter(_drop)  # its warnings were replayed already
+            try:
+                scratch._project(pv)
+            finally:
+                log.removeFilter(_drop)
+            cached = self._groups_rendered[pv.project.id] = scratch.out.files
+        return cached[path]
+
+    def _project(self, pv: ProjectView) -> None:
+        """Render (or defer, page by page) every page of a project."""
         project = pv.project
         scope = project.id
         path = self.urls.project(project)
@@ -251,9 +303,13 @@ class ZoneRenderer:
         for tag, tagged in self.tags(pv).items():
             self.write("tag.html", self.urls.tag(project.id, tag), scope, pv=pv, project=project,
                        tag=tag, posts=tagged, excerpt=self.excerpt)
+        self._attachments(pv)
+
+    def _attachments(self, pv: ProjectView) -> None:
+        """The files a project shows in this zone."""
         root = self.view.site.settings.root / "content"
         for att in pv.files:
-            self.out.add(self.urls.attachment(att), (root / att.key).read_bytes(), scope)
+            self.out.add(self.urls.attachment(att), (root / att.key).read_bytes(), pv.project.id)
 
     def tags(self, pv: ProjectView) -> dict[str, list[Post]]:
         """Tags of the visible posts of a project."""

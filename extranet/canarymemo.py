@@ -1,0 +1,91 @@
+"""The canaries of the mixed zone, kept from one build to the next (pure facts, by content).
+
+A candidate canary (internal-only text) is dropped when some text the mixed zone shows
+contains it. The memo remembers, for each candidate, its Matcher anchor and either a
+*witness* (the SHA-256 of one shown text containing it) or "absent from every shown text of
+the last build" (the set of those texts' hashes is kept too). Both are facts about exact
+strings, so a later build may rely on them:
+- a candidate whose witness text is still shown is dropped without searching;
+- a candidate absent from every previously shown text only needs searching in the texts
+  shown for the first time;
+- any other candidate (new, or whose witness is gone) is searched in every shown text;
+- candidates spanning a line break are always searched in all shown texts joined.
+When too much is new, everything is computed again with the full index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .audit import Matcher, anchors_of
+from .cache import Cache, digest
+
+NAMESPACE = "canaries"
+ABSENT = ""
+MAX_NEW = 400  # candidates to search in every shown text one by one; above: the full index
+MAX_NEW_TEXTS = 200  # new shown texts to search for every candidate one by one
+
+
+def memo_matcher(cache: Cache, kept: Mapping[str, str], shown: list[str]) -> Matcher:
+    """A Matcher of the candidates in `kept` minus those some `shown` text contains."""
+    stored = cache.get(NAMESPACE)
+    before: dict[str, tuple] = stored.get("canaries", {})
+    seen_before: frozenset[str] = stored.get("texts", frozenset())
+    texts: dict[str, str] = {}
+    for t in shown:
+        texts.setdefault(digest(t), t)
+    current = frozenset(texts)
+    new_texts = [texts[d] for d in current - seen_before]
+    state: dict[str, tuple] = {}
+    unknown: list[str] = []
+    only_new: list[str] = []
+    multiline = [c for c in kept if "\n" in c]
+    for c in kept:
+        entry = before.get(c)
+        if entry is None or "\n" in c:
+            unknown.append(c)
+        elif entry[1] != ABSENT and entry[1] in current:
+            state[c] = entry
+        elif entry[1] == ABSENT:
+            only_new.append(c)
+        else:
+            unknown.append(c)
+    if not before or len(unknown) > MAX_NEW or len(new_texts) > MAX_NEW_TEXTS:
+        return _full(cache, kept, texts, current)
+    anchors = anchors_of([c for c in unknown if c not in before])
+    for c in only_new:
+        state[c] = (before[c][0], _witness(c, new_texts) or ABSENT)
+    joined = "\n".join(shown) if unknown else ""
+    for c in unknown:
+        anchor = before[c][0] if c in before else anchors[c]
+        w = ABSENT
+        if c in joined:
+            w = _witness(c, list(texts.values())) or ("joined" if c in multiline else ABSENT)
+        state[c] = (anchor, w)
+    cache.replace(NAMESPACE, {"canaries": state, "texts": current})
+    secrets = {c: kept[c] for c, (_, w) in state.items() if w == ABSENT}
+    return Matcher.from_anchors(secrets, {c: state[c][0] for c in secrets})
+
+
+def _witness(c: str, texts: list[str]) -> str | None:
+    """The hash of the first text containing `c` (None when none does)."""
+    for t in texts:
+        if c in t:
+            return digest(t)
+    return None
+
+
+def _full(cache: Cache, kept: Mapping[str, str], texts: dict[str, str], current: frozenset[str]) -> Matcher:
+    """Every candidate searched in every shown text with the full index (and remembered)."""
+    matcher = Matcher(kept)
+    witness: dict[str, str] = {}
+    for d, t in texts.items():
+        for c in matcher.find(t):
+            witness.setdefault(c, d)
+    multiline = [c for c in kept if "\n" in c and c not in witness]
+    if multiline:
+        joined = "\n".join(texts.values())
+        witness.update((c, "joined") for c in multiline if c in joined)
+    state = {c: (matcher.anchor.get(c), witness.get(c, ABSENT)) for c in kept}
+    cache.replace(NAMESPACE, {"canaries": state, "texts": current})
+    return matcher.without(set(witness))

@@ -1,0 +1,72 @@
+"""Parsed sources kept from one build to the next, keyed by the SHA-256 of the file's bytes.
+
+Loading an unchanged source then costs a dictionary lookup instead of reading it, parsing
+its YAML front matter, validating it and finding its rendered body. The key is a hash of
+the source's path, the kind of record it is read as, and the hash of its bytes (the one the
+no-change test computed before the build read anything, see inputs.Hasher): an edited
+source, whatever changed in it (a visibility, one character of the body), has a new key.
+Only sources that loaded without any problem are kept, so a cached source never hides one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cache import Cache, digest
+from .model import Body
+
+NAMESPACE = "records"
+
+
+@dataclass(frozen=True)
+class Lines:
+    """The front matter line numbers of a source (what the loader's messages cite)."""
+
+    lines: dict[str, int]
+
+    def line_of(self, key: str) -> int | None:
+        """Line of `key` in the file, or the front matter's first line."""
+        return self.lines.get(key, 1)
+
+
+Parsed = tuple[dict, Lines, Body]  # validated values, line numbers, rendered body
+
+
+class RecordStore:
+    """Parsed sources by content key; keeps exactly the ones this build used."""
+
+    def __init__(self, cache: Cache, hashes: Mapping[str, str]) -> None:
+        self.cache = cache
+        self.hashes = hashes  # absolute path (str) -> SHA-256 of the bytes, hashed before the build
+        self.known: dict[str, Parsed] = cache.get(NAMESPACE)
+        self.used: dict[str, Parsed] = {}
+
+    def key(self, path: Path, key: str, what: str) -> str | None:
+        """The record key of a source, or None when its bytes were not hashed before the build."""
+        sha = self.hashes.get(str(path))
+        return digest("record", what, key, sha) if sha else None
+
+    def exists(self, path: Path) -> bool:
+        """Whether a file was present when the build's inputs were hashed."""
+        return str(path) in self.hashes
+
+    def get(self, rkey: str | None) -> Parsed | None:
+        """A source parsed by an earlier build (and noted as used by this one)."""
+        if rkey is None:
+            return None
+        hit = self.known.get(rkey)
+        if hit is not None:
+            self.used[rkey] = hit
+        return hit
+
+    def put(self, rkey: str | None, parsed: Parsed) -> None:
+        """Remember a source that loaded without problems."""
+        if rkey is not None:
+            self.used[rkey] = parsed
+
+    def keep(self) -> None:
+        """Store the records of this build (those of removed or edited sources are dropped)."""
+        if self.used.keys() != self.known.keys():
+            self.cache.replace(NAMESPACE, self.used)
