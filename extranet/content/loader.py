@@ -290,3 +290,16 @@ def load_site(settings: Settings, people: People, problems: Problems | None = No
         for att in project.files:
             site.by_key[att.key] = att
     return site
+
+
+def load_project(settings: Settings, people: People, project_id: str) -> Project | None:
+    """One project alone (the gateway's view when a reply arrives); None if there is none.
+
+    Raises SiteError if its sources are invalid, like a build would."""
+    folder = settings.root / "content" / "projects" / project_id
+    if slugify(project_id) != project_id or not (folder / "index.md").is_file():
+        return None
+    loader = _Loader(settings, people, Problems(settings.root))
+    project = loader.project(folder)
+    loader.problems.raise_if_any()
+    return project

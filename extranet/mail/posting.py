@@ -25,7 +25,7 @@ from urllib.parse import quote
 import yaml
 
 from .. import config
-from ..content.loader import load_site, slugify
+from ..content.loader import load_project, slugify
 from ..content.model import Post, Project, Site
 from ..output import atomic_write
 from ..zones import INTERNAL, MIXED, Rules
@@ -101,9 +101,13 @@ class PostWriter:
         self.now = now
         self.posted: list[tuple[str, str]] = []  # (post key, person id) written by this process
 
-    def _site(self) -> Site:
+    def _site(self, project_id: str) -> Site:
+        """The site as far as this reply needs it: settings, people and its one project.
+
+        Loading one project keeps the time per message independent of the site's size."""
         settings, people = config.load(self.root)
-        return load_site(settings, people)
+        project = load_project(settings, people, project_id)
+        return Site(settings, people, (), (project,) if project else ())
 
     def _place(self, site: Site, rules: Rules, envelope: Envelope) -> Placed | Refused:
         project_id, _, post_id = envelope.post_ref.partition("/")
@@ -124,7 +128,7 @@ class PostWriter:
 
     def process(self, raw: bytes, envelope: Envelope) -> Outcome:
         """Write the post (or find the one already written for this message)."""
-        site = self._site()
+        site = self._site(envelope.post_ref.partition("/")[0])
         key = envelope.message_key
         for project in site.projects:
             for post in project.posts:
