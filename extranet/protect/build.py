@@ -29,8 +29,9 @@ def protect_site(site: Site, views: Mapping[str, View], rendered: Mapping[str, Z
     secrets = Secrets.load(settings.state_dir, create=True)
     emails = {p.id: p.email for p in site.people.people.values()}
     missing = sorted({pid for v in views.values() for pid in v.grants if pid not in secrets.people})
-    for pid in missing:
-        log.warning("%s has no password yet and cannot log in: run `extranet people reset %s`", pid, pid)
+    if missing:
+        log.warning("%d %s no password yet and cannot log in (%s): run `extranet people reset ID`",
+                    len(missing), "person has" if len(missing) == 1 else "people have", ", ".join(missing))
     trees: dict[str, dict[str, bytes]] = {}
     for zone, out in rendered.items():
         view = views[zone]
