@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import html as htmlmod
 import mimetypes
-import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -28,7 +27,7 @@ import markdownify
 from markupsafe import Markup
 
 from ..config import Person
-from ..content.markup import PLACEHOLDER
+from ..site.links import LinkResolver
 from ..content.model import Attachment, Body, Post, Site
 from ..render.i18n import format_date
 from ..render.theme import Theme
@@ -37,9 +36,6 @@ from ..zones import INTERNAL, MIXED, ZONES, Rules, View, visible_segments
 from .reply_address import reply_address
 from .sentlog import Outgoing
 
-_A = re.compile(r'<a\b[^>]*?\bhref="' + re.escape(PLACEHOLDER) + r'(\d+)"[^>]*>(.*?)</a>', re.S)
-_SRC = re.compile(r'\b(src|href)="' + re.escape(PLACEHOLDER) + r'(\d+)"')
-_LINK = re.compile(re.escape(PLACEHOLDER) + r"(\d+)")
 
 STRINGS = {
     "fr": {
@@ -152,36 +148,20 @@ class Composer:
             cached = self._content[(post.key, zone)] = self._render(post.body, zone)
         return cached
 
-    def _item(self, body: Body, index: int, zone: str) -> object | None:
-        target = body.links[index].target or ""
-        item = self.site.by_key.get(target) or self.site.by_key.get(target.rstrip("/") + "/index.md")
-        return item if item is not None and getattr(item, "key") in self.views[zone].keys else None
-
-    def _resolve(self, html: str, body: Body, zone: str) -> str:
-        def anchor(m: re.Match) -> str:
-            item = self._item(body, int(m.group(1)), zone)
-            if item is None:
-                return m.group(2)
-            link = body.links[int(m.group(1))]
-            url = self.url(zone, self.urls.for_item(item)) + (f"#{link.fragment}" if link.fragment else "")
-            return f'<a href="{htmlmod.escape(url)}">{m.group(2)}</a>'
-
-        def src(m: re.Match) -> str:
-            item = self._item(body, int(m.group(2)), zone)
-            url = self.url(zone, self.urls.for_item(item)) if item is not None else ""
-            return f'{m.group(1)}="{htmlmod.escape(url)}"'
-
-        return _SRC.sub(src, _A.sub(anchor, html))
+    @cached_property
+    def links(self) -> dict[str, LinkResolver]:
+        """Per zone: the site's link resolution, with absolute URLs and no repeated warnings."""
+        return {zone: LinkResolver(view, self.urls, url_of=lambda path, z=zone: self.url(z, path), quiet=True)
+                for zone, view in self.views.items()}
 
     def _render(self, body: Body, zone: str) -> Content:
         html_parts, text_parts = [], []
         files: dict[str, Attachment] = {}
         for html, internal in visible_segments(zone, body):
-            for m in _LINK.finditer(html):
-                item = self._item(body, int(m.group(1)), zone)
+            for item in self.links[zone].linked(html, body):
                 if isinstance(item, Attachment):
                     files.setdefault(item.key, item)
-            html = self._resolve(html, body, zone)
+            html = self.links[zone].resolve(html, body, "", "")
             text = markdownify.markdownify(html, heading_style="ATX", bullets="-").strip()
             if internal:
                 label = htmlmod.escape(self.t["internal_passage"])

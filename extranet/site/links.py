@@ -5,6 +5,7 @@ from __future__ import annotations
 import html as htmlmod
 import logging
 import re
+from collections.abc import Callable
 
 from ..content.markup import PLACEHOLDER
 from ..content.model import Attachment, Body
@@ -15,30 +16,48 @@ log = logging.getLogger("extranet")
 _A = re.compile(r'<a\b[^>]*?\bhref="' + re.escape(PLACEHOLDER) + r'(\d+)"[^>]*>(.*?)</a>', re.S)
 _IMG = re.compile(r'<img\b[^>]*?\bsrc="' + re.escape(PLACEHOLDER) + r'(\d+)"[^>]*>')
 _SRC = re.compile(r'\bsrc="' + re.escape(PLACEHOLDER) + r'\d+"')
+_LINK = re.compile(re.escape(PLACEHOLDER) + r"(\d+)")
 
 
 class LinkResolver:
-    """Rewrites placeholders in one zone; reports links the zone cannot keep."""
+    """Rewrites placeholders in one zone; reports links the zone cannot keep.
 
-    def __init__(self, view: View, urls: Urls, source_of: dict[int, str] | None = None) -> None:
+    Pages link relatively (`url_of` None); mail links absolutely to the zone's base URL
+    (`url_of` maps an output path to a URL) and stays `quiet`: the build already warned.
+    """
+
+    def __init__(self, view: View, urls: Urls, *, url_of: Callable[[str], str] | None = None,
+                 quiet: bool = False) -> None:
         self.view = view
         self.urls = urls
+        self.url_of = url_of
+        self.quiet = quiet
 
-    def _target(self, body: Body, index: int, where: str) -> tuple[object | None, str]:
+    def target(self, body: Body, index: int, where: str = "") -> tuple[object | None, str]:
+        """The item link `index` of `body` points to, if this zone shows it, and its fragment."""
         link = body.links[index]
         item = self.view.site.by_key.get(link.target or "")
         if item is None and link.target and not link.target.endswith(".md"):
             item = self.view.site.by_key.get(link.target.rstrip("/") + "/index.md")
         if item is None:
-            if self.view.zone == INTERNAL:
+            if self.view.zone == INTERNAL and not self.quiet:
                 log.warning("%s: broken link '%s'", where, link.written)
             return None, ""
         key = getattr(item, "key")
         if key not in self.view.keys:
-            if self.view.zone != INTERNAL:
+            if self.view.zone != INTERNAL and not self.quiet:
                 log.warning("%s: link to internal content '%s' removed from the mixed site", where, link.written)
             return None, ""
         return item, link.fragment
+
+    def linked(self, html: str, body: Body) -> list[object]:
+        """The items a passage links to that this zone shows (e.g. attachments to mail)."""
+        return [item for m in _LINK.finditer(html)
+                if (item := self.target(body, int(m.group(1)))[0]) is not None]
+
+    def _url(self, here: str, item: object) -> str:
+        path = self.urls.for_item(item)
+        return self.url_of(path) if self.url_of else relative(here, path)
 
     def signature(self, body: Body) -> tuple:
         """What resolving `body` depends on in this zone: each link's target and whether it is shown."""
@@ -58,21 +77,21 @@ class LinkResolver:
             return html
 
         def anchor(m: re.Match) -> str:
-            item, fragment = self._target(body, int(m.group(1)), where)
+            item, fragment = self.target(body, int(m.group(1)), where)
             inner = m.group(2)
             if item is None:
                 return f'<span class="link-removed">{inner}</span>'
-            url = relative(here, self.urls.for_item(item)) + (f"#{fragment}" if fragment else "")
+            url = self._url(here, item) + (f"#{fragment}" if fragment else "")
             extra = ""
             if isinstance(item, Attachment):
                 extra = f' download="{htmlmod.escape(item.name.rsplit("/", 1)[-1])}"'
             return f'<a href="{htmlmod.escape(url)}"{extra}>{inner}</a>'
 
         def image(m: re.Match) -> str:
-            item, _ = self._target(body, int(m.group(1)), where)
+            item, _ = self.target(body, int(m.group(1)), where)
             if item is None:
                 return ""
-            url = relative(here, self.urls.for_item(item))
+            url = self._url(here, item)
             return _SRC.sub(f'src="{htmlmod.escape(url)}"', m.group(0))
 
         return _IMG.sub(image, _A.sub(anchor, html))
