@@ -14,7 +14,7 @@ import pytest
 
 from extranet.build import build
 
-from helpers import NOW, SITES, read_tree
+from helpers import NOW, copy_site, read_tree
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "small"
 
@@ -22,7 +22,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "small"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("out")
-    build(SITES / "small", out=out, now=NOW, encrypt=False)
+    build(copy_site("small", tmp_path_factory.mktemp("site")), out=out, now=NOW, encrypt=False)
     return out
 
 
@@ -75,9 +75,9 @@ def test_internal_zone_marks_what_is_shared(built: Path) -> None:
 
 
 def test_link_to_internal_content_is_removed_with_a_warning(tmp_path: Path) -> None:
-    result = build(SITES / "small", out=tmp_path, now=NOW, encrypt=False)
+    result = build(copy_site("small", tmp_path), out=tmp_path / "out", now=NOW, encrypt=False)
     assert any("2026-01-06-pricing.md" in w and "removed from the mixed site" in w for w in result.warnings)
-    reply = (tmp_path / "mixed/projects/alpha/2026-01-07-reply.html").read_text()
+    reply = (tmp_path / "out/mixed/projects/alpha/2026-01-07-reply.html").read_text()
     assert "pricing" in reply and "2026-01-06-pricing" not in reply
-    internal_reply = (tmp_path / "internal/projects/alpha/2026-01-07-reply.html").read_text()
+    internal_reply = (tmp_path / "out/internal/projects/alpha/2026-01-07-reply.html").read_text()
     assert 'href="2026-01-06-pricing.html"' in internal_reply
