@@ -23,6 +23,7 @@ from ..zones import INTERNAL, SITE_SCOPE, ProjectView, View, person_scope
 from ..cache import FORMAT, digest
 from .fingerprint import Fingerprint, Lazy, Unhashable, theme_digest
 from .i18n import STRINGS, format_date
+from .narrow import Narrowing, header
 from .theme import Theme
 
 log = logging.getLogger("extranet")
@@ -90,6 +91,7 @@ class ZoneRenderer:
         self.out = ZoneOutput(view.zone)
         self.memo = memo
         self.fp = Fingerprint(view.shared)
+        self.narrowing = Narrowing(theme.env)
         self._groups_rendered: dict[str, dict[str, bytes]] = {}
         if memo is not None:
             try:
@@ -144,7 +146,13 @@ class ZoneRenderer:
         return Lazy(key, lambda: self.body_html(body, here, where))
 
     def write(self, template: str, path: str, scope: str, **context) -> None:
-        """Render `template` to `path` in the given scope, unless the memo knows its output."""
+        """Render `template` to `path` in the given scope, unless the memo knows its output.
+        The page gets (and is keyed by) only the parts of its project it can read (narrow.py)."""
+        drop_pv, project_header = self.narrowing.of(template)
+        if drop_pv:
+            context.pop("pv", None)
+        if project_header and "project" in context:
+            context["project"] = header(context["project"])
         key = None
         if self.memo is not None and not scope.startswith("person:"):
             try:
