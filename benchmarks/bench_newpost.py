@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=10000)
     parser.add_argument("-n", type=int, default=5, help="new posts to time")
     parser.add_argument("--profile", action="store_true", help="cProfile the last rebuild")
+    parser.add_argument("--again", action="store_true", help="keep the site built by the last run")
     args = parser.parse_args()
     from extranet.build import build
 
@@ -44,19 +45,21 @@ def main() -> None:
 
         generate(args.posts, WORK / f"corpus-{args.posts}")
     site = WORK / f"newpost-{args.posts}"
-    shutil.rmtree(site, ignore_errors=True)
-    shutil.copytree(corpus, site, ignore=shutil.ignore_patterns("public", "cache"))
-    started = time.perf_counter()
-    build(site, now=NOW)
-    print(f"cold build {time.perf_counter() - started:.2f} s", flush=True)
+    if not (args.again and site.exists()):
+        shutil.rmtree(site, ignore_errors=True)
+        shutil.copytree(corpus, site, ignore=shutil.ignore_patterns("public", "cache"))
+        started = time.perf_counter()
+        build(site, now=NOW)
+        print(f"cold build {time.perf_counter() - started:.2f} s", flush=True)
     build(site, now=NOW)  # settles the hash cache of the inputs
     projects = sorted((site / "content" / "projects").iterdir())
     times = []
     for i in range(args.n):
         folder = projects[(i * 7) % len(projects)] / "posts"
         last = sorted(folder.glob("*.md"))[-1].stem
-        (folder / f"2030-01-01-re-by-email-{i}.md").write_text(
-            f"---\ntitle: Re by email {i}\nvisibility: mixed\nin_reply_to: {last}\nsource: email\n---\n"
+        n = len(list(folder.glob("2030-01-01-re-by-email-*.md")))
+        (folder / f"2030-01-01-re-by-email-{n}.md").write_text(
+            f"---\ntitle: Re by email {n}\nvisibility: mixed\nin_reply_to: {last}\nsource: email\n---\n"
             f"Bien reçu, merci : la livraison de lundi nous convient (message {i}).\n", encoding="utf-8")
         profiler = cProfile.Profile() if args.profile and i == args.n - 1 else None
         started = time.perf_counter()
@@ -68,7 +71,9 @@ def main() -> None:
         times.append(time.perf_counter() - started)
         print(f"new post {i + 1}: {times[-1]:.2f} s", flush=True)
         if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+            stats = pstats.Stats(profiler).sort_stats("cumulative")
+            stats.print_stats(45)
+            stats.print_callers("digest|posix.stat")
     print(f"p50 {statistics.median(times):.2f} s, max {max(times):.2f} s over {len(times)}")
 
 

@@ -37,6 +37,13 @@ class OutputMemo:
         self.entries: dict[str, dict[str, tuple]] = stored.get("zones", {}) if stored.get("out") == str(out_dir) else {}
         self.checked: frozenset[str] = stored.get("canaries", frozenset()) if self.entries else frozenset()
         self.groups: dict[str, dict[str, tuple[str, ...]]] = stored.get("groups", {}) if self.entries else {}
+        self._digests: tuple[object, frozenset[str]] | None = None  # (canaries, their hashes)
+
+    def _canary_digests(self, canaries: Mapping[str, str]) -> frozenset[str]:
+        """The hashes of the canaries (computed once per build for the same mapping)."""
+        if self._digests is None or self._digests[0] is not canaries:
+            self._digests = (canaries, frozenset(digest(c) for c in canaries))
+        return self._digests[1]
 
     def for_zone(self, zone: str) -> Memo:
         """The renderer's question: may the page at `path` with this key keep its previous output?"""
@@ -74,29 +81,37 @@ class OutputMemo:
 
     def audited(self, canaries: Mapping[str, str]) -> bool:
         """Whether every reused mixed page was already checked against all of these canaries."""
-        return {digest(c) for c in canaries} <= self.checked
+        return self._canary_digests(canaries) <= self.checked
 
     def record(self, rendered: Mapping[str, ZoneOutput], trees: Mapping[str, Mapping[str, object]],
-               keys: Mapping[str, Mapping[str, bytes]], canaries: Mapping[str, str]) -> None:
-        """Remember the pages just published (`keys`: zone -> scope -> content key, empty when plain)."""
+               keys: Mapping[str, Mapping[str, bytes]], canaries: Mapping[str, str],
+               snapshot: tuple | None = None) -> None:
+        """Remember the pages just published (`keys`: zone -> scope -> content key, empty when
+        plain; `snapshot`: inputs.output_snapshot of the published zones, to save a stat per file)."""
         zones: dict[str, dict[str, tuple]] = {}
         groups: dict[str, dict[str, tuple[str, ...]]] = {}
+        stats = {p: (s[0], s[1], s[3]) for p, s in snapshot if s is not None} if snapshot is not None else None
+        seals: dict[bytes, str] = {}
         for zone, out in rendered.items():
-            folder = self.out_dir / zone
+            base = f"{self.out_dir / zone}/"
+            tree = trees.get(zone, {})
             entries = {}
             for path, (key, warnings) in out.keys.items():
-                if path not in trees.get(zone, {}):
+                if path not in tree:
                     continue
                 secret = keys.get(zone, {}).get(out.scopes.get(path, ""))
                 if self.encrypt and secret is None:
                     continue
-                stat = stat_key(folder / path)
+                stat = stats.get(base + path) if stats is not None else _stat(base + path)
                 if stat is not None:
-                    entries[path] = (key, seal_id(secret) if secret else PLAIN, stat, warnings)
+                    seal = PLAIN
+                    if secret:
+                        seal = seals.get(secret) or seals.setdefault(secret, seal_id(secret))
+                    entries[path] = (key, seal, stat, warnings)
             zones[zone] = entries
             groups[zone] = {g: paths for g, paths in out.groups.items() if all(p in entries for p in paths)}
         self.cache.replace(NAMESPACE, {"out": str(self.out_dir), "zones": zones, "groups": groups,
-                                       "canaries": frozenset(digest(c) for c in canaries)})
+                                       "canaries": self._canary_digests(canaries)})
 
 
 def _stat(path: str) -> tuple[int, int, int] | None:
