@@ -57,7 +57,7 @@ def main() -> None:
     for i in range(args.n):
         folder = projects[(i * 7) % len(projects)] / "posts"
         last = sorted(folder.glob("*.md"))[-1].stem
-        n = len(list(folder.glob("2030-01-01-re-by-email-*.md")))
+        n = time.time_ns()  # a new name on every run (--again keeps the earlier replies)
         (folder / f"2030-01-01-re-by-email-{n}.md").write_text(
             f"---\ntitle: Re by email {n}\nvisibility: mixed\nin_reply_to: {last}\nsource: email\n---\n"
             f"Bien reçu, merci : la livraison de lundi nous convient (message {i}).\n", encoding="utf-8")
@@ -65,11 +65,16 @@ def main() -> None:
         started = time.perf_counter()
         if profiler:
             profiler.enable()
-        build(site, now=NOW)
+        marks: list[tuple[str, float]] = [("start", time.perf_counter())]
+        result = build(site, now=NOW, progress=lambda stage: marks.append((stage, time.perf_counter())))
+        marks.append(("end", time.perf_counter()))
         if profiler:
             profiler.disable()
         times.append(time.perf_counter() - started)
-        print(f"new post {i + 1}: {times[-1]:.2f} s", flush=True)
+        print(f"new post {i + 1}: {times[-1]:.2f} s ({folder.parent.name}; {result.summary()})", flush=True)
+        print("   " + ", ".join(f"{a} {t2 - t1:.2f}" for (a, t1), (_, t2) in zip(marks, marks[1:])))
+        if result.unchanged:
+            raise SystemExit("the build saw no change: not a new-post measurement")
         if profiler:
             stats = pstats.Stats(profiler).sort_stats("cumulative")
             stats.print_stats(45)
