@@ -318,3 +318,27 @@ def test_project_title_change_reaches_every_post_page(tmp_path: Path) -> None:
     build(root, now=NOW, encrypt=False, cache=False, out=tmp_path / "cold")
     for zone in ("internal", "mixed"):
         assert read_tree(root / "public" / zone) == read_tree(tmp_path / "cold" / zone), zone
+
+
+def test_person_home_is_reused_until_one_of_their_projects_changes(tmp_path: Path) -> None:
+    """A client's home lists only their projects: a change elsewhere keeps the file; a reply in
+    their project rewrites it (its post count), as a cold build would."""
+    from extranet.protect.homes import home_path, name_secret
+
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=True)
+    zs = Secrets.load(root / ".extranet").zone("mixed")
+    homes = [root / "public" / "mixed" / home_path(name_secret(zs, n)) for n in ("carl", "carl@acme.example")]
+    inodes = [h.stat().st_ino for h in homes]
+    study = root / "content/projects/beta/posts/2026-01-08-study.md"
+    study.write_text(study.read_text(encoding="utf-8") + "\nOne more internal line.\n", encoding="utf-8")
+    build(root, now=NOW, encrypt=True)
+    assert [h.stat().st_ino for h in homes] == inodes  # beta is not Carl's: his home is the same file
+    new_post(root)
+    build(root, now=NOW, encrypt=True)
+    assert all(h.stat().st_ino != i for h, i in zip(homes, inodes))
+    build(root, now=NOW, encrypt=True, cache=False, out=tmp_path / "cold")
+    secrets = Secrets.load(root / ".extranet")
+    incremental, cold = read_tree(root / "public" / "mixed"), read_tree(tmp_path / "cold" / "mixed")
+    assert incremental.keys() == cold.keys()
+    assert decrypt_zone(incremental, secrets, "mixed") == decrypt_zone(cold, secrets, "mixed")

@@ -8,6 +8,9 @@ extends, includes or imports, found in the parsed source) is read once per build
 - `project` named only as `project.<field>` for a field of the project header (never its
   posts, files or body) or as an argument of a `urls.<method>(...)` call: the page is given a
   ProjectHeader (those fields only) instead of the project.
+- every `.pv` reaches only `.pv.project.<header field>` (a home page's project cards): the
+  cards hold a CardView (the project header) instead of the project view, so that a home
+  page changes only when what its cards show does (title, summary, status, count, last date).
 The page therefore sees only what it is keyed by, whatever the analysis overlooked; any other
 use (a dynamic template name, `{% set x = project %}`, `project.posts`, a filter) keeps the
 whole value in the context and in the key, as before.
@@ -21,6 +24,13 @@ import jinja2
 from jinja2 import meta, nodes
 
 from ..content.model import Project
+
+
+@dataclass(frozen=True)
+class CardView:
+    """What a home page's project card shows of a project view: its project's header."""
+
+    project: "ProjectHeader"
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,35 @@ class Narrowing:
     def __init__(self, env: jinja2.Environment) -> None:
         self.env = env
         self._known: dict[str, tuple[bool, bool]] = {}
+        self._cards: dict[str, bool] = {}
+
+    def cards(self, template: str) -> bool:
+        """Whether the template set reads the project view of a card only as `.pv.project.<field>`."""
+        found = self._cards.get(template)
+        if found is None:
+            try:
+                found = all(_card_use(node, parents) for ast in self._asts(template)
+                            for node, parents in _walk_up(ast, ()) if _names_pv(node))
+            except Exception:  # noqa: BLE001 - unreadable or dynamic: keep the whole view
+                found = False
+            self._cards[template] = found
+        return found
+
+    def _asts(self, template: str) -> list[nodes.Template]:
+        """The parsed template and every template it references (ValueError when dynamic)."""
+        todo, seen, asts = [template], set(), []
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            ast = self.env.parse(self.env.loader.get_source(self.env, name)[0])  # type: ignore[union-attr]
+            asts.append(ast)
+            for ref in meta.find_referenced_templates(ast):
+                if ref is None:
+                    raise ValueError("a template name computed at render time")
+                todo.append(ref)
+        return asts
 
     def of(self, template: str) -> tuple[bool, bool]:
         """(drop pv, header for project) for a template (both False when unsure)."""
@@ -97,6 +136,32 @@ def _walk(node: nodes.Node, parent: nodes.Node | None):
     yield node, parent
     for child in node.iter_child_nodes():
         yield from _walk(child, node)
+
+
+def _walk_up(node: nodes.Node, parents: tuple):
+    """Every node below `node` with its ancestors (nearest first)."""
+    yield node, parents
+    for child in node.iter_child_nodes():
+        yield from _walk_up(child, (node,) + parents)
+
+
+def _names_pv(node: nodes.Node) -> bool:
+    """A node that may reach a card's `pv`: `.pv`, `['pv']`, or any string mentioning it
+    (`attr('pv')`, `map(attribute='pv.…')`)."""
+    if isinstance(node, nodes.Getattr):
+        return node.attr == "pv"
+    if isinstance(node, nodes.Const):
+        return isinstance(node.value, str) and "pv" in node.value
+    return False
+
+
+def _card_use(node: nodes.Node, parents: tuple) -> bool:
+    """`<card>.pv.project.<header field>` and nothing else."""
+    if not isinstance(node, nodes.Getattr) or len(parents) < 2:
+        return False
+    up, top = parents[0], parents[1]
+    return (isinstance(up, nodes.Getattr) and up.node is node and up.attr == "project"
+            and isinstance(top, nodes.Getattr) and top.node is up and top.attr in HEADER_FIELDS)
 
 
 def _header_use(name: nodes.Name, parent: nodes.Node | None) -> bool:

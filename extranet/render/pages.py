@@ -23,7 +23,7 @@ from ..zones import INTERNAL, SITE_SCOPE, ProjectView, View, person_scope
 from ..cache import FORMAT, digest
 from .fingerprint import Fingerprint, Lazy, Unhashable, theme_digest
 from .i18n import STRINGS, format_date
-from .narrow import Narrowing, header
+from .narrow import CardView, Narrowing, header
 from .theme import Theme
 
 log = logging.getLogger("extranet")
@@ -55,6 +55,7 @@ class ZoneOutput:
     pages: int = 0
     keys: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # path -> (page key, warnings)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group key -> its memoised paths
+    moved: dict[str, tuple[str, ...]] = field(default_factory=dict)  # path -> where protect placed it
 
     def add(self, path: str, data: bytes, scope: str | None) -> None:
         """Add one file; a scope of None means public (static assets only)."""
@@ -154,7 +155,7 @@ class ZoneRenderer:
         if project_header and "project" in context:
             context["project"] = header(context["project"])
         key = None
-        if self.memo is not None and not scope.startswith("person:"):
+        if self.memo is not None:
             try:
                 key = digest(self.zone_key, template, path, scope, self.fp.of(context))
             except Unhashable:
@@ -229,8 +230,9 @@ class ZoneRenderer:
 
     def project_cards(self, projects: tuple[ProjectView, ...]) -> list[dict]:
         """Listing data for the home page."""
-        return [{"pv": pv, "url": self.urls.project(pv.project), "count": len(pv.posts),
-                 "last": pv.posts[-1].date if pv.posts else None} for pv in projects]
+        narrow = self.narrowing.cards("home.html")
+        return [{"pv": CardView(header(pv.project)) if narrow else pv, "url": self.urls.project(pv.project),
+                 "count": len(pv.posts), "last": pv.posts[-1].date if pv.posts else None} for pv in projects]
 
     def project(self, pv: ProjectView) -> None:
         """A project page, its posts, tag pages and attachments; when the project's group key
