@@ -76,9 +76,8 @@ def main() -> None:
         if result.unchanged:
             raise SystemExit("the build saw no change: not a new-post measurement")
         if profiler:
-            stats = pstats.Stats(profiler).sort_stats("tottime")
+            stats = pstats.Stats(profiler).sort_stats("cumulative")
             stats.print_stats(45)
-            stats.print_callers("raw_decode|json.*loads|Secrets.load|secrets.py.*load")
     print(f"p50 {statistics.median(times):.2f} s, max {max(times):.2f} s over {len(times)}")
 
 
