@@ -254,7 +254,8 @@ def audit_protected(views: Mapping[str, View], trees: Mapping[str, Mapping[str, 
     - decrypted, the mixed zone holds no canary (internal text, title or file name);
     - every person's keyring entry opens exactly the scopes they are entitled to, no more, no less.
     `audited`: mixed plaintext already searched for these canaries (find_leaks); a decrypted
-    file equal, byte for byte, to the one at its path there is not searched again.
+    file equal, byte for byte, to one of those is not searched again (the same bytes hold the
+    same strings, wherever the file is placed: a person's home moves to a derived path).
     """
     from .protect.homes import name_secret
     from .protect.keyring import KEYRING_FILE, open_keyring_with_key
@@ -265,8 +266,8 @@ def audit_protected(views: Mapping[str, View], trees: Mapping[str, Mapping[str, 
         plain, unreadable = _decrypt_each(tree, secrets, zone)
         problems += unreadable
         if zone == MIXED:
-            known = audited or {}
-            unproven = {p: d for p, d in plain.items() if known.get(p) != d}
+            proven = {d for p, d in (audited or {}).items() if not p.startswith("static/")}
+            unproven = {p: d for p, d in plain.items() if d not in proven}
             problems += [str(leak) for leak in find_leaks(unproven, secrets_for_mixed)]
         keyring = tree.get(KEYRING_FILE)
         if keyring is None:

@@ -22,7 +22,7 @@ from .content.records import RecordStore
 from .content.model import Site
 from .errors import ExtranetError, Problems
 from .incremental import OutputMemo, plain_files, render_deferred
-from .inputs import Inputs
+from .inputs import Inputs, output_snapshot
 from .output import publish
 from .render.pages import ZoneOutput, render_zone
 from .render.theme import Theme
@@ -158,10 +158,13 @@ def build(
         if write:
             say("writing")
             publish(out, trees)
+            snapshot = output_snapshot(out, trees) if inputs is not None else None  # one stat walk for both
             if memo is not None:
-                memo.record(rendered, trees, _content_keys(settings) if encrypt else {}, secrets_of_mixed)
+                memo.record(rendered, trees, _content_keys(settings) if encrypt else {}, secrets_of_mixed,
+                            snapshot)
             if inputs is not None:
-                inputs.record(site, now, trees, {z: o.pages for z, o in rendered.items()}, counter.messages)
+                inputs.record(site, now, trees, {z: o.pages for z, o in rendered.items()}, counter.messages,
+                              snapshot)
         bodies.keep()
         records.keep()
         store.save()

@@ -19,6 +19,7 @@ from .render.pages import Deferred, Memo, ZoneOutput
 
 NAMESPACE = "outputs"
 PLAIN = "plain"
+MOVED = "moved"  # a page the protect stage placed elsewhere (a person's home): entry[2] lists where
 
 
 def seal_id(secret: bytes) -> str:
@@ -37,6 +38,16 @@ class OutputMemo:
         self.entries: dict[str, dict[str, tuple]] = stored.get("zones", {}) if stored.get("out") == str(out_dir) else {}
         self.checked: frozenset[str] = stored.get("canaries", frozenset()) if self.entries else frozenset()
         self.groups: dict[str, dict[str, tuple[str, ...]]] = stored.get("groups", {}) if self.entries else {}
+        self._digests: tuple[object, frozenset[str]] | None = None  # (canaries, their hashes)
+        self._targets = {zone: {t for e in entries.values() if e[1] == MOVED for t in e[2]}
+                         for zone, entries in self.entries.items()}
+        self._approved: dict[tuple[str, str], str] = {}  # (zone, placed path) -> page key it may keep
+
+    def _canary_digests(self, canaries: Mapping[str, str]) -> frozenset[str]:
+        """The hashes of the canaries (computed once per build for the same mapping)."""
+        if self._digests is None or self._digests[0] is not canaries:
+            self._digests = (canaries, frozenset(digest(c) for c in canaries))
+        return self._digests[1]
 
     def for_zone(self, zone: str) -> Memo:
         """The renderer's question: may the page at `path` with this key keep its previous output?"""
@@ -45,7 +56,18 @@ class OutputMemo:
 
         def known(path: str, key: str) -> tuple[str, ...] | None:
             entry = entries.get(path)
-            if entry is None or entry[0] != key or (entry[1] == PLAIN) == self.encrypt:
+            if entry is None or entry[0] != key:
+                return None
+            if entry[1] == MOVED:  # every place it was put holds the output of this key
+                base = str(folder) + "/"
+                for target in entry[2]:
+                    placed = entries.get(target)
+                    if (placed is None or placed[0] != key or (placed[1] == PLAIN) == self.encrypt
+                            or _stat(base + target) != placed[2]):
+                        return None
+                self._approved.update(((zone, target), key) for target in entry[2])
+                return entry[3]
+            if (entry[1] == PLAIN) == self.encrypt:
                 return None
             return entry[3] if stat_key(folder / path) == entry[2] else None
 
@@ -70,33 +92,48 @@ class OutputMemo:
     def reusable(self, zone: str, path: str, secret: bytes) -> bool:
         """Whether the previous output of a deferred page was sealed with this content key."""
         entry = self.entries.get(zone, {}).get(path)
-        return entry is not None and entry[1] == seal_id(secret)
+        if entry is None or entry[1] != seal_id(secret):
+            return False
+        # a placed page (a person's home) only where its page was found unchanged in this build
+        return path not in self._targets.get(zone, ()) or self._approved.get((zone, path)) == entry[0]
 
     def audited(self, canaries: Mapping[str, str]) -> bool:
         """Whether every reused mixed page was already checked against all of these canaries."""
-        return {digest(c) for c in canaries} <= self.checked
+        return self._canary_digests(canaries) <= self.checked
 
     def record(self, rendered: Mapping[str, ZoneOutput], trees: Mapping[str, Mapping[str, object]],
-               keys: Mapping[str, Mapping[str, bytes]], canaries: Mapping[str, str]) -> None:
-        """Remember the pages just published (`keys`: zone -> scope -> content key, empty when plain)."""
+               keys: Mapping[str, Mapping[str, bytes]], canaries: Mapping[str, str],
+               snapshot: tuple | None = None) -> None:
+        """Remember the pages just published (`keys`: zone -> scope -> content key, empty when
+        plain; `snapshot`: inputs.output_snapshot of the published zones, to save a stat per file)."""
         zones: dict[str, dict[str, tuple]] = {}
         groups: dict[str, dict[str, tuple[str, ...]]] = {}
+        stats = {p: (s[0], s[1], s[3]) for p, s in snapshot if s is not None} if snapshot is not None else None
+        seals: dict[bytes, str] = {}
         for zone, out in rendered.items():
-            folder = self.out_dir / zone
+            base = f"{self.out_dir / zone}/"
+            tree = trees.get(zone, {})
             entries = {}
             for path, (key, warnings) in out.keys.items():
-                if path not in trees.get(zone, {}):
+                targets = out.moved.get(path, (path,))
+                if not targets or any(t not in tree for t in targets):
                     continue
                 secret = keys.get(zone, {}).get(out.scopes.get(path, ""))
                 if self.encrypt and secret is None:
                     continue
-                stat = stat_key(folder / path)
-                if stat is not None:
-                    entries[path] = (key, seal_id(secret) if secret else PLAIN, stat, warnings)
+                seal = PLAIN
+                if secret:
+                    seal = seals.get(secret) or seals.setdefault(secret, seal_id(secret))
+                for target in targets:
+                    stat = stats.get(base + target) if stats is not None else _stat(base + target)
+                    if stat is not None:
+                        entries[target] = (key, seal, stat, warnings)
+                if path in out.moved and all(t in entries for t in targets):
+                    entries[path] = (key, MOVED, targets, warnings)
             zones[zone] = entries
             groups[zone] = {g: paths for g, paths in out.groups.items() if all(p in entries for p in paths)}
         self.cache.replace(NAMESPACE, {"out": str(self.out_dir), "zones": zones, "groups": groups,
-                                       "canaries": frozenset(digest(c) for c in canaries)})
+                                       "canaries": self._canary_digests(canaries)})
 
 
 def _stat(path: str) -> tuple[int, int, int] | None:

@@ -180,12 +180,14 @@ class Inputs:
         return rec if output_snapshot(self.out, rec.zones) == rec.outputs else None
 
     def record(self, site, now: dt.datetime, zones: Iterable[str], pages: dict[str, int],
-               warnings: list[str]) -> None:
-        """Remember a successful build that wrote `zones` below the output folder."""
+               warnings: list[str], snapshot: tuple | None = None) -> None:
+        """Remember a successful build that wrote `zones` below the output folder (`snapshot`:
+        output_snapshot of those zones taken after publishing, if the caller has it)."""
         hasher = Hasher(self.hasher.seen)
         state = state_digest(self.root, hasher)
         zones = tuple(sorted(zones))
         rec = Record(self.sources, state, time_window(now, flips_of(site)), zones,
-                     output_snapshot(self.out, zones), tuple(sorted(pages.items())), tuple(warnings))
+                     snapshot if snapshot is not None else output_snapshot(self.out, zones),
+                     tuple(sorted(pages.items())), tuple(warnings))
         self.cache.replace(NAMESPACE, {"out": str(self.out), "hashes": self.hasher.seen | hasher.seen,
                                        "record": rec})

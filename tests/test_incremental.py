@@ -283,3 +283,62 @@ def test_visibility_edit_in_front_matter_invalidates_the_parsed_source(tmp_path:
     assert b"We met on Monday" not in text and b"Kickoff meeting notes" not in text
     memo, fresh = _canaries_now(root)
     assert any("We met on Monday" in c for c in memo) and memo == fresh
+
+
+def test_new_reply_rerenders_only_the_pages_that_show_it(tmp_path: Path) -> None:
+    """Inside a project that changed, each page is reused or rendered on its own: the parent
+    lists the reply, the previous post links to it, an untouched post page is the same file."""
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=False)
+    folder = root / "public" / "internal" / "projects" / "alpha"
+    untouched = folder / "2026-01-06-pricing.html"
+    inode = untouched.stat().st_ino
+    new_post(root)
+    build(root, now=NOW, encrypt=False)
+    assert untouched.stat().st_ino == inode  # linked from the previous output, not rendered again
+    assert b"Re kickoff by email" in (folder / "2026-01-05-kickoff.html").read_bytes()  # its replies
+    assert b"Re kickoff by email" in (folder / "2026-01-07-reply.html").read_bytes()  # its "next" link
+    assert b"Re kickoff by email" in (folder / "index.html").read_bytes()
+    build(root, now=NOW, encrypt=False, cache=False, out=tmp_path / "cold")
+    for zone in ("internal", "mixed"):
+        assert read_tree(root / "public" / zone) == read_tree(tmp_path / "cold" / zone), zone
+
+
+def test_project_title_change_reaches_every_post_page(tmp_path: Path) -> None:
+    """Post pages are keyed by their project's header: a new title re-renders them all."""
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=False)
+    index = root / "content/projects/alpha/index.md"
+    text = index.read_text(encoding="utf-8")
+    title = next(line for line in text.splitlines() if line.startswith("title:"))
+    index.write_text(text.replace(title, "title: Renamed project alpha"), encoding="utf-8")
+    build(root, now=NOW, encrypt=False)
+    page = (root / "public" / "internal" / "projects" / "alpha" / "2026-01-06-pricing.html").read_bytes()
+    assert b"Renamed project alpha" in page
+    build(root, now=NOW, encrypt=False, cache=False, out=tmp_path / "cold")
+    for zone in ("internal", "mixed"):
+        assert read_tree(root / "public" / zone) == read_tree(tmp_path / "cold" / zone), zone
+
+
+def test_person_home_is_reused_until_one_of_their_projects_changes(tmp_path: Path) -> None:
+    """A client's home lists only their projects: a change elsewhere keeps the file; a reply in
+    their project rewrites it (its post count), as a cold build would."""
+    from extranet.protect.homes import home_path, name_secret
+
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=True)
+    zs = Secrets.load(root / ".extranet").zone("mixed")
+    homes = [root / "public" / "mixed" / home_path(name_secret(zs, n)) for n in ("carl", "carl@acme.example")]
+    inodes = [h.stat().st_ino for h in homes]
+    study = root / "content/projects/beta/posts/2026-01-08-study.md"
+    study.write_text(study.read_text(encoding="utf-8") + "\nOne more internal line.\n", encoding="utf-8")
+    build(root, now=NOW, encrypt=True)
+    assert [h.stat().st_ino for h in homes] == inodes  # beta is not Carl's: his home is the same file
+    new_post(root)
+    build(root, now=NOW, encrypt=True)
+    assert all(h.stat().st_ino != i for h, i in zip(homes, inodes))
+    build(root, now=NOW, encrypt=True, cache=False, out=tmp_path / "cold")
+    secrets = Secrets.load(root / ".extranet")
+    incremental, cold = read_tree(root / "public" / "mixed"), read_tree(tmp_path / "cold" / "mixed")
+    assert incremental.keys() == cold.keys()
+    assert decrypt_zone(incremental, secrets, "mixed") == decrypt_zone(cold, secrets, "mixed")

@@ -39,7 +39,8 @@ def protect_site(site: Site, views: Mapping[str, View], rendered: Mapping[str, Z
         files = dict(out.files)
         scopes = dict(out.scopes)
         if zone == MIXED:
-            _place_homes(files, scopes, grants, secrets, zone, urls, emails)
+            out.moved.clear()
+            out.moved.update(_place_homes(files, scopes, grants, secrets, zone, urls, emails))
         trees[zone] = protect_zone(zone, files, scopes, grants, secrets, title=settings.title,
                                    language=settings.language, remember_days=settings.remember_days,
                                    emails=emails,
@@ -50,16 +51,22 @@ def protect_site(site: Site, views: Mapping[str, View], rendered: Mapping[str, Z
 
 
 def _place_homes(files: dict[str, bytes], scopes: dict[str, str], grants: Mapping[str, frozenset[str]],
-                 secrets: Secrets, zone: str, urls: Urls, emails: Mapping[str, str]) -> None:
-    """Move each person's home page to the path their browser derives from their user name."""
+                 secrets: Secrets, zone: str, urls: Urls, emails: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Move each person's home page to the path their browser derives from their user name;
+    returns where each home went (rendered path -> output paths)."""
     zs = secrets.zone(zone)
+    moved: dict[str, tuple[str, ...]] = {}
     for path in [p for p, s in scopes.items() if s.startswith("person:")]:
         pid = scopes[path].split(":", 1)[1]
         data = files.pop(path)
         del scopes[path]
         if pid not in grants:
             continue
+        targets = []
         for name in {pid, emails.get(pid, "")} - {""}:
             target = home_path(name_secret(zs, name))
             files[target] = data
             scopes[target] = person_scope(pid)
+            targets.append(target)
+        moved[path] = tuple(sorted(targets))
+    return moved

@@ -78,13 +78,15 @@ class Fingerprint:
             return "b" + value.digest
         if isinstance(value, (Post, Page, Project, ProjectView, Attachment, Org, Person)) or (
                 is_dataclass(value) and type(value).__module__.startswith("extranet.")):
-            parts = [type(value).__name__]
+            # one repr of a list: plain values as themselves, others as the bytes of their
+            # fingerprint (bytes are never a plain value, so the text stands for the record exactly)
+            parts: list[object] = [type(value).__name__]
             for name in _field_names(type(value)):
                 v = getattr(value, name)
-                parts.append(repr(v) if _plain(v) else self.of(v))
+                parts.append(v if _plain(v) else self.of(v).encode())
             if isinstance(value, (Post, Page, Project, Attachment)):
-                parts.append(f"shared={value.key in self.shared}")
-            return "r" + digest(*parts)
+                parts.append(("shared", value.key in self.shared))
+            return "r" + digest(repr(parts))
         raise Unhashable(f"cannot fingerprint a {type(value).__name__}")
 
 

@@ -23,6 +23,7 @@ from ..zones import INTERNAL, SITE_SCOPE, ProjectView, View, person_scope
 from ..cache import FORMAT, digest
 from .fingerprint import Fingerprint, Lazy, Unhashable, theme_digest
 from .i18n import STRINGS, format_date
+from .narrow import CardView, Narrowing, header
 from .theme import Theme
 
 log = logging.getLogger("extranet")
@@ -54,6 +55,7 @@ class ZoneOutput:
     pages: int = 0
     keys: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # path -> (page key, warnings)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group key -> its memoised paths
+    moved: dict[str, tuple[str, ...]] = field(default_factory=dict)  # path -> where protect placed it
 
     def add(self, path: str, data: bytes, scope: str | None) -> None:
         """Add one file; a scope of None means public (static assets only)."""
@@ -90,6 +92,7 @@ class ZoneRenderer:
         self.out = ZoneOutput(view.zone)
         self.memo = memo
         self.fp = Fingerprint(view.shared)
+        self.narrowing = Narrowing(theme.env)
         self._groups_rendered: dict[str, dict[str, bytes]] = {}
         if memo is not None:
             try:
@@ -144,9 +147,15 @@ class ZoneRenderer:
         return Lazy(key, lambda: self.body_html(body, here, where))
 
     def write(self, template: str, path: str, scope: str, **context) -> None:
-        """Render `template` to `path` in the given scope, unless the memo knows its output."""
+        """Render `template` to `path` in the given scope, unless the memo knows its output.
+        The page gets (and is keyed by) only the parts of its project it can read (narrow.py)."""
+        drop_pv, project_header = self.narrowing.of(template)
+        if drop_pv:
+            context.pop("pv", None)
+        if project_header and "project" in context:
+            context["project"] = header(context["project"])
         key = None
-        if self.memo is not None and not scope.startswith("person:"):
+        if self.memo is not None:
             try:
                 key = digest(self.zone_key, template, path, scope, self.fp.of(context))
             except Unhashable:
@@ -221,8 +230,9 @@ class ZoneRenderer:
 
     def project_cards(self, projects: tuple[ProjectView, ...]) -> list[dict]:
         """Listing data for the home page."""
-        return [{"pv": pv, "url": self.urls.project(pv.project), "count": len(pv.posts),
-                 "last": pv.posts[-1].date if pv.posts else None} for pv in projects]
+        narrow = self.narrowing.cards("home.html")
+        return [{"pv": CardView(header(pv.project)) if narrow else pv, "url": self.urls.project(pv.project),
+                 "count": len(pv.posts), "last": pv.posts[-1].date if pv.posts else None} for pv in projects]
 
     def project(self, pv: ProjectView) -> None:
         """A project page, its posts, tag pages and attachments; when the project's group key
