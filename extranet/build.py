@@ -153,11 +153,19 @@ def build(
                                               matcher, audited)
             if failures:
                 raise BuildError("audit failed, nothing written: " + "; ".join(failures[:5]))
+        # .htpasswd and server snippets: for the server's configuration, never in a served folder
+        server = trees.pop("server", None)
+        if server is None and write and not livereload and preview_banner is None:
+            from .protect.build import server_tree  # unencrypted output: the server layer is all there is
+
+            server = server_tree(site, views, urls)
         if strict and counter.messages:
             raise BuildError(f"{len(counter.messages)} warning(s) with --strict, nothing written")
         if write:
             say("writing")
             publish(out, trees)
+            if server is not None:
+                publish(settings.state_dir, {"server": server})
             snapshot = output_snapshot(out, trees) if inputs is not None else None  # one stat walk for both
             if memo is not None:
                 memo.record(rendered, trees, _content_keys(settings) if encrypt else {}, secrets_of_mixed,

@@ -38,8 +38,8 @@ def users(htpasswd: Path) -> dict[str, str]:
 
 def test_htpasswd_holds_bcrypt_hashes_of_the_real_passwords(built) -> None:
     root, passwords = built
-    mixed = users(root / "public/server/mixed.htpasswd")
-    internal = users(root / "public/server/internal.htpasswd")
+    mixed = users(root / ".extranet/server/mixed.htpasswd")
+    internal = users(root / ".extranet/server/internal.htpasswd")
     assert set(internal) == {"alice", "alice@small.example"}  # staff only
     assert set(mixed) == {"alice", "alice@small.example", "carl", "carl@acme.example"}
     for name, pid in (("carl", "carl"), ("carl@acme.example", "carl"), ("alice", "alice")):
@@ -47,7 +47,8 @@ def test_htpasswd_holds_bcrypt_hashes_of_the_real_passwords(built) -> None:
         assert h.startswith(b"$2") and int(h.split(b"$")[2]) >= 10  # bcrypt, cost >= 10
         assert bcrypt.checkpw(passwords[pid].encode(), h)
         assert not bcrypt.checkpw(b"wrong password", h)
-    assert not any((root / "public" / zone / ".htpasswd").exists() for zone in ("internal", "mixed"))
+    served = [p.name for p in (root / "public").rglob("*")]
+    assert not any("htpasswd" in name or name.endswith((".conf", ".htaccess", "Caddyfile")) for name in served)
 
 
 def test_snippets_limit_each_project_folder_to_its_members(built) -> None:
@@ -55,7 +56,7 @@ def test_snippets_limit_each_project_folder_to_its_members(built) -> None:
     settings, _ = config.load(root)
     alpha = urls_for(settings, True).project_dir("alpha")
     assert alpha.startswith("p/") and "alpha" not in alpha
-    server = root / "public/server"
+    server = root / ".extranet/server"
     assert set(users(server / "htpasswd/mixed/alpha.htpasswd")) == {"alice", "alice@small.example", "carl",
                                                                   "carl@acme.example"}
     assert not (server / "htpasswd/mixed/beta.htpasswd").exists()  # beta is not in the mixed zone

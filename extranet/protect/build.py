@@ -45,9 +45,16 @@ def protect_site(site: Site, views: Mapping[str, View], rendered: Mapping[str, Z
                                    language=settings.language, remember_days=settings.remember_days,
                                    emails=emails,
                                    reusable=(lambda p, k, z=zone: reusable(z, p, k)) if reusable else None)
-    project_dirs = {p.id: urls.project_dir(p.id) for p in site.projects}
-    trees["server"] = server_files(views, project_dirs, secrets, {p: e for p, e in emails.items()})
+    trees["server"] = server_tree(site, views, urls, secrets)
     return trees
+
+
+def server_tree(site: Site, views: Mapping[str, View], urls: Urls, secrets: Secrets | None = None) -> dict[str, bytes]:
+    """The server-side layer (.htpasswd and snippets): with encryption, and alone without it."""
+    secrets = secrets or Secrets.load(site.settings.state_dir, create=True)
+    emails = {p.id: p.email for p in site.people.people.values()}
+    project_dirs = {p.id: urls.project_dir(p.id) for p in site.projects}
+    return server_files(views, project_dirs, secrets, emails)
 
 
 def _place_homes(files: dict[str, bytes], scopes: dict[str, str], grants: Mapping[str, frozenset[str]],
