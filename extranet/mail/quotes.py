@@ -7,6 +7,7 @@ matching stays linear in the line length (no catastrophic backtracking).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from extranet.mail.signatures import SIG_DELIMITER, WEAK_DELIMITER, is_device_footer, is_disclaimer
@@ -22,8 +23,10 @@ _SPACES = dict.fromkeys(map(ord, "\u00a0\u202f\u2007\u2009\t"), " ")
 _SPECIAL = re.compile("[\u200b-\u200f\u2060\ufeff\u00a0\u202f\u2007\u2009\t]")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def probe(line: str) -> str:
-    """Return the line as the patterns see it: bounded, unescaped, spaces normalised."""
+    """Return the line as the patterns see it: bounded, unescaped, spaces normalised (memoised:
+    the scans ask again for the same lines)."""
     s = line[:MAX_PROBE]
     if _SPECIAL.search(s):
         s = s.translate(_INVISIBLE).translate(_SPACES)
