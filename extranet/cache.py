@@ -14,7 +14,6 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from . import __version__
 
@@ -93,8 +92,9 @@ def open_cache(state_dir: Path, enabled: bool = True) -> Cache:
     return Cache(state_dir / "cache" if enabled else None)
 
 
-def stat_key(path: Path) -> tuple[int, int, int] | None:
-    """(size, mtime_ns, inode) of a file we wrote, to notice if someone replaced it since."""
+def stat_key(path: str | Path) -> tuple[int, int, int] | None:
+    """(size, mtime_ns, inode) of a file we wrote, to notice if someone replaced it since
+    (a str path is fine and cheaper on hot loops: no Path arithmetic)."""
     try:
         st = os.stat(path)
     except OSError:

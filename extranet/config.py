@@ -175,16 +175,6 @@ class People:
     people: dict[str, Person] = field(default_factory=dict)
     broken: frozenset[str] = frozenset()  # ids declared with errors (already reported)
 
-    def by_login(self, name: str) -> Person | None:
-        """Find a person by id or (case-insensitive) email address."""
-        if name in self.people:
-            return self.people[name]
-        low = name.strip().lower()
-        for p in self.people.values():
-            if p.email.lower() == low:
-                return p
-        return None
-
 
 class TomlLines:
     """Finds the line of a table or key in a TOML text, for error messages."""

@@ -10,7 +10,6 @@ mixed page is rendered again and checked in full.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -63,7 +62,7 @@ class OutputMemo:
                 for target in entry[2]:
                     placed = entries.get(target)
                     if (placed is None or placed[0] != key or (placed[1] == PLAIN) == self.encrypt
-                            or _stat(base + target) != placed[2]):
+                            or stat_key(base + target) != placed[2]):
                         return None
                 self._approved.update(((zone, target), key) for target in entry[2])
                 return entry[3]
@@ -81,7 +80,7 @@ class OutputMemo:
             base = str(folder) + "/"
             for path in paths:
                 entry = entries.get(path)
-                if entry is None or (entry[1] == PLAIN) == self.encrypt or _stat(base + path) != entry[2]:
+                if entry is None or (entry[1] == PLAIN) == self.encrypt or stat_key(base + path) != entry[2]:
                     return None
                 out.append((path, entry[0], entry[3]))
             return out
@@ -125,7 +124,7 @@ class OutputMemo:
                 if secret:
                     seal = seals.get(secret) or seals.setdefault(secret, seal_id(secret))
                 for target in targets:
-                    stat = stats.get(base + target) if stats is not None else _stat(base + target)
+                    stat = stats.get(base + target) if stats is not None else stat_key(base + target)
                     if stat is not None:
                         entries[target] = (key, seal, stat, warnings)
                 if path in out.moved and all(t in entries for t in targets):
@@ -134,15 +133,6 @@ class OutputMemo:
             groups[zone] = {g: paths for g, paths in out.groups.items() if all(p in entries for p in paths)}
         self.cache.replace(NAMESPACE, {"out": str(self.out_dir), "zones": zones, "groups": groups,
                                        "canaries": self._canary_digests(canaries)})
-
-
-def _stat(path: str) -> tuple[int, int, int] | None:
-    """stat_key of a path given as a string (no Path arithmetic: called for every reused page)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def render_deferred(out: ZoneOutput) -> None:

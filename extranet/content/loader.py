@@ -14,7 +14,7 @@ from ..errors import Problems
 from ..schema import Field, check
 from .frontmatter import FrontMatterError, parse
 from .markup import MarkupError, Renderer
-from .model import Attachment, Body, Page, Post, Project, Site
+from .model import Attachment, Page, Post, Project, Site
 from .parallel import BodyStore
 from .records import Lines, RecordStore
 

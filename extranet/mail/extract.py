@@ -101,6 +101,13 @@ def trim_reply(body: str) -> Trimmed:
     Quoted lines are kept only when the sender answered between them (interleaved reply).
     ``reasons`` is empty when the cut looks certain, otherwise it says why a human should look.
     """
+    try:
+        return _trim(body)
+    finally:
+        probe.cache_clear()  # the memo serves one message: a long-running gateway keeps no lines
+
+
+def _trim(body: str) -> Trimmed:
     lines = [ln.rstrip() for ln in body.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     s = Scan(lines)
     start, cut, _, top = s.find_cut()

@@ -26,7 +26,7 @@ _SPECIAL = re.compile("[\u200b-\u200f\u2060\ufeff\u00a0\u202f\u2007\u2009\t]")
 @functools.lru_cache(maxsize=1 << 16)
 def probe(line: str) -> str:
     """Return the line as the patterns see it: bounded, unescaped, spaces normalised (memoised:
-    the scans ask again for the same lines)."""
+    the scans ask again for the same lines; trim_reply clears the memo after each message)."""
     s = line[:MAX_PROBE]
     if _SPECIAL.search(s):
         s = s.translate(_INVISIBLE).translate(_SPACES)

@@ -16,7 +16,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from ..config import Person
-from ..content.model import Body, Page, Post
+from ..content.model import Body, Post
 from ..site.links import LinkResolver
 from ..site.urls import HOME, Urls, relative
 from ..zones import INTERNAL, SITE_SCOPE, ProjectView, View, person_scope

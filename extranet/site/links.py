@@ -33,12 +33,17 @@ class LinkResolver:
         self.url_of = url_of
         self.quiet = quiet
 
+    def _lookup(self, target: str | None) -> object | None:
+        """The content record a link target names (a folder link means its index.md)."""
+        item = self.view.site.by_key.get(target or "")
+        if item is None and target and not target.endswith(".md"):
+            item = self.view.site.by_key.get(target.rstrip("/") + "/index.md")
+        return item
+
     def target(self, body: Body, index: int, where: str = "") -> tuple[object | None, str]:
         """The item link `index` of `body` points to, if this zone shows it, and its fragment."""
         link = body.links[index]
-        item = self.view.site.by_key.get(link.target or "")
-        if item is None and link.target and not link.target.endswith(".md"):
-            item = self.view.site.by_key.get(link.target.rstrip("/") + "/index.md")
+        item = self._lookup(link.target)
         if item is None:
             if self.view.zone == INTERNAL and not self.quiet:
                 log.warning("%s: broken link '%s'", where, link.written)
@@ -63,9 +68,7 @@ class LinkResolver:
         """What resolving `body` depends on in this zone: each link's target and whether it is shown."""
         out = []
         for link in body.links:
-            item = self.view.site.by_key.get(link.target or "")
-            if item is None and link.target and not link.target.endswith(".md"):
-                item = self.view.site.by_key.get(link.target.rstrip("/") + "/index.md")
+            item = self._lookup(link.target)
             key = getattr(item, "key", None)
             name = getattr(item, "name", None) if isinstance(item, Attachment) else None
             out.append((key, key in self.view.keys if key else False, name, type(item).__name__))
