@@ -24,7 +24,8 @@ from .errors import ExtranetError, Problems
 from .incremental import OutputMemo, plain_files, render_deferred
 from .inputs import Inputs, output_snapshot
 from .output import publish
-from .render.pages import ZoneOutput, render_zone
+from .render.pages import ZoneOutput, ZoneRenderer
+from .render.pool import render_zones
 from .render.theme import Theme
 from .site.urls import Urls
 from .zones import MIXED, ZONES, Rules, View
@@ -126,20 +127,20 @@ def build(
         encrypt = settings.encrypt if encrypt is None else encrypt
         urls = urls_for(settings, encrypt)
         memo = OutputMemo(store, out, encrypt) if write and cache else None
-        views: dict[str, View] = {}
-        rendered: dict[str, ZoneOutput] = {}
-        for zone in ZONES:
-            say(f"rendering {zone}")
-            views[zone] = rules.view(zone)
-            banner = preview_banner(settings) if preview_banner else ""
-            rendered[zone] = render_zone(views[zone], urls, theme, preview_banner=banner,
-                                         livereload=livereload, memo=memo.for_zone(zone) if memo else None)
+        views = {zone: rules.view(zone) for zone in ZONES}
+        banner = preview_banner(settings) if preview_banner else ""
         matcher = canary_matcher(rules, views[MIXED], store if cache else None)
+        say("rendering")
+        rendered = render_zones({zone: ZoneRenderer(views[zone], urls, theme, preview_banner=banner,
+                                                    livereload=livereload,
+                                                    memo=memo.for_zone(zone) if memo else None)
+                                 for zone in ZONES}, jobs, audits={MIXED: lambda files: find_leaks(files, matcher)})
         secrets_of_mixed = matcher.secrets
+        mixed = rendered[MIXED]
         if memo is None or not memo.audited(secrets_of_mixed):
-            render_deferred(rendered[MIXED])  # new canaries: every mixed page is checked again
-        audited = plain_files(rendered[MIXED].files)
-        leaks = find_leaks(audited, matcher)
+            render_deferred(mixed)  # new canaries: every mixed page is checked again
+        audited = plain_files(mixed.files)
+        leaks = mixed.findings + find_leaks({p: d for p, d in audited.items() if p not in mixed.audited}, matcher)
         if leaks:
             raise BuildError("audit failed, nothing written: " + "; ".join(str(x) for x in leaks[:5]))
         trees = {zone: out_.files for zone, out_ in rendered.items()}

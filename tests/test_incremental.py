@@ -342,3 +342,19 @@ def test_person_home_is_reused_until_one_of_their_projects_changes(tmp_path: Pat
     incremental, cold = read_tree(root / "public" / "mixed"), read_tree(tmp_path / "cold" / "mixed")
     assert incremental.keys() == cold.keys()
     assert decrypt_zone(incremental, secrets, "mixed") == decrypt_zone(cold, secrets, "mixed")
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_email_original_is_shown_with_or_without_the_cache(tmp_path: Path, cache: bool) -> None:
+    """The internal site shows an email post's full original whether the build hashed its
+    inputs first (cache) or not (--no-cache, previews)."""
+    import shutil
+
+    import extranet
+
+    root = tmp_path / "site"
+    shutil.copytree(Path(extranet.__file__).parent / "example", root,
+                    ignore=shutil.ignore_patterns(".extranet", "public"))
+    build(root, now=NOW, encrypt=False, cache=cache)
+    page = root / "public/internal/projects/passerelle-moulin/2026-02-12-re-plan-implantation.html"
+    assert "Le 10/02/2026 à 17:12, Julien Roux" in page.read_text(encoding="utf-8")

@@ -266,6 +266,16 @@ def load_site(settings: Settings, people: People, problems: Problems | None = No
     content = settings.root / "content"
     if bodies is not None and content.is_dir():
         bodies.prefetch(_bodies_to_render(content, bodies, records))
+    try:
+        return _load(settings, people, problems, content, bodies, records)
+    finally:
+        if bodies is not None:
+            bodies.finish()
+
+
+def _load(settings: Settings, people: People, problems: Problems | None, content: Path,
+          bodies: BodyStore | None, records: RecordStore | None) -> Site:
+    """The walk of load_site (bodies may still be rendering in the pool)."""
     loader = _Loader(settings, people, problems or Problems(settings.root), bodies, records)
     if not content.is_dir():
         loader.problems.add(content, None, "content folder not found")

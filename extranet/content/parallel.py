@@ -2,7 +2,8 @@
 
 A body is a pure function of its source key (links are relative to it), its Markdown text
 and its first line: the cache key is their SHA-256. On a cold build the bodies missing from
-the cache are rendered in worker processes before the loader walks the site.
+the cache are sent to worker processes as the sources are read, and the loader walks the
+site meanwhile: it waits only for a body still being rendered.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 
 from ..cache import Cache, digest
 from .markup import MarkupError, Renderer
@@ -19,6 +20,7 @@ from .model import Body
 NAMESPACE = "bodies"
 SOURCES = "body-sources"
 POOL_THRESHOLD = 200  # below this, starting processes costs more than it saves
+CHUNK = 50  # bodies per task
 
 _worker_renderer: Renderer | None = None
 
@@ -53,6 +55,8 @@ class BodyStore:
         self.noted: dict[str, tuple[str, str]] = {}
         self.jobs = jobs if jobs is not None else (os.cpu_count() or 1)
         self.renderer = Renderer()
+        self.pool: ProcessPoolExecutor | None = None
+        self.pending: dict[str, tuple[Future, list[str]]] = {}  # body key -> (its task, the task's keys)
 
     def has_source(self, key: str, raw: bytes) -> bool:
         """Whether the source `key` with these exact bytes has its body in the cache (then
@@ -68,24 +72,68 @@ class BodyStore:
         self.noted[key] = (digest("source", raw), body_key(*item))
 
     def prefetch(self, items: Iterable[tuple[str, str, int, bool]]) -> None:
-        """Render the missing bodies of `items` in a process pool (when there are enough)."""
-        missing = {body_key(*item): item for item in items}
-        missing = {k: v for k, v in missing.items() if k not in self.known}
-        if self.jobs < 2 or len(missing) < POOL_THRESHOLD:
+        """Start rendering the missing bodies of `items` in a process pool (when there are
+        enough); `render` then waits for those still in the pool. Call `finish()` after."""
+        if self.jobs < 2:
             return
-        keys = list(missing)
-        size = max(20, len(keys) // (self.jobs * 4))
-        chunks = [keys[i:i + size] for i in range(0, len(keys), size)]
-        with ProcessPoolExecutor(self.jobs) as pool:
-            for chunk, results in zip(chunks, pool.map(_render_chunk, [[missing[k] for k in c] for c in chunks])):
-                for k, result in zip(chunk, results):
-                    if isinstance(result, Body):
-                        self.known[k] = replace(result, digest=k)
+        chunk: dict[str, tuple[str, str, int, bool]] = {}
+        waiting: dict[str, tuple[str, str, int, bool]] = {}  # until there are enough for a pool
+        for item in items:
+            k = body_key(*item)
+            if k in self.known or k in self.pending or k in chunk or k in waiting:
+                continue
+            if self.pool is None:
+                waiting[k] = item
+                if len(waiting) < POOL_THRESHOLD:
+                    continue
+                self.pool = ProcessPoolExecutor(self.jobs)
+                chunk, waiting = waiting, {}
+            else:
+                chunk[k] = item
+            if len(chunk) >= CHUNK:
+                self._submit(chunk)
+                chunk = {}
+        if chunk:
+            self._submit(chunk)
+
+    def _submit(self, chunk: dict[str, tuple[str, str, int, bool]]) -> None:
+        """Send bodies to the pool, CHUNK per task."""
+        assert self.pool is not None
+        keys = list(chunk)
+        for i in range(0, len(keys), CHUNK):
+            part = keys[i:i + CHUNK]
+            future = self.pool.submit(_render_chunk, [chunk[k] for k in part])
+            for k in part:
+                self.pending[k] = (future, part)
+
+    def _collect(self, future: Future, keys: list[str]) -> None:
+        """Take the bodies of a finished task (a source with a markup error comes back as
+        such and is rendered again in the loader, which reports it)."""
+        for k, result in zip(keys, future.result()):
+            self.pending.pop(k, None)
+            if isinstance(result, Body):
+                self.known[k] = replace(result, digest=k)
+
+    def finish(self) -> None:
+        """Stop the pool (every body it rendered is taken)."""
+        if self.pool is None:
+            return
+        try:
+            for future, keys in list(self.pending.values()):
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    self._collect(future, keys)
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+            self.pending.clear()
 
     def render(self, key: str, text: str, first_line: int = 1, *, email: bool = False) -> Body:
-        """The body of a source, from the cache or rendered now (raises MarkupError)."""
+        """The body of a source, from the cache, the pool or rendered now (raises MarkupError)."""
         k = body_key(key, text, first_line, email)
         body = self.known.get(k)
+        if body is None and k in self.pending:
+            self._collect(*self.pending[k])
+            body = self.known.get(k)
         if body is None:
             body = replace(self.renderer.render(key, text, first_line, email=email), digest=k)
             self.known[k] = body

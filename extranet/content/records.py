@@ -49,8 +49,9 @@ class RecordStore:
         return digest("record", what, key, sha) if sha else None
 
     def exists(self, path: Path) -> bool:
-        """Whether a file was present when the build's inputs were hashed."""
-        return str(path) in self.hashes
+        """Whether a file was present when the build's inputs were hashed (when they were
+        not, as without the cache or in a preview: whether it is there now)."""
+        return str(path) in self.hashes if self.hashes else path.exists()
 
     def get(self, rkey: str | None) -> Parsed | None:
         """A source parsed by an earlier build (and noted as used by this one)."""

@@ -165,11 +165,16 @@ def zone_keys(secrets: Secrets, zone: str) -> dict[str, ContentKey]:
 
 
 def decrypt_file(path: str, data: bytes, keys: list[ContentKey]) -> bytes:
-    """Plaintext of one protected output file (shell page or attachment blob)."""
+    """Plaintext of one protected output file (shell page or attachment blob). The key that
+    opens it is moved to the front of `keys`: the files of one folder share a key, so a walk
+    in path order tries the right key first."""
     blob = shell_blob(data) if path.endswith(".html") else data
     key = key_for(blob, keys)
     if key is None:
         raise ProtectError(f"{path}: no key of this zone opens it")
+    if keys[0] is not key:
+        keys.remove(key)
+        keys.insert(0, key)
     return open_blob(key, blob)
 
 

@@ -56,6 +56,8 @@ class ZoneOutput:
     keys: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # path -> (page key, warnings)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group key -> its memoised paths
     moved: dict[str, tuple[str, ...]] = field(default_factory=dict)  # path -> where protect placed it
+    audited: set[str] = field(default_factory=set)  # paths already checked by the audit (render/pool.py)
+    findings: list = field(default_factory=list)  # what that check found
 
     def add(self, path: str, data: bytes, scope: str | None) -> None:
         """Add one file; a scope of None means public (static assets only)."""
@@ -206,6 +208,13 @@ class ZoneRenderer:
     # -- pages ----------------------------------------------------------------------------
     def render(self) -> ZoneOutput:
         """Render the whole zone."""
+        self.start()
+        for pv in self.view.projects:
+            self.project(pv)
+        return self.finish()
+
+    def start(self) -> None:
+        """The zone-wide pages: home, person homes, site pages."""
         view = self.view
         # a local preview (never a published build) links every person's home from the mixed home
         homes = [(self.people.people[pid].name, self.urls.person_home(pid)) for pid in sorted(view.grants)
@@ -220,8 +229,9 @@ class ZoneRenderer:
             path = self.urls.page(page)
             self.write("page.html", path, SITE_SCOPE, page=page,
                        content=self.content(page.body, path, page.key))
-        for pv in view.projects:
-            self.project(pv)
+
+    def finish(self) -> ZoneOutput:
+        """Add the theme's static files; the zone's output is complete."""
         for name, src in self.theme.static_files().items():
             if name == "livereload.js" and not self.livereload:
                 continue
@@ -238,24 +248,52 @@ class ZoneRenderer:
         """A project page, its posts, tag pages and attachments; when the project's group key
         (everything its pages are rendered from) is the previous build's, its pages are reused
         without computing each page's key."""
+        gkey, entries = self.plan(pv)
+        if entries is not None:
+            self.reuse(pv, gkey, entries)
+        else:
+            self.render_project(pv, gkey)
+
+    def plan(self, pv: ProjectView) -> tuple[str | None, list | None]:
+        """The group key of a project and, when the previous build rendered that very group
+        and its files are intact, its pages as (path, page key, warnings)."""
         gkey = self.group_key(pv)
         reuse = getattr(self.memo, "group", None) if gkey else None
-        entries = reuse(gkey) if reuse else None
-        if entries is not None:
-            for path, key, replay in entries:
-                for message in replay:
-                    log.warning("%s", message)
-                self.out.add(path, Deferred(key, lambda path=path: self._group_page(pv, path)), pv.project.id)
-                self.out.keys[path] = (key, replay)
-                self.out.pages += 1
-            self.out.groups[gkey] = tuple(path for path, _, _ in entries)
-            self._attachments(pv)
-            return
+        return gkey, reuse(gkey) if reuse else None
+
+    def reuse(self, pv: ProjectView, gkey: str, entries: list) -> None:
+        """Take over a project's pages from the previous build (deferred: rendered only if needed)."""
+        for path, key, replay in entries:
+            for message in replay:
+                log.warning("%s", message)
+            self.out.add(path, Deferred(key, lambda path=path: self._group_page(pv, path)), pv.project.id)
+            self.out.keys[path] = (key, replay)
+            self.out.pages += 1
+        self.out.groups[gkey] = tuple(path for path, _, _ in entries)
+        self._attachments(pv)
+
+    def render_project(self, pv: ProjectView, gkey: str | None) -> None:
+        """Render (or defer, page by page) a project's pages; remember them as a group when
+        every page has a key."""
         before, pages = set(self.out.keys), self.out.pages
         self._project(pv)
         made = tuple(p for p in self.out.keys if p not in before)
         if gkey and len(made) == self.out.pages - pages:  # every page has a key: the group can be reused
             self.out.groups[gkey] = made
+
+    def adopt(self, pv: ProjectView, gkey: str | None, part: ZoneOutput) -> None:
+        """Add a project's pages rendered elsewhere (a worker process: render/pool.py); a page
+        it deferred is a page key here, rendered with its group if its bytes are needed."""
+        for path, data in part.files.items():
+            if isinstance(data, str):
+                data = Deferred(data, lambda path=path: self._group_page(pv, path))
+            self.out.add(path, data, part.scopes.get(path))
+        self.out.keys.update(part.keys)
+        self.out.pages += part.pages
+        self.out.audited |= part.audited
+        self.out.findings += part.findings
+        if gkey and len(part.keys) == part.pages:
+            self.out.groups[gkey] = tuple(part.keys)
 
     def group_key(self, pv: ProjectView) -> str | None:
         """The hash of what every page of a project is rendered from: the zone-wide values,

@@ -23,6 +23,7 @@ class Theme:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # one Theme per build: a template cannot change under it
         )
 
     def static_files(self) -> dict[str, Path]:

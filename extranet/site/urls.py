@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import posixpath
 
 from ..content.loader import slugify
 from ..content.model import Attachment, Page, Post, Project
@@ -22,10 +21,14 @@ class Urls:
 
     def __init__(self, secret: bytes | None = None) -> None:
         self.secret = secret
+        self._names: dict[str, str] = {}  # every page links the same few items: one HMAC each
 
     def _h(self, key: str) -> str:
-        assert self.secret is not None
-        return hmac.new(self.secret, key.encode(), hashlib.sha256).hexdigest()[:20]
+        name = self._names.get(key)
+        if name is None:
+            assert self.secret is not None
+            name = self._names[key] = hmac.new(self.secret, key.encode(), hashlib.sha256).hexdigest()[:20]
+        return name
 
     def project_dir(self, pid: str) -> str:
         """The folder of a project: every path of the project lies below it."""
@@ -74,6 +77,13 @@ class Urls:
 
 
 def relative(from_path: str, to_path: str) -> str:
-    """A relative URL from the page at `from_path` to `to_path` (both zone-relative)."""
-    rel = posixpath.relpath(to_path, posixpath.dirname(from_path) or ".")
-    return rel
+    """A relative URL from the page at `from_path` to `to_path` (both zone-relative, normalised:
+    no `.`, `..` or empty parts; the result is posixpath.relpath's, computed on the strings)."""
+    here = from_path.split("/")[:-1]
+    there = [p for p in to_path.split("/") if p]
+    common = 0
+    for a, b in zip(here, there):
+        if a != b:
+            break
+        common += 1
+    return "/".join([".."] * (len(here) - common) + there[common:]) or "."

@@ -1,0 +1,108 @@
+"""Rendering the zones, with the projects' pages in worker processes when there are many.
+
+Each project of a zone whose pages cannot be reused is one task. The workers are forked once
+the renderers exist (views, group keys and fingerprints computed), so a task is just (zone,
+project number): a worker renders that project's pages exactly as the serial path would and
+sends back the files, their scopes, page keys and the warnings it logged. The parent adds
+everything in the serial order (zone by zone: homes, site pages, projects, static files) and
+replays the warnings in that order, so the output and the messages are the serial ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Mapping
+
+from .pages import Deferred, ZoneOutput, ZoneRenderer
+
+POOL_THRESHOLD = 400  # posts to render: below this, forking costs more than it saves
+
+log = logging.getLogger("extranet")
+Audit = Callable[[dict[str, bytes]], list]  # plaintext files -> what it found wrong in them
+_RENDERERS: Mapping[str, ZoneRenderer] | None = None  # set in the parent just before the fork
+_AUDITS: Mapping[str, Audit] = {}
+_CAUGHT: list[str] = []
+
+
+def render_zones(renderers: Mapping[str, ZoneRenderer], jobs: int | None = None,
+                 audits: Mapping[str, Audit] | None = None) -> dict[str, ZoneOutput]:
+    """Render every zone; projects in `jobs` processes (default: all cores) when it pays.
+
+    `audits` (zone -> check): a worker also runs the check of its zone on the pages it
+    rendered; their paths go to the zone's `audited` and the findings to its `findings`
+    (files rendered in the parent are left to the caller to check)."""
+    plans = {zone: [r.plan(pv) for pv in r.view.projects] for zone, r in renderers.items()}
+    todo = [(zone, i) for zone, zplans in plans.items() for i, (_, entries) in enumerate(zplans) if entries is None]
+    weight = sum(len(renderers[zone].view.projects[i].posts) + 1 for zone, i in todo)
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    parts: dict[tuple[str, int], tuple[ZoneOutput, list[str]]] = {}
+    if jobs >= 2 and len(todo) >= 2 and weight >= POOL_THRESHOLD and _can_fork():
+        parts = dict(zip(todo, _in_workers(renderers, todo, jobs, audits or {})))
+    for zone, r in renderers.items():
+        r.start()
+        for i, pv in enumerate(r.view.projects):
+            gkey, entries = plans[zone][i]
+            if entries is not None:
+                r.reuse(pv, gkey, entries)
+            elif (zone, i) in parts:
+                part, warnings = parts[(zone, i)]
+                for message in warnings:
+                    log.warning("%s", message)
+                r.adopt(pv, gkey, part)
+            else:
+                r.render_project(pv, gkey)
+        r.finish()
+    return {zone: r.out for zone, r in renderers.items()}
+
+
+def _can_fork() -> bool:
+    """Forking copies only the calling thread: never with other threads running (a preview
+    server, the gateway), whose locks the child would inherit held."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def _in_workers(renderers: Mapping[str, ZoneRenderer], todo: list[tuple[str, int]],
+                jobs: int, audits: Mapping[str, Audit]) -> list[tuple[ZoneOutput, list[str]]]:
+    """Render the projects of `todo` in forked workers; results in the order of `todo`."""
+    global _RENDERERS, _AUDITS
+    _RENDERERS, _AUDITS = renderers, audits
+    try:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(todo)), initializer=_worker_logging) as pool:
+            return list(pool.imap(_render_task, todo))
+    finally:
+        _RENDERERS, _AUDITS = None, {}
+
+
+class _Keep(logging.Handler):
+    """A worker's warnings, kept for the parent to replay."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _CAUGHT.append(record.getMessage())
+
+
+def _worker_logging() -> None:
+    """In a worker, warnings go to the parent (which logs them in order), not to the console."""
+    log.handlers = [_Keep(logging.WARNING)]
+    log.propagate = False
+
+
+def _render_task(task: tuple[str, int]) -> tuple[ZoneOutput, list[str]]:
+    """Worker: render one project of one zone; a page the memo deferred comes back as its key."""
+    zone, i = task
+    assert _RENDERERS is not None
+    r = _RENDERERS[zone]
+    r.out = ZoneOutput(zone)
+    _CAUGHT.clear()
+    r._project(r.view.projects[i])
+    audit = _AUDITS.get(zone)
+    if audit is not None:
+        plain = {path: data for path, data in r.out.files.items() if isinstance(data, bytes)}
+        r.out.findings = audit(plain)
+        r.out.audited = set(plain)
+    for path, data in r.out.files.items():
+        if isinstance(data, Deferred):
+            r.out.files[path] = data.key  # type: ignore[assignment]
+    return r.out, list(_CAUGHT)
