@@ -1,11 +1,14 @@
 """Run extranet, Pelican, MkDocs (+ encryptcontent) and Hugo side by side on the same corpus.
 
-    python benchmarks/run.py 2000 10000 [--peers pelican,mkdocs,hugo] [--timeout 900]
+    python benchmarks/run.py 2000 10000 [--peers pelican,mkdocs,hugo] [--repeat 3] [--timeout 900]
 
 Peers live in their own virtual environment (benchmarks/.work/venv, git-ignored). Each run
-is a fresh child process; its time is wall-clock and its memory the peak RSS of the child
-process tree (getrusage(RUSAGE_CHILDREN) measured in a fresh wrapper process). Results are
-appended to benchmarks/.work/results.json and printed as a Markdown table; plot.py draws them.
+is a fresh child process; its time is wall-clock and its memory the peak of the summed PSS
+(proportional set size: shared pages counted once) of the child and all its descendants,
+sampled every 50 ms by a fresh wrapper process (`maxrss_mb`, the largest single process,
+is kept too). With --repeat N every cold build is run N times, the tools taking turns, and
+the median is kept (the machine is shared: its speed drifts by ±20 % within minutes).
+Results are appended to benchmarks/.work/results.json; plot.py draws them.
 """
 
 from __future__ import annotations
@@ -25,16 +28,49 @@ VENV = WORK / "venv"
 PEERS = {"pelican": ["pelican==4.12.*", "markdown"], "mkdocs": ["mkdocs==1.6.*", "mkdocs-encryptcontent-plugin"],
          "hugo": ["hugo"]}
 WRAPPER = """
-import json, resource, subprocess, sys, time
+import json, os, resource, subprocess, sys, time
+
+def tree(root):
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    kids.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += kids.get(pid, [])
+    return out
+
+def pss_mb(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
+
 t = time.perf_counter()
-try:
-    rc = subprocess.run(sys.argv[2:], cwd=sys.argv[1], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                        timeout=float(TIMEOUT)).returncode
-except subprocess.TimeoutExpired:
+child = subprocess.Popen(sys.argv[2:], cwd=sys.argv[1], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+peak = 0.0
+deadline = t + float(TIMEOUT)
+while child.poll() is None and time.perf_counter() < deadline:
+    peak = max(peak, pss_mb(tree(child.pid)))
+    time.sleep(0.05)
+rc = child.poll()
+if rc is None:
+    child.kill()
     rc = "timeout"
+child.wait()
 seconds = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(json.dumps({"seconds": seconds, "peak_mb": peak, "rc": rc}))
+maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "peak_mb": peak, "maxrss_mb": maxrss, "rc": rc}))
 """
 
 
@@ -79,8 +115,8 @@ def trash(path: Path) -> None:
         path.rename(WORK / "trash" / f"{path.name}-{os.getpid()}-{len(os.listdir(WORK / 'trash'))}")
 
 
-def run_size(posts: int, peers: list[str], timeout: float) -> list[dict]:
-    """Every measurement for one corpus size."""
+def run_size(posts: int, peers: list[str], timeout: float, repeat: int = 1) -> list[dict]:
+    """Every measurement for one corpus size (cold builds `repeat` times, median kept)."""
     sys.path.insert(0, str(HERE))
     from corpus import generate
 
@@ -89,30 +125,38 @@ def run_size(posts: int, peers: list[str], timeout: float) -> list[dict]:
     site = roots["extranet"]
     rows = []
 
-    def row(tool: str, case: str, result: dict) -> None:
-        rows.append({"tool": tool, "case": case, "posts": posts, **result})
-        print(f"{posts:>6} {tool:<22} {case:<12} {result['seconds']:8.2f} s {result['peak_mb']:7.0f} MB rc={result['rc']}",
-              flush=True)
+    def row(tool: str, case: str, results: list[dict]) -> None:
+        result = sorted(results, key=lambda r: r["seconds"])[len(results) // 2]
+        rows.append({"tool": tool, "case": case, "posts": posts, "runs": [r["seconds"] for r in results], **result})
+        runs = " ".join(f"{r['seconds']:.2f}" for r in results) if len(results) > 1 else ""
+        print(f"{posts:>6} {tool:<22} {case:<12} {result['seconds']:8.2f} s {result['peak_mb']:7.0f} MB "
+              f"rc={result['rc']} {runs}", flush=True)
 
     measure(site, extranet_cmd(), timeout)  # derives the user-name tags once (kept in the secrets)
-    trash(site / "public")
-    trash(site / ".extranet" / "cache")
-    row("extranet", "cold", measure(site, extranet_cmd(), timeout))
-    row("extranet", "no change", measure(site, extranet_cmd(), timeout))
+    commands = {"pelican": (roots["pelican"], [str(VENV / "bin" / "pelican"), "content", "-o", "out", "-s",
+                                              "pelicanconf.py", "-q"]),
+                "mkdocs": (roots["mkdocs"], [str(VENV / "bin" / "mkdocs"), "build", "-q", "-d", "out"]),
+                "hugo": (roots["hugo"], [str(VENV / "bin" / "hugo"), "--quiet", "-d", "out"])}
+    cold: dict[str, list[dict]] = {name: [] for name in ["extranet", *peers]}
+    for _ in range(repeat):  # the tools take turns: a drift of the machine's speed hits them all
+        trash(site / "public")
+        trash(site / ".extranet" / "cache")
+        cold["extranet"].append(measure(site, extranet_cmd(), timeout))
+        for name in peers:
+            cwd, cmd = commands[name]
+            trash(cwd / "out")
+            cold[name].append(measure(cwd, cmd, timeout))
+    row("extranet", "cold", cold["extranet"])
+    row("extranet", "no change", [measure(site, extranet_cmd(), timeout)])
     folder = next((site / "content" / "projects").iterdir()) / "posts"
     last = sorted(folder.glob("*.md"))[-1].stem
     (folder / "2030-01-01-re-by-email.md").write_text(
         f"---\ntitle: Re by email\nvisibility: mixed\nin_reply_to: {last}\nsource: email\n---\n"
         "Bien reçu, merci : la livraison de lundi nous convient.\n", encoding="utf-8")
-    row("extranet", "new post", measure(site, extranet_cmd(), timeout))
+    row("extranet", "new post", [measure(site, extranet_cmd(), timeout)])
     (folder / "2030-01-01-re-by-email.md").unlink()
-    commands = {"pelican": (roots["pelican"], [str(VENV / "bin" / "pelican"), "content", "-o", "out", "-s",
-                                              "pelicanconf.py", "-q"]),
-                "mkdocs": (roots["mkdocs"], [str(VENV / "bin" / "mkdocs"), "build", "-q", "-d", "out"]),
-                "hugo": (roots["hugo"], [str(VENV / "bin" / "hugo"), "--quiet", "-d", "out"])}
     for name in peers:
-        cwd, cmd = commands[name]
-        row(name, "cold", measure(cwd, cmd, timeout))
+        row(name, "cold", cold[name])
     return rows
 
 
@@ -122,6 +166,7 @@ def main() -> None:
     parser.add_argument("sizes", type=int, nargs="+")
     parser.add_argument("--peers", default="pelican,mkdocs,hugo")
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--repeat", type=int, default=1, help="cold builds per tool (median kept)")
     args = parser.parse_args()
     peers = [p for p in args.peers.split(",") if p]
     os.environ["PYTHONPATH"] = str(HERE.parent)  # measure this checkout's extranet
@@ -134,7 +179,7 @@ def main() -> None:
     results_file = WORK / "results.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else []
     for posts in args.sizes:
-        rows = run_size(posts, [p for p in peers if p not in missing], args.timeout)
+        rows = run_size(posts, [p for p in peers if p not in missing], args.timeout, args.repeat)
         results = [r for r in results if not (r["posts"] == posts and (r["tool"], r["case"]) in
                                               {(x["tool"], x["case"]) for x in rows})] + rows
         results_file.write_text(json.dumps(results, indent=1))

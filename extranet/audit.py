@@ -9,6 +9,7 @@ decrypting it) and fails on any canary found.
 
 from __future__ import annotations
 
+import hashlib
 import html as htmlmod
 import re
 from collections.abc import Iterable, Mapping
@@ -46,6 +47,35 @@ def _sentences(html: str) -> Iterable[str]:
             yield line
 
 
+class _Sentences:
+    """`_sentences` of each HTML text, kept from one build to the next in the build cache
+    (keyed by the SHA-256 of the text itself: the same text has the same sentences)."""
+
+    NAMESPACE = "sentences"
+
+    def __init__(self, cache=None) -> None:
+        self.cache = cache
+        self.known: dict[str, tuple[str, ...]] = cache.get(self.NAMESPACE) if cache is not None else {}
+        self.used: dict[str, tuple[str, ...]] = {}
+
+    def __call__(self, html: str) -> tuple[str, ...]:
+        if self.cache is None:
+            return tuple(_sentences(html))
+        key = hashlib.sha256(html.encode()).hexdigest()
+        found = self.used.get(key)
+        if found is None:
+            found = self.known.get(key)
+            if found is None:
+                found = tuple(_sentences(html))
+            self.used[key] = found
+        return found
+
+    def keep(self) -> None:
+        """Store exactly the entries of this build."""
+        if self.cache is not None and self.used.keys() != self.known.keys():
+            self.cache.replace(self.NAMESPACE, self.used)
+
+
 def _body_text(body: Body, zone: str) -> str:
     """Text of a body as `zone` may show it (decided here again, independently of zones.py)."""
     return "\n".join(_text(s.html) for s in body.segments if zone == INTERNAL or not s.internal)
@@ -60,6 +90,7 @@ def canary_matcher(rules: Rules, mixed: View, cache=None) -> "Matcher":
     """A Matcher of the canaries of `mixed` (what canaries() returns), the index built once;
     with the build `cache`, what earlier builds proved is reused (see canarymemo.py)."""
     site = rules.site
+    sentences = _Sentences(cache)
     found: dict[str, str] = {}
     shown: list[str] = []
     visible_projects = {pv.project.id: pv for pv in mixed.projects}
@@ -72,7 +103,7 @@ def canary_matcher(rules: Rules, mixed: View, cache=None) -> "Matcher":
             found[page.title] = "the title of an internal page"
         for seg in page.body.segments:
             if seg.internal or not visible:
-                found.update((s, "internal text") for s in _sentences(seg.html))
+                found.update((s, "internal text") for s in sentences(seg.html))
     for project in site.projects:
         pv = visible_projects.get(project.id)
         if pv is None:
@@ -91,13 +122,13 @@ def canary_matcher(rules: Rules, mixed: View, cache=None) -> "Matcher":
             else:
                 found[post.title] = "the title of an internal post"
             if post.original:
-                found.update((s, "an email original") for s in _sentences(htmlmod.escape(post.original)))
+                found.update((s, "an email original") for s in sentences(htmlmod.escape(post.original)))
         for body, visible in bodies:
             if visible:
                 shown.append(_body_text(body, MIXED))
             for seg in body.segments:
                 if seg.internal or not visible:
-                    found.update((s, "internal text") for s in _sentences(seg.html))
+                    found.update((s, "internal text") for s in sentences(seg.html))
         published = {a.key for a in pv.files} if pv else set()
         for a in project.files:
             if a.key not in published:
@@ -105,6 +136,7 @@ def canary_matcher(rules: Rules, mixed: View, cache=None) -> "Matcher":
                 found[name] = "the name of an unpublished file"
     kept = {text: what for text, what in found.items()
             if text and len(text) >= (MIN_TITLE if "title" in what or "name" in what or "summary" in what else MIN_TEXT)}
+    sentences.keep()
     if cache is not None:
         from .canarymemo import memo_matcher
 

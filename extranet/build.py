@@ -164,7 +164,7 @@ def build(
             raise BuildError(f"{len(counter.messages)} warning(s) with --strict, nothing written")
         if write:
             say("writing")
-            publish(out, trees)
+            publish(out, trees, trash=settings.state_dir / "trash")
             if server is not None:
                 publish(settings.state_dir, {"server": server})
             snapshot = output_snapshot(out, trees) if inputs is not None else None  # one stat walk for both

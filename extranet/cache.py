@@ -3,7 +3,11 @@
 Nothing here is keyed by modification time: every entry is found by a SHA-256 of all the
 inputs of the function whose result it holds (source bytes, settings, people, theme files,
 tool version). A missing, damaged or other-version cache is simply empty: the build then
-does everything again. Each namespace is one pickle file, rewritten atomically.
+does everything again. Each namespace is one pickle file, rewritten atomically; when a build
+changed only a few of a namespace's entries, only those are written, to a small delta file
+beside it (applied in order on load; the whole file is rewritten, and the deltas dropped,
+when they add up). Every file is written atomically, and a delta names the generation of the
+file it applies to, so a crash at any point leaves a consistent, at worst older, cache.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from . import __version__
 
 log = logging.getLogger("extranet")
 FORMAT = f"extranet-cache/1/{__version__}"
+MAX_DELTAS = 24  # delta files per namespace before the whole namespace is rewritten
+_MISSING = object()
 
 
 def digest(*parts: str | bytes) -> str:
@@ -38,6 +44,7 @@ class Cache:
         self.folder = folder
         self._data: dict[str, dict] = {}
         self._dirty: set[str] = set()
+        self._disk: dict[str, tuple[int, int, dict]] = {}  # namespace -> (generation, next delta, entries on disk)
 
     def get(self, namespace: str) -> dict:
         """The dictionary of a namespace, loaded on first use (empty when absent or unreadable)."""
@@ -61,30 +68,75 @@ class Cache:
         try:
             with open(path, "rb") as f:
                 stored = pickle.load(f)
-            if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == FORMAT and isinstance(stored[1], dict):
-                return stored[1]
+            if not (isinstance(stored, tuple) and len(stored) == 3 and stored[0] == FORMAT
+                    and isinstance(stored[2], dict)):
+                return {}
+            generation, data = stored[1], stored[2]
+            seq = 0
+            for delta in self._deltas(namespace, generation):
+                with open(delta, "rb") as f:
+                    fmt, gen, number, changed, dropped = pickle.load(f)
+                if fmt != FORMAT or gen != generation or number != seq:
+                    break
+                data.update(changed)
+                for key in dropped:
+                    data.pop(key, None)
+                seq += 1
+            self._disk[namespace] = (generation, seq, dict(data))
+            return data
         except FileNotFoundError:
             return {}
         except Exception as e:  # noqa: BLE001 - any damage means: start again
             log.info("cache %s ignored (%s)", path, e)
         return {}
 
+    def _deltas(self, namespace: str, generation: int | None = None) -> list[Path]:
+        """The delta files of a namespace (of one generation), in the order they apply."""
+        assert self.folder is not None
+        found = []
+        for name in os.listdir(self.folder):
+            parts = name.split(".")
+            if len(parts) == 4 and parts[0] == namespace and parts[3] == "delta" and parts[1].isdigit() \
+                    and parts[2].isdigit() and (generation is None or int(parts[1]) == generation):
+                found.append((int(parts[1]), int(parts[2]), self.folder / name))
+        return [path for _, _, path in sorted(found)]
+
     def save(self) -> None:
-        """Write every changed namespace atomically."""
+        """Write every changed namespace atomically (only its changes when they are few)."""
         if self.folder is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         for namespace in sorted(self._dirty):
-            path = self.folder / f"{namespace}.pickle"
-            fd, tmp = tempfile.mkstemp(prefix=f".{namespace}.", dir=self.folder)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    pickle.dump((FORMAT, self._data[namespace]), f, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            data = self._data[namespace]
+            disk = self._disk.get(namespace)
+            if disk is not None and disk[1] < MAX_DELTAS:
+                generation, seq, before = disk
+                changed = {k: v for k, v in data.items() if before.get(k, _MISSING) is not v}
+                dropped = [k for k in before if k not in data]
+                if (len(changed) + len(dropped)) * 8 <= len(data):
+                    if changed or dropped:
+                        self._write(f"{namespace}.{generation}.{seq}.delta",
+                                    (FORMAT, generation, seq, changed, dropped))
+                        self._disk[namespace] = (generation, seq + 1, dict(data))
+                    continue
+            generation = int.from_bytes(os.urandom(7), "big")  # never one an old delta names
+            self._write(f"{namespace}.pickle", (FORMAT, generation, data))
+            for old in self._deltas(namespace):
+                old.unlink(missing_ok=True)
+            self._disk[namespace] = (generation, 0, dict(data))
         self._dirty.clear()
+
+    def _write(self, name: str, value: object) -> None:
+        """Pickle `value` to a file of the cache folder, atomically."""
+        assert self.folder is not None
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.folder / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def open_cache(state_dir: Path, enabled: bool = True) -> Cache:

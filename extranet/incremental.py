@@ -107,7 +107,7 @@ class OutputMemo:
         plain; `snapshot`: inputs.output_snapshot of the published zones, to save a stat per file)."""
         zones: dict[str, dict[str, tuple]] = {}
         groups: dict[str, dict[str, tuple[str, ...]]] = {}
-        stats = {p: (s[0], s[1], s[3]) for p, s in snapshot if s is not None} if snapshot is not None else None
+        stats = {p: s for p, s in snapshot if s is not None} if snapshot is not None else None
         seals: dict[bytes, str] = {}
         for zone, out in rendered.items():
             base = f"{self.out_dir / zone}/"

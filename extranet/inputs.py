@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import Cache, digest
+from .cache import Cache, digest, stat_key
 
 NAMESPACE = "inputs"
 PACKAGE = Path(__file__).resolve().parent
@@ -100,19 +100,34 @@ def state_digest(root: Path, hasher: Hasher) -> str:
 
 
 def output_snapshot(out: Path, names: Iterable[str]) -> tuple:
-    """Every file and folder of the output zones with its (size, mtime_ns, ctime_ns, inode)."""
-    items = []
+    """Every file and folder of the output zones with its (size, mtime_ns, inode): an output
+    file touched, edited, replaced, removed or added changes it. Not ctime: an unchanged page
+    is a hard link to the previous build's file, whose link count (so ctime) changes again
+    when the previous tree is deleted, in the background, after the snapshot (output.discard)."""
+    items: list = []
     for name in sorted(names):
         folder = out / name
-        for dirpath, dirnames, filenames in os.walk(folder):
-            dirnames.sort()
-            items.append((dirpath, _stat(os.stat(dirpath))))
-            for f in sorted(filenames):
-                p = os.path.join(dirpath, f)
-                items.append((p, _stat(os.lstat(p))))
-        if not folder.is_dir():
+        if folder.is_dir():
+            _snapshot_walk(str(folder), items)
+        else:
             items.append((str(folder), None))
     return tuple(items)
+
+
+def _snapshot_walk(folder: str, items: list) -> None:
+    """The folder, then its files and (recursively) its folders, in name order (one scandir each)."""
+    items.append((folder, stat_key(folder)))
+    with os.scandir(folder) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    subdirs = []
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            subdirs.append(entry.path)
+        else:
+            st = entry.stat(follow_symlinks=False)
+            items.append((entry.path, (st.st_size, st.st_mtime_ns, st.st_ino)))
+    for sub in subdirs:
+        _snapshot_walk(sub, items)
 
 
 def time_window(now: dt.datetime, flips: Iterable[dt.datetime]) -> tuple[dt.datetime | None, dt.datetime | None]:

@@ -10,7 +10,10 @@ import ctypes
 import ctypes.util
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
@@ -116,22 +119,55 @@ def stage(out_dir: Path, name: str, files: Mapping[str, bytes]) -> Path:
     return tmp
 
 
-def swap(staged: Path, final: Path) -> None:
-    """Put `staged` at `final` atomically and delete what was there."""
+def swap(staged: Path, final: Path, trash: Path | None = None) -> None:
+    """Put `staged` at `final` atomically and delete what was there (see `discard`)."""
     if final.exists() and _exchange(staged, final):
-        shutil.rmtree(staged, ignore_errors=True)
+        discard(staged, trash)
         return
     if final.exists():
         old = final.with_name(f".old-{final.name}-{os.getpid()}")
         os.rename(final, old)
         os.rename(staged, final)
-        shutil.rmtree(old, ignore_errors=True)
+        discard(old, trash)
     else:
         os.rename(staged, final)
 
 
-def publish(out_dir: Path, trees: Mapping[str, Mapping[str, bytes]]) -> None:
-    """Stage every tree first (any failure leaves the old output untouched), then swap each in."""
+_CLEANERS: list[subprocess.Popen] = []
+
+
+def discard(tree: Path, trash: Path | None = None) -> None:
+    """Delete a swapped-out tree. With a `trash` folder on the same file system (never a
+    served one), the tree is moved there at once and deleted by a separate process: the
+    build does not wait for thousands of unlinks. What a deleting process left (it is not
+    waited for when the build's process ends) is deleted with the next tree."""
+    if trash is not None:
+        try:
+            trash.mkdir(parents=True, exist_ok=True)
+            os.rename(tree, trash / f"{tree.name}-{os.getpid()}-{time.monotonic_ns()}")
+            command = ([rm, "-rf", "--", *[str(trash / e) for e in os.listdir(trash)]] if (rm := shutil.which("rm"))
+                       else [sys.executable, "-c", _EMPTY, str(trash)])
+            _CLEANERS.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL, start_new_session=True))
+            return
+        except OSError:
+            pass
+    shutil.rmtree(tree, ignore_errors=True)
+
+
+_EMPTY = ("import os, shutil, sys\n"
+          "for e in os.listdir(sys.argv[1]): shutil.rmtree(os.path.join(sys.argv[1], e), ignore_errors=True)")
+
+
+def settle() -> None:
+    """Wait for background deletions (a test, or a build that is about to fork workers)."""
+    while _CLEANERS:
+        _CLEANERS.pop().wait()
+
+
+def publish(out_dir: Path, trees: Mapping[str, Mapping[str, bytes]], trash: Path | None = None) -> None:
+    """Stage every tree first (any failure leaves the old output untouched), then swap each in
+    (`trash`: where the previous trees go to be deleted in the background, see `discard`)."""
     staged: dict[str, Path] = {}
     try:
         for name, files in trees.items():
@@ -141,7 +177,7 @@ def publish(out_dir: Path, trees: Mapping[str, Mapping[str, bytes]]) -> None:
             shutil.rmtree(path, ignore_errors=True)
         raise
     for name, path in staged.items():
-        swap(path, out_dir / name)
+        swap(path, out_dir / name, trash)
 
 
 def fsync_dir(path: Path) -> None:

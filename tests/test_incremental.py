@@ -358,3 +358,18 @@ def test_email_original_is_shown_with_or_without_the_cache(tmp_path: Path, cache
     build(root, now=NOW, encrypt=False, cache=cache)
     page = root / "public/internal/projects/passerelle-moulin/2026-02-12-re-plan-implantation.html"
     assert "Le 10/02/2026 à 17:12, Julien Roux" in page.read_text(encoding="utf-8")
+
+
+def test_previous_output_is_deleted_outside_the_served_folder(tmp_path: Path) -> None:
+    """The swapped-out tree leaves public/ at once (moved to .extranet/trash, never served)
+    and is deleted by a separate process; the next build still knows nothing changed."""
+    from extranet.output import settle
+
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=False)
+    edit_post(root)
+    build(root, now=NOW, encrypt=False)
+    assert sorted(p.name for p in (root / "public").iterdir()) == ["internal", "mixed"]
+    assert build(root, now=NOW, encrypt=False).unchanged  # whether or not the deletion has ended
+    settle()
+    assert not any((root / ".extranet" / "trash").iterdir())

@@ -9,6 +9,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+from ..cache import digest
 from ..config import People, Settings
 from ..errors import Problems
 from ..schema import Field, check
@@ -162,9 +163,14 @@ class _Loader:
         exists = self.records.exists(original_path) if self.records else original_path.exists()
         original = _read_text(original_path, self.problems) if exists else None
         key = self.key_of(path)
+        fingerprint = ""
+        rkey = self.records.key(path, key, "post front matter") if self.records else None
+        if rkey:  # the record key covers the source's path and bytes; the rest is added here
+            fingerprint = digest("post", rkey, self.records.hashes.get(str(original_path), "-") if exists else "",
+                                 date.isoformat())
         return Post(key, project, path.stem, v["title"], date, v["author"], v["visibility"],
                     v["in_reply_to"], tuple(v["tags"]), v["draft"], v["pending"], v["message_id"],
-                    v["source"], original, body)
+                    v["source"], original, body, fingerprint)
 
     def project(self, folder: Path) -> Project | None:
         """A project folder: index.md, posts/, files/."""
@@ -240,8 +246,9 @@ def _bodies_to_render(content: Path, bodies: BodyStore, records: RecordStore | N
     if projects.is_dir():
         for folder in sorted(p for p in projects.iterdir() if p.is_dir()):
             files += [folder / "index.md"] + _md_files(folder / "posts")
+    prefix = str(content) + "/"
     for path in files:
-        key = path.relative_to(content).as_posix()
+        key = str(path).removeprefix(prefix)
         what = "page" if key.startswith("pages/") else "project" if path.name == "index.md" else "post"
         if records is not None and records.key(path, key, f"{what} front matter") in records.known:
             continue  # parsed by an earlier build: its body is in its record

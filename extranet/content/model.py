@@ -74,6 +74,9 @@ class Post:
     source: str  # 'file' | 'email'
     original: str | None  # full original text of an email post (internal only)
     body: Body
+    # what every field above is a function of (source and original bytes, path, date), when the
+    # build hashed them: render/fingerprint.py hashes this instead of each field
+    fingerprint: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -42,11 +42,16 @@ class RecordStore:
         self.hashes = hashes  # absolute path (str) -> SHA-256 of the bytes, hashed before the build
         self.known: dict[str, Parsed] = cache.get(NAMESPACE)
         self.used: dict[str, Parsed] = {}
+        self._keys: dict[tuple[str, str], str | None] = {}
 
     def key(self, path: Path, key: str, what: str) -> str | None:
-        """The record key of a source, or None when its bytes were not hashed before the build."""
-        sha = self.hashes.get(str(path))
-        return digest("record", what, key, sha) if sha else None
+        """The record key of a source, or None when its bytes were not hashed before the build
+        (computed once per build: the prefetch and the loader both ask)."""
+        slot = (key, what)
+        if slot not in self._keys:
+            sha = self.hashes.get(str(path))
+            self._keys[slot] = digest("record", what, key, sha) if sha else None
+        return self._keys[slot]
 
     def exists(self, path: Path) -> bool:
         """Whether a file was present when the build's inputs were hashed (when they were

@@ -72,6 +72,8 @@ class Fingerprint:
         return memo
 
     def _record(self, value: object) -> str:
+        if isinstance(value, Post) and value.fingerprint:  # see Post.fingerprint
+            return "r" + digest("post", value.fingerprint, str(value.key in self.shared))
         if isinstance(value, Body):
             if not value.digest:
                 raise Unhashable("a body without a content hash")

@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 
+from ..output import settle
 from .pages import Deferred, ZoneOutput, ZoneRenderer
 
 POOL_THRESHOLD = 400  # posts to render: below this, forking costs more than it saves
@@ -61,6 +62,7 @@ def render_zones(renderers: Mapping[str, ZoneRenderer], jobs: int | None = None,
 def _can_fork() -> bool:
     """Forking copies only the calling thread: never with other threads running (a preview
     server, the gateway), whose locks the child would inherit held."""
+    settle()  # our own background deletions end first
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
