@@ -147,14 +147,19 @@ def run_size(posts: int, peers: list[str], timeout: float, repeat: int = 1) -> l
             trash(cwd / "out")
             cold[name].append(measure(cwd, cmd, timeout))
     row("extranet", "cold", cold["extranet"])
-    row("extranet", "no change", [measure(site, extranet_cmd(), timeout)])
-    folder = next((site / "content" / "projects").iterdir()) / "posts"
-    last = sorted(folder.glob("*.md"))[-1].stem
-    (folder / "2030-01-01-re-by-email.md").write_text(
-        f"---\ntitle: Re by email\nvisibility: mixed\nin_reply_to: {last}\nsource: email\n---\n"
-        "Bien reçu, merci : la livraison de lundi nous convient.\n", encoding="utf-8")
-    row("extranet", "new post", [measure(site, extranet_cmd(), timeout)])
-    (folder / "2030-01-01-re-by-email.md").unlink()
+    row("extranet", "no change", [measure(site, extranet_cmd(), timeout) for _ in range(repeat)])
+    added, times = [], []
+    for folder in sorted((site / "content" / "projects").iterdir())[:repeat]:  # a reply in another project each time
+        posts_dir = folder / "posts"
+        last = sorted(posts_dir.glob("*.md"))[-1].stem
+        post = posts_dir / "2030-01-01-re-by-email.md"
+        post.write_text(f"---\ntitle: Re by email\nvisibility: mixed\nin_reply_to: {last}\nsource: email\n---\n"
+                        "Bien reçu, merci : la livraison de lundi nous convient.\n", encoding="utf-8")
+        added.append(post)
+        times.append(measure(site, extranet_cmd(), timeout))
+    row("extranet", "new post", times)
+    for post in added:
+        post.unlink()
     for name in peers:
         row(name, "cold", cold[name])
     return rows

@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from .audit import Matcher, anchors_of
 from .cache import Cache, digest
 
-NAMESPACE = "canaries"
+NAMESPACE = "canaries"  # candidate -> (anchor, witness): one entry each, so the cache writes only changes
+TEXTS = "canary-texts"  # hash of each text the last build showed -> True
 ABSENT = ""
 MAX_NEW = 400  # candidates to search in every shown text one by one; above: the full index
 MAX_NEW_TEXTS = 200  # new shown texts to search for every candidate one by one
@@ -28,14 +29,13 @@ MAX_NEW_TEXTS = 200  # new shown texts to search for every candidate one by one
 
 def memo_matcher(cache: Cache, kept: Mapping[str, str], shown: list[str]) -> Matcher:
     """A Matcher of the candidates in `kept` minus those some `shown` text contains."""
-    stored = cache.get(NAMESPACE)
-    before: dict[str, tuple] = stored.get("canaries", {})
-    seen_before: frozenset[str] = stored.get("texts", frozenset())
+    before: dict[str, tuple] = cache.get(NAMESPACE)
+    seen_before: dict[str, bool] = cache.get(TEXTS)
     texts: dict[str, str] = {}
     for t in shown:
         texts.setdefault(digest(t), t)
     current = frozenset(texts)
-    new_texts = [texts[d] for d in current - seen_before]
+    new_texts = [texts[d] for d in current if d not in seen_before]
     state: dict[str, tuple] = {}
     unknown: list[str] = []
     only_new: list[str] = []
@@ -54,7 +54,8 @@ def memo_matcher(cache: Cache, kept: Mapping[str, str], shown: list[str]) -> Mat
         return _full(cache, kept, texts, current)
     anchors = anchors_of([c for c in unknown if c not in before])
     for c in only_new:
-        state[c] = (before[c][0], _witness(c, new_texts) or ABSENT)
+        entry = (before[c][0], _witness(c, new_texts) or ABSENT) if new_texts else before[c]
+        state[c] = before[c] if entry == before[c] else entry  # the same object: not written again
     joined = "\n".join(shown) if unknown else ""
     for c in unknown:
         anchor = before[c][0] if c in before else anchors[c]
@@ -62,9 +63,17 @@ def memo_matcher(cache: Cache, kept: Mapping[str, str], shown: list[str]) -> Mat
         if c in joined:
             w = _witness(c, list(texts.values())) or ("joined" if c in multiline else ABSENT)
         state[c] = (anchor, w)
-    cache.replace(NAMESPACE, {"canaries": state, "texts": current})
+    _store(cache, state, current, seen_before)
     secrets = {c: kept[c] for c, (_, w) in state.items() if w == ABSENT}
     return Matcher.from_anchors(secrets, {c: state[c][0] for c in secrets})
+
+
+def _store(cache: Cache, state: dict[str, tuple], current: frozenset[str], seen_before: dict[str, bool]) -> None:
+    """Keep the candidates' state and the hashes of the texts shown (unchanged entries stay
+    the same objects, so the cache writes only what changed)."""
+    cache.replace(NAMESPACE, state)
+    if current != seen_before.keys():
+        cache.replace(TEXTS, dict.fromkeys(current, True))
 
 
 def _witness(c: str, texts: list[str]) -> str | None:
@@ -87,5 +96,5 @@ def _full(cache: Cache, kept: Mapping[str, str], texts: dict[str, str], current:
         joined = "\n".join(texts.values())
         witness.update((c, "joined") for c in multiline if c in joined)
     state = {c: (matcher.anchor.get(c), witness.get(c, ABSENT)) for c in kept}
-    cache.replace(NAMESPACE, {"canaries": state, "texts": current})
+    _store(cache, state, current, cache.get(TEXTS))
     return matcher.without(set(witness))

@@ -137,14 +137,15 @@ class _Loader:
 
     def post(self, path: Path, project: str) -> Post | None:
         """A dated post; its date comes from the file name unless the front matter sets it."""
-        m = POST_NAME.match(path.stem)
+        stem = path.name[:-3]  # a .md file (see _md_files)
+        m = POST_NAME.match(stem)
         if not m:
             self.problems.add(path, None, "a post's file name must be <YYYY-MM-DD>-<slug>.md")
             return None
         try:
             day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
         except ValueError:
-            self.problems.add(path, None, f"bad date in file name: {path.stem[:10]}")
+            self.problems.add(path, None, f"bad date in file name: {stem[:10]}")
             return None
         src = self.source(path, POST_FIELDS, "post front matter")
         if src is None:
@@ -159,16 +160,16 @@ class _Loader:
             self.problems.add(path, fm.line_of("date"), f"date {date.date()} does not match the file name's {day}")
         if v["author"]:
             self.person(path, fm.line_of("author"), v["author"])
-        original_path = path.with_name(path.stem + ".original.txt")
-        exists = self.records.exists(original_path) if self.records else original_path.exists()
-        original = _read_text(original_path, self.problems) if exists else None
+        original_name = str(path)[:-3] + ".original.txt"
+        exists = self.records.exists(original_name) if self.records else os.path.exists(original_name)
+        original = _read_text(Path(original_name), self.problems) if exists else None
         key = self.key_of(path)
         fingerprint = ""
         rkey = self.records.key(path, key, "post front matter") if self.records else None
         if rkey:  # the record key covers the source's path and bytes; the rest is added here
-            fingerprint = digest("post", rkey, self.records.hashes.get(str(original_path), "-") if exists else "",
+            fingerprint = digest("post", rkey, self.records.hashes.get(original_name, "-") if exists else "",
                                  date.isoformat())
-        return Post(key, project, path.stem, v["title"], date, v["author"], v["visibility"],
+        return Post(key, project, stem, v["title"], date, v["author"], v["visibility"],
                     v["in_reply_to"], tuple(v["tags"]), v["draft"], v["pending"], v["message_id"],
                     v["source"], original, body, fingerprint)
 
@@ -180,7 +181,8 @@ class _Loader:
             self.problems.add(folder, None, "a project folder needs an index.md")
             return None
         src = self.source(index, PROJECT_FIELDS, "project front matter")
-        posts = [p for p in (self.post(f, pid) for f in _md_files(folder / "posts")) if p]
+        sources = _md_files(folder / "posts")
+        posts = [p for p in (self.post(f, pid) for f in sources) if p]
         files = self.attachments(folder / "files", pid)
         if src is None:
             return None
@@ -192,7 +194,7 @@ class _Loader:
                 self.problems.add(index, fm.line_of("orgs"), f"'{oid}' is the site's own organisation: list external ones only")
         for person in v["members"]:
             self.person(index, fm.line_of("members"), person)
-        ids = {f.stem for f in _md_files(folder / "posts")}
+        ids = {f.name[:-3] for f in sources}
         slugs: dict[str, str] = {}
         for post in posts:
             if post.in_reply_to and post.in_reply_to not in ids:

@@ -10,6 +10,7 @@ Only sources that loaded without any problem are kept, so a cached source never 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,10 +54,10 @@ class RecordStore:
             self._keys[slot] = digest("record", what, key, sha) if sha else None
         return self._keys[slot]
 
-    def exists(self, path: Path) -> bool:
+    def exists(self, path: Path | str) -> bool:
         """Whether a file was present when the build's inputs were hashed (when they were
         not, as without the cache or in a preview: whether it is there now)."""
-        return str(path) in self.hashes if self.hashes else path.exists()
+        return str(path) in self.hashes if self.hashes else os.path.exists(path)
 
     def get(self, rkey: str | None) -> Parsed | None:
         """A source parsed by an earlier build (and noted as used by this one)."""
