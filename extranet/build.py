@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import config
 from .audit import Matcher, canary_matcher, find_leaks
-from .cache import open_cache
+from .cache import Cache, open_cache
 from .content.loader import load_site
 from .content.parallel import BodyStore
 from .content.records import RecordStore
@@ -83,12 +83,15 @@ def build(
     livereload: bool = False,
     cache: bool = True,
     jobs: int | None = None,
+    store: Cache | None = None,
 ) -> BuildResult:
     """Build both zones of the site at `root` into `out` (default root/public).
 
     `preview_banner` (text per settings) and `livereload` mark and wire a local preview's pages.
     `cache`: reuse what earlier builds computed from identical inputs (.extranet/cache/, keyed
-    by content hashes); `jobs`: processes for Markdown on a cold build (default: all cores).
+    by content hashes); `store`: that cache as a long-running caller (the gateway) keeps it in
+    memory between builds, instead of reading it again; `jobs`: processes for Markdown and
+    pages on a cold build (default: all cores).
     Raises SiteError for invalid sources and BuildError for warnings under --strict or a failed
     audit; in every failure case the previous output is left untouched.
     """
@@ -102,7 +105,8 @@ def build(
         if settings is None or people is None:
             problems.raise_if_any()
         assert settings is not None and people is not None
-        store = open_cache(settings.state_dir, cache)
+        if store is None or not cache or store.folder != settings.state_dir / "cache":
+            store = open_cache(settings.state_dir, cache)
         now = now or dt.datetime.now().replace(microsecond=0)
         out = out or root / "public"
         inputs = None
@@ -123,7 +127,7 @@ def build(
         records = RecordStore(store, inputs.hashes() if inputs is not None else {})
         site = load_site(settings, people, problems, bodies=bodies, records=records)
         rules = Rules(site, now)
-        theme = Theme(root, settings.theme)
+        theme = Theme(root, settings.theme, store.folder / "templates" if store.folder else None)
         encrypt = settings.encrypt if encrypt is None else encrypt
         urls = urls_for(settings, encrypt)
         memo = OutputMemo(store, out, encrypt) if write and cache else None

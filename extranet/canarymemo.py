@@ -15,6 +15,7 @@ When too much is new, everything is computed again with the full index.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from .audit import Matcher, anchors_of
@@ -22,6 +23,7 @@ from .cache import Cache, digest
 
 NAMESPACE = "canaries"  # candidate -> (anchor, witness): one entry each, so the cache writes only changes
 TEXTS = "canary-texts"  # hash of each text the last build showed -> True
+BUILD = ""  # an entry of both namespaces (never a candidate nor a hash): the build that wrote them
 ABSENT = ""
 MAX_NEW = 400  # candidates to search in every shown text one by one; above: the full index
 MAX_NEW_TEXTS = 200  # new shown texts to search for every candidate one by one
@@ -31,11 +33,13 @@ def memo_matcher(cache: Cache, kept: Mapping[str, str], shown: list[str]) -> Mat
     """A Matcher of the candidates in `kept` minus those some `shown` text contains."""
     before: dict[str, tuple] = cache.get(NAMESPACE)
     seen_before: dict[str, bool] = cache.get(TEXTS)
+    if before.get(BUILD) is None or before.get(BUILD) != seen_before.get(BUILD):
+        before, seen_before = {}, {}  # not written together (a crash between the two): start again
     texts: dict[str, str] = {}
     for t in shown:
         texts.setdefault(digest(t), t)
     current = frozenset(texts)
-    new_texts = [texts[d] for d in current if d not in seen_before]
+    new_texts = [texts[d] for d in current if d not in seen_before]  # (BUILD is no text's hash)
     state: dict[str, tuple] = {}
     unknown: list[str] = []
     only_new: list[str] = []
@@ -69,11 +73,14 @@ def memo_matcher(cache: Cache, kept: Mapping[str, str], shown: list[str]) -> Mat
 
 
 def _store(cache: Cache, state: dict[str, tuple], current: frozenset[str], seen_before: dict[str, bool]) -> None:
-    """Keep the candidates' state and the hashes of the texts shown (unchanged entries stay
-    the same objects, so the cache writes only what changed)."""
-    cache.replace(NAMESPACE, state)
-    if current != seen_before.keys():
-        cache.replace(TEXTS, dict.fromkeys(current, True))
+    """Keep the candidates' state and the hashes of the texts shown, both marked with the same
+    new build id (an "absent" is only true of the texts of its own build). Unchanged entries
+    stay the same objects, so the cache writes only what changed."""
+    build = os.urandom(8).hex()
+    cache.replace(NAMESPACE, {**state, BUILD: build})
+    texts = {d: True for d in current} if current != seen_before.keys() - {BUILD} else dict(seen_before)
+    texts[BUILD] = build
+    cache.replace(TEXTS, texts)
 
 
 def _witness(c: str, texts: list[str]) -> str | None:

@@ -373,3 +373,29 @@ def test_previous_output_is_deleted_outside_the_served_folder(tmp_path: Path) ->
     assert build(root, now=NOW, encrypt=False).unchanged  # whether or not the deletion has ended
     settle()
     assert not any((root / ".extranet" / "trash").iterdir())
+
+
+def test_canary_memo_written_half_by_a_crash_is_not_trusted(tmp_path: Path) -> None:
+    """The canary states and the shown texts they were computed against are two files: the
+    states of an older build with the texts of a newer one (a crash in between) would keep as
+    a canary a sentence the newer build found shown; the memo is then computed afresh."""
+    import shutil
+
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=False)
+    cache = root / ".extranet" / "cache"
+    old = tmp_path / "old-states"
+    old.mkdir()
+    for f in cache.glob("canaries*"):
+        shutil.copy(f, old / f.name)
+    sentence = "Our margin on this lot is twelve percent exactly."  # internal in alpha/index.md
+    path = root / "content/projects/alpha/posts/2026-01-05-kickoff.md"
+    path.write_text(path.read_text(encoding="utf-8") + f"\n{sentence}\n", encoding="utf-8")  # now shown
+    build(root, now=NOW, encrypt=False)
+    for f in cache.glob("canaries*"):
+        f.unlink()
+    for f in old.iterdir():
+        shutil.copy(f, cache / f.name)
+    memo, fresh = _canaries_now(root)
+    assert sentence not in fresh
+    assert memo == fresh

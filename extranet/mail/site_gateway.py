@@ -14,6 +14,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from .. import config
+from ..cache import open_cache
 from .keys import load_token_keys
 from .notices import Notifier
 from .pipeline import Gateway, GatewayPolicy, Outcome, Person
@@ -53,6 +54,7 @@ class SiteGateway:
         self.gateway = Gateway(spool, self.writer, policy, self._person, notifier)
         self.gateway.on_batch = self.after
         self._lock = threading.Lock()
+        self._store = open_cache(settings.state_dir)  # kept in memory from one rebuild to the next
 
     def _person(self, pid: str) -> Person | None:
         _, people = config.load(self.root)  # people.toml may change while the gateway runs
@@ -77,7 +79,7 @@ class SiteGateway:
 
         with self._lock, site_lock(self.root):
             try:
-                result = build(self.root) if self.rebuild else None
+                result = build(self.root, store=self._store) if self.rebuild else None
             except Exception as e:  # noqa: BLE001 - the posts are safe in content/; a later build publishes them
                 log.error("rebuild after new email posts failed: %s", e)
                 result = None

@@ -12,7 +12,9 @@ PACKAGE_THEMES = Path(__file__).resolve().parent.parent / "themes"
 class Theme:
     """Templates and static files of the site's theme, falling back on the packaged default."""
 
-    def __init__(self, site_root: Path, name: str) -> None:
+    def __init__(self, site_root: Path, name: str, compiled: Path | None = None) -> None:
+        """`compiled`: a folder where Jinja2 keeps compiled templates between builds (keyed by
+        each template's source checksum, so an edited template is compiled again)."""
         self.dirs: list[Path] = []
         for base in (site_root / "themes" / name, PACKAGE_THEMES / name, PACKAGE_THEMES / "default"):
             if base.is_dir() and base not in self.dirs:
@@ -24,6 +26,7 @@ class Theme:
             trim_blocks=True,
             lstrip_blocks=True,
             auto_reload=False,  # one Theme per build: a template cannot change under it
+            bytecode_cache=_bytecode_cache(compiled) if compiled is not None else None,
         )
 
     def static_files(self) -> dict[str, Path]:
@@ -40,3 +43,12 @@ class Theme:
     def files_digest(self) -> list[Path]:
         """Every file of the theme (for cache invalidation)."""
         return sorted(f for d in self.dirs for f in d.rglob("*") if f.is_file())
+
+
+def _bytecode_cache(folder: Path) -> jinja2.BytecodeCache | None:
+    """Jinja2's own on-disk cache of compiled templates (None when the folder cannot be made)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
