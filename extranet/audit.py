@@ -229,8 +229,13 @@ _WORD = re.compile(r"\w+")
 
 
 def _keys(s: str) -> list:
-    """The interior word pairs of a string (or its interior words when it has one only)."""
-    words = [m.group(0) for m in _WORD.finditer(s) if 0 < m.start() and m.end() < len(s)]
+    """The interior word pairs of a string (or its interior words when it has one only).
+    A word is interior unless it starts the string or ends it."""
+    words = _WORD.findall(s)
+    if words and _WORD.match(s):  # the first word starts the string
+        words = words[1:]
+    if words and _WORD.match(s[-1]):  # the last word ends it
+        words = words[:-1]
     return list(zip(words, words[1:])) or words
 
 

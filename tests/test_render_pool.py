@@ -128,3 +128,4 @@ def test_a_markup_error_found_in_the_markdown_pool_names_file_and_line(tmp_path:
     assert f"2026-03-02-galvanisation.md:{line}:" in str(error.value)
     assert "never closed" in str(error.value)
     assert not (root / "public").exists()
+
