@@ -165,9 +165,11 @@ class Matcher:
 
     A string's interior words (runs of word characters with a non-word character on each
     side inside the string) occur as whole, consecutive words wherever the string occurs.
-    Each string is indexed by its rarest pair of consecutive interior words (or its rarest
-    interior word); a text's words and word pairs select the few candidates, which are then
-    confirmed by a plain substring test. Strings without an interior word are always tested.
+    Each string is indexed by its rarest run of three consecutive interior words (or pair, or
+    word, when it has fewer); a text's words, pairs and triples select the few candidates,
+    which are then confirmed by a plain substring test. Strings without an interior word are
+    always tested. (Triples keep the candidates few even where the same few words recur
+    everywhere, as in a project's jargon.)
     """
 
     def __init__(self, secrets: Mapping[str, str]) -> None:
@@ -220,6 +222,7 @@ class Matcher:
         words = _WORD.findall(text)
         present = set(words)
         present.update(zip(words, words[1:]))
+        present.update(zip(words, words[1:], words[2:]))
         for key in present & self.by_key.keys():
             found.update(s for needed, s in self.by_key[key] if needed <= present and s in text)
         return found - self._dropped if self._dropped else found
@@ -229,14 +232,15 @@ _WORD = re.compile(r"\w+")
 
 
 def _keys(s: str) -> list:
-    """The interior word pairs of a string (or its interior words when it has one only).
-    A word is interior unless it starts the string or ends it."""
+    """The runs of three consecutive interior words of a string (its pairs when it has two
+    interior words, its word when it has one). A word is interior unless it starts the string
+    or ends it."""
     words = _WORD.findall(s)
     if words and _WORD.match(s):  # the first word starts the string
         words = words[1:]
     if words and _WORD.match(s[-1]):  # the last word ends it
         words = words[:-1]
-    return list(zip(words, words[1:])) or words
+    return list(zip(words, words[1:], words[2:])) or list(zip(words, words[1:])) or words
 
 
 def anchors_of(strings: Iterable[str]) -> dict[str, object]:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from .audit import Matcher, anchors_of
 from .cache import Cache, digest
 
-NAMESPACE = "canaries"  # candidate -> (anchor, witness): one entry each, so the cache writes only changes
+NAMESPACE = "canary-states"  # candidate -> (anchor, witness): one entry each, so the cache writes only changes
 TEXTS = "canary-texts"  # hash of each text the last build showed -> True
 BUILD = ""  # an entry of both namespaces (never a candidate nor a hash): the build that wrote them
 ABSENT = ""

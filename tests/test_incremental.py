@@ -386,13 +386,13 @@ def test_canary_memo_written_half_by_a_crash_is_not_trusted(tmp_path: Path) -> N
     cache = root / ".extranet" / "cache"
     old = tmp_path / "old-states"
     old.mkdir()
-    for f in cache.glob("canaries*"):
+    for f in cache.glob("canary-states*"):
         shutil.copy(f, old / f.name)
     sentence = "Our margin on this lot is twelve percent exactly."  # internal in alpha/index.md
     path = root / "content/projects/alpha/posts/2026-01-05-kickoff.md"
     path.write_text(path.read_text(encoding="utf-8") + f"\n{sentence}\n", encoding="utf-8")  # now shown
     build(root, now=NOW, encrypt=False)
-    for f in cache.glob("canaries*"):
+    for f in cache.glob("canary-states*"):
         f.unlink()
     for f in old.iterdir():
         shutil.copy(f, cache / f.name)

@@ -10,6 +10,7 @@ import html as htmlmod
 import logging
 import re
 from collections.abc import Callable
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -263,12 +264,16 @@ class ZoneRenderer:
 
     def reuse(self, pv: ProjectView, gkey: str, entries: list) -> None:
         """Take over a project's pages from the previous build (deferred: rendered only if needed)."""
-        for path, key, replay in entries:
+        files, scopes, keys, scope = self.out.files, self.out.scopes, self.out.keys, pv.project.id
+        for path, key, replay in entries:  # (22,000 pages at 10,000 posts: kept lean)
             for message in replay:
                 log.warning("%s", message)
-            self.out.add(path, Deferred(key, lambda path=path: self._group_page(pv, path)), pv.project.id)
-            self.out.keys[path] = (key, replay)
-            self.out.pages += 1
+            if path in files:
+                raise ValueError(f"two outputs at {path}")
+            files[path] = Deferred(key, partial(self._group_page, pv, path))
+            scopes[path] = scope
+            keys[path] = (key, replay)
+        self.out.pages += len(entries)
         self.out.groups[gkey] = tuple(path for path, _, _ in entries)
         self._attachments(pv)
 
