@@ -1,6 +1,6 @@
 """Run extranet, Pelican, MkDocs (+ encryptcontent) and Hugo side by side on the same corpus.
 
-    python benchmarks/run.py 2000 10000 [--peers pelican,mkdocs,hugo] [--repeat 3] [--timeout 900]
+    python benchmarks/run.py 2000 10000 [--peers pelican,mkdocs,hugo] [--repeat 3] [--limit mkdocs=2000]
 
 Peers live in their own virtual environment (benchmarks/.work/venv, git-ignored). Each run
 is a fresh child process; its time is wall-clock and its memory the peak of the summed PSS
@@ -172,6 +172,8 @@ def main() -> None:
     parser.add_argument("--peers", default="pelican,mkdocs,hugo")
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--repeat", type=int, default=1, help="cold builds per tool (median kept)")
+    parser.add_argument("--limit", action="append", default=[], metavar="PEER=POSTS",
+                        help="measure PEER only up to POSTS posts (e.g. mkdocs=2000: it takes minutes)")
     args = parser.parse_args()
     peers = [p for p in args.peers.split(",") if p]
     os.environ["PYTHONPATH"] = str(HERE.parent)  # measure this checkout's extranet
@@ -183,8 +185,10 @@ def main() -> None:
         print(f"{name}: cannot be installed ({why}); not measured")
     results_file = WORK / "results.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else []
+    limits = {name: int(n) for name, n in (item.split("=", 1) for item in args.limit)}
     for posts in args.sizes:
-        rows = run_size(posts, [p for p in peers if p not in missing], args.timeout, args.repeat)
+        here = [p for p in peers if p not in missing and posts <= limits.get(p, posts)]
+        rows = run_size(posts, here, args.timeout, args.repeat)
         results = [r for r in results if not (r["posts"] == posts and (r["tool"], r["case"]) in
                                               {(x["tool"], x["case"]) for x in rows})] + rows
         results_file.write_text(json.dumps(results, indent=1))

@@ -93,7 +93,8 @@ def init(directory: Path) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: public/).")
 @click.option("--no-encrypt", is_flag=True, help="Write plain pages (for a trusted intranet or a test).")
 @click.option("--no-cache", is_flag=True, help="Ignore .extranet/cache/ and do everything again.")
-@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Processes for Markdown on a cold build.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+              help="Processes for Markdown and pages on a big build (default: all cores).")
 @click.pass_obj
 @locked
 def build(root: Path, strict: bool, out: Path | None, no_encrypt: bool, no_cache: bool, jobs: int | None) -> None:
