@@ -98,8 +98,9 @@ def measure(cwd: Path, cmd: list[str], timeout: float) -> dict:
 
 def extranet_cmd(extra: str = "") -> list[str]:
     """A build of the corpus site by extranet, in a fresh interpreter."""
-    code = ("import datetime as dt, sys; from pathlib import Path; from extranet.build import build; "
-            f"r = build(Path('.'), now=dt.datetime(2030, 1, 1){extra}); print(r.summary(), file=sys.stderr)")
+    code = ("import datetime as dt, os, sys; from pathlib import Path; from extranet.build import build; "
+            f"r = build(Path('.'), now=dt.datetime(2030, 1, 1){extra}); print(r.summary(), file=sys.stderr); "
+            "sys.stderr.flush(); os._exit(0)")  # the quick exit of the console script (cli.run)
     return [sys.executable, "-c", code]
 
 

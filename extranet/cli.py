@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -370,5 +371,24 @@ def moderate_reject(root: Path, ref: str) -> None:
     click.echo(run_build(root).summary())
 
 
+def run() -> None:
+    """The console script: the command line, then a quick exit. After a big build Python would
+    spend about half a second freeing, one by one, objects nobody needs any more; everything
+    is written, flushed and closed by then (the background deletion of the previous output is
+    a separate process and goes on)."""
+    try:
+        main()
+        code: object = 0
+    except SystemExit as e:
+        code = e.code
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()
