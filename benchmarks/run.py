@@ -5,7 +5,8 @@
 Peers live in their own virtual environment (benchmarks/.work/venv, git-ignored). Each run
 is a fresh child process; its time is wall-clock and its memory the peak of the summed PSS
 (proportional set size: shared pages counted once) of the child and all its descendants,
-sampled every 50 ms by a fresh wrapper process (`maxrss_mb`, the largest single process,
+sampled every 200 ms by a fresh wrapper process (every 50 ms slowed multi-process builds by up
+to 15 %: reading a process's memory map stalls it) (`maxrss_mb`, the largest single process,
 is kept too). With --repeat N every cold build is run N times, the tools taking turns, and
 the median is kept (the machine is shared: its speed drifts by ±20 % within minutes).
 Results are appended to benchmarks/.work/results.json; plot.py draws them.
@@ -31,19 +32,16 @@ WRAPPER = """
 import json, os, resource, subprocess, sys, time
 
 def tree(root):
-    kids = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    kids.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(d))
-            except (OSError, IndexError, ValueError):
-                pass
     out, todo = [], [root]
     while todo:
         pid = todo.pop()
         out.append(pid)
-        todo += kids.get(pid, [])
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
     return out
 
 def pss_mb(pids):
@@ -62,7 +60,7 @@ peak = 0.0
 deadline = t + float(TIMEOUT)
 while child.poll() is None and time.perf_counter() < deadline:
     peak = max(peak, pss_mb(tree(child.pid)))
-    time.sleep(0.05)
+    time.sleep(0.2)  # sampling costs the measured processes: not more often
 rc = child.poll()
 if rc is None:
     child.kill()
