@@ -29,7 +29,7 @@ VENV = WORK / "venv"
 PEERS = {"pelican": ["pelican==4.12.*", "markdown"], "mkdocs": ["mkdocs==1.6.*", "mkdocs-encryptcontent-plugin"],
          "hugo": ["hugo"]}
 WRAPPER = """
-import json, os, resource, subprocess, sys, time
+import json, os, resource, select, subprocess, sys, time
 
 def tree(root):
     out, todo = [], [root]
@@ -58,15 +58,17 @@ t = time.perf_counter()
 child = subprocess.Popen(sys.argv[2:], cwd=sys.argv[1], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 peak = 0.0
 deadline = t + float(TIMEOUT)
-while child.poll() is None and time.perf_counter() < deadline:
+rc = None
+ended = os.pidfd_open(child.pid)  # readable the moment the child ends
+while rc is None and time.perf_counter() < deadline:
     peak = max(peak, pss_mb(tree(child.pid)))
-    time.sleep(0.2)  # sampling costs the measured processes: not more often
-rc = child.poll()
+    if select.select([ended], [], [], 0.2)[0]:  # sampling costs the measured processes: not more often
+        rc = child.wait()
+seconds = time.perf_counter() - t
 if rc is None:
     child.kill()
+    child.wait()
     rc = "timeout"
-child.wait()
-seconds = time.perf_counter() - t
 maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "peak_mb": peak, "maxrss_mb": maxrss, "rc": rc}))
 """
