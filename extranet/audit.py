@@ -198,12 +198,13 @@ class Matcher:
         m = cls.__new__(cls)
         m.secrets = dict(secrets)
         m.by_key, m.always, m.anchor, m._dropped = {}, [], dict(anchors), frozenset()
+        nothing_more: frozenset = frozenset()  # find() only looks here when the anchor is present
         for s in m.secrets:
             anchor = anchors[s]
             if anchor is None:
                 m.always.append(s)
             else:
-                m.by_key.setdefault(anchor, []).append((frozenset((anchor,)), s))
+                m.by_key.setdefault(anchor, []).append((nothing_more, s))
         return m
 
     def without(self, dropped: set[str]) -> "Matcher":

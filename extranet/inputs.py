@@ -26,7 +26,8 @@ from pathlib import Path
 
 from .cache import Cache, digest, stat_key
 
-NAMESPACE = "inputs"
+NAMESPACE = "inputs"  # the last build's record
+HASHES = "input-hashes"  # path -> (stat, SHA-256): one entry per file, so the cache writes only changes
 PACKAGE = Path(__file__).resolve().parent
 SETTINGS_FILES = ("extranet.toml", "people.toml")
 STATE_FILES = ("secrets.json", "url.key")
@@ -130,6 +131,11 @@ def _snapshot_walk(folder: str, items: list) -> None:
         _snapshot_walk(sub, items)
 
 
+def snapshot_digest(snapshot: tuple) -> str:
+    """One hash standing for an output snapshot (kept instead of its 20,000 entries)."""
+    return hashlib.sha256(repr(snapshot).encode()).hexdigest()
+
+
 def time_window(now: dt.datetime, flips: Iterable[dt.datetime]) -> tuple[dt.datetime | None, dt.datetime | None]:
     """[lo, hi): the stretch of time around `now` in which no visibility decision flips."""
     ordered = sorted(set(flips))
@@ -154,7 +160,7 @@ class Record:
     state: str
     window: tuple[dt.datetime | None, dt.datetime | None]
     zones: tuple[str, ...]
-    outputs: tuple
+    outputs: str  # snapshot_digest of the output written
     pages: tuple[tuple[str, int], ...]
     warnings: tuple[str, ...]
 
@@ -176,7 +182,7 @@ class Inputs:
         self.root = root
         self.out = out
         stored = cache.get(NAMESPACE)
-        self.hasher = Hasher(stored.get("hashes", {}))
+        self.hasher = Hasher(cache.get(HASHES))
         self.previous: Record | None = stored.get("record") if stored.get("out") == str(out) else None
         self.sources = source_digest(root, options, self.hasher)
 
@@ -192,7 +198,7 @@ class Inputs:
             return None
         if state_digest(self.root, self.hasher) != rec.state:
             return None
-        return rec if output_snapshot(self.out, rec.zones) == rec.outputs else None
+        return rec if snapshot_digest(output_snapshot(self.out, rec.zones)) == rec.outputs else None
 
     def record(self, site, now: dt.datetime, zones: Iterable[str], pages: dict[str, int],
                warnings: list[str], snapshot: tuple | None = None) -> None:
@@ -202,7 +208,7 @@ class Inputs:
         state = state_digest(self.root, hasher)
         zones = tuple(sorted(zones))
         rec = Record(self.sources, state, time_window(now, flips_of(site)), zones,
-                     snapshot if snapshot is not None else output_snapshot(self.out, zones),
+                     snapshot_digest(snapshot if snapshot is not None else output_snapshot(self.out, zones)),
                      tuple(sorted(pages.items())), tuple(warnings))
-        self.cache.replace(NAMESPACE, {"out": str(self.out), "hashes": self.hasher.seen | hasher.seen,
-                                       "record": rec})
+        self.cache.replace(NAMESPACE, {"out": str(self.out), "record": rec})
+        self.cache.replace(HASHES, self.hasher.seen | hasher.seen)

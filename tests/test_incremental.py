@@ -399,3 +399,21 @@ def test_canary_memo_written_half_by_a_crash_is_not_trusted(tmp_path: Path) -> N
     memo, fresh = _canaries_now(root)
     assert sentence not in fresh
     assert memo == fresh
+
+
+def test_warnings_are_given_once_when_new_canaries_make_reused_pages_render_again(tmp_path: Path) -> None:
+    """A post made internal adds canaries: every reused mixed page is rendered again to be
+    searched, quietly (its warnings were already replayed): the warnings are the cold build's."""
+    import shutil
+
+    import extranet
+
+    root = tmp_path / "site"
+    shutil.copytree(Path(extranet.__file__).parent / "example", root,
+                    ignore=shutil.ignore_patterns(".extranet", "public"))
+    build(root, now=NOW, encrypt=False)
+    post = root / "content/projects/verriere-lumiere/posts/2026-04-07-releve-charpente.md"
+    post.write_text(post.read_text(encoding="utf-8").replace("visibility: mixed\n", ""), encoding="utf-8")
+    incremental = build(root, now=NOW, encrypt=False).warnings
+    cold = build(root, now=NOW, encrypt=False, cache=False, out=tmp_path / "cold").warnings
+    assert incremental == cold and len(cold) == 1

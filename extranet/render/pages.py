@@ -184,14 +184,16 @@ class ZoneRenderer:
         replayed for a deferred page, so not logged again)."""
         catcher = _Catcher()
         log.addHandler(catcher)
-        if quiet:
+        silenced = quiet and _drop not in log.filters  # (a caller may have silenced the log already)
+        if silenced:
             log.addFilter(_drop)
         try:
             context = {k: (v.compute() if isinstance(v, Lazy) else v) for k, v in context.items()}
             return self._template(template, path, context), tuple(catcher.messages)
         finally:
             log.removeHandler(catcher)
-            log.removeFilter(_drop)
+            if silenced:
+                log.removeFilter(_drop)
 
     def _template(self, template: str, path: str, context: dict) -> bytes:
         """Render one template with the zone-wide values and `context`."""
