@@ -11,7 +11,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 NAMES = {"extranet": "extranet", "pelican": "Pelican 4.12", "mkdocs": "MkDocs 1.6 + encryptcontent",
-         "hugo": "Hugo"}
+         "hugo": "Hugo 0.168"}
 CASES = {"cold": "cold", "no change": "no change", "new post": "one new post"}
 
 
@@ -24,8 +24,9 @@ def main() -> None:
     print("|---:|---|---|---:|---|---:|")
     for r in sorted(rows, key=lambda r: (r["posts"], list(NAMES).index(r["tool"]), list(CASES).index(r["case"]))):
         runs = ", ".join(f"{s:.2f}" for s in r.get("runs", [r["seconds"]]))
-        print(f"| {r['posts']:,} | {NAMES[r['tool']]} | {CASES[r['case']]} | {r['seconds']:.2f} | {runs} | "
-              f"{r['peak_mb']:.0f} |")
+        peak = (f"{r['peak_mb']:.0f}" if r["peak_mb"] >= 1  # a run shorter than one sample: its largest RSS
+                else f"{r.get('maxrss_mb', 0):.0f} (RSS)")
+        print(f"| {r['posts']:,} | {NAMES[r['tool']]} | {CASES[r['case']]} | {r['seconds']:.2f} | {runs} | {peak} |")
     print()
 
     def t(posts: int, tool: str, case: str = "cold") -> float | None:
