@@ -147,6 +147,7 @@ def discard(tree: Path, trash: Path | None = None) -> None:
             os.rename(tree, trash / f"{tree.name}-{os.getpid()}-{time.monotonic_ns()}")
             command = ([rm, "-rf", "--", *[str(trash / e) for e in os.listdir(trash)]] if (rm := shutil.which("rm"))
                        else [sys.executable, "-c", _EMPTY, str(trash)])
+            _CLEANERS[:] = [p for p in _CLEANERS if p.poll() is None]  # reap those done (a gateway runs for months)
             _CLEANERS.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                               stderr=subprocess.DEVNULL, start_new_session=True))
             return

@@ -417,3 +417,20 @@ def test_warnings_are_given_once_when_new_canaries_make_reused_pages_render_agai
     incremental = build(root, now=NOW, encrypt=False).warnings
     cold = build(root, now=NOW, encrypt=False, cache=False, out=tmp_path / "cold").warnings
     assert incremental == cold and len(cold) == 1
+
+
+def test_deleting_processes_are_reaped_in_a_long_running_process(tmp_path: Path) -> None:
+    """The gateway rebuilds for months: a finished deleting process is not left as a zombie."""
+    import time
+
+    from extranet import output
+
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=False)
+    for i in range(4):
+        (root / "content/projects/alpha/posts" / f"2026-01-1{i}-note.md").write_text(
+            f"---\ntitle: Note {i}\nvisibility: mixed\n---\nNote {i}.\n", encoding="utf-8")
+        build(root, now=NOW, encrypt=False)
+        time.sleep(0.3)
+    assert len(output._CLEANERS) <= 2  # the ones started since the last were reaped
+    output.settle()
