@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
 import logging
 import time
@@ -71,6 +72,23 @@ class BuildResult:
 ProtectFn = Callable[[Site, Rules, dict[str, View], dict[str, ZoneOutput]], dict[str, dict[str, bytes]]]
 
 
+def _without_gc(fn):
+    """Run `fn` with the cyclic garbage collector off (its previous state restored after): a
+    build makes millions of objects and few reference cycles, and full collections over them
+    cost a long-running process (the gateway) seconds per rebuild."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if collecting:
+                gc.enable()
+    return wrapper
+
+
+@_without_gc
 def build(
     root: Path,
     *,
@@ -97,21 +115,6 @@ def build(
     audit; in every failure case the previous output is left untouched.
     """
     started = time.perf_counter()
-    collecting = gc.isenabled()
-    gc.disable()  # a build makes few reference cycles but millions of objects: no full collections midway
-    try:
-        return _build(root, strict=strict, out=out, now=now, encrypt=encrypt, write=write, progress=progress,
-                      preview_banner=preview_banner, livereload=livereload, cache=cache, jobs=jobs, store=store,
-                      started=started)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _build(root: Path, *, strict: bool, out: Path | None, now: dt.datetime | None, encrypt: bool | None,
-           write: bool, progress: Callable[[str], None] | None, preview_banner: Callable[[config.Settings], str] | None,
-           livereload: bool, cache: bool, jobs: int | None, store: Cache | None, started: float) -> BuildResult:
-    """The body of build() (see there), with the cyclic garbage collector off."""
     say = progress or (lambda msg: None)
     counter = WarningCounter()
     log.addHandler(counter)

@@ -148,8 +148,12 @@ def stat_key(path: str | Path) -> tuple[int, int, int] | None:
     """(size, mtime_ns, inode) of a file we wrote, to notice if someone replaced it since
     (a str path is fine and cheaper on hot loops: no Path arithmetic)."""
     try:
-        st = os.stat(path)
+        return stat_fields(os.stat(path))
     except OSError:
         return None
+
+
+def stat_fields(st: os.stat_result) -> tuple[int, int, int]:
+    """The (size, mtime_ns, inode) of a stat result (see stat_key)."""
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 

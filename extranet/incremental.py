@@ -10,7 +10,6 @@ mixed page is rendered again and checked in full.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,10 +22,8 @@ PLAIN = "plain"
 MOVED = "moved"  # a page the protect stage placed elsewhere (a person's home): entry[2] lists where
 
 
-@functools.lru_cache(maxsize=4096)
 def seal_id(secret: bytes) -> str:
-    """How the memo names a content key (a hash of it, never the key itself; a few hundred
-    keys name 22,000 files: each is hashed once)."""
+    """How the memo names a content key (a hash of it, never the key itself)."""
     return digest("seal", secret)
 
 
@@ -45,6 +42,7 @@ class OutputMemo:
         self._targets = {zone: {t for e in entries.values() if e[1] == MOVED for t in e[2]}
                          for zone, entries in self.entries.items()}
         self._approved: dict[tuple[str, str], str] = {}  # (zone, placed path) -> page key it may keep
+        self._seals: dict[bytes, str] = {}
 
     def _canary_digests(self, canaries: Mapping[str, str]) -> frozenset[str]:
         """The hashes of the canaries (computed once per build for the same mapping)."""
@@ -92,10 +90,17 @@ class OutputMemo:
         known.group = group  # type: ignore[attr-defined]
         return known
 
+    def _seal(self, secret: bytes) -> str:
+        """seal_id, once per content key and build (a few hundred keys seal 22,000 files)."""
+        seal = self._seals.get(secret)
+        if seal is None:
+            seal = self._seals[secret] = seal_id(secret)
+        return seal
+
     def reusable(self, zone: str, path: str, secret: bytes) -> bool:
         """Whether the previous output of a deferred page was sealed with this content key."""
         entry = self.entries.get(zone, {}).get(path)
-        if entry is None or entry[1] != seal_id(secret):
+        if entry is None or entry[1] != self._seal(secret):
             return False
         # a placed page (a person's home) only where its page was found unchanged in this build
         return path not in self._targets.get(zone, ()) or self._approved.get((zone, path)) == entry[0]
@@ -112,7 +117,6 @@ class OutputMemo:
         zones: dict[str, dict[str, tuple]] = {}
         groups: dict[str, dict[str, tuple[str, ...]]] = {}
         stats = {p: s for p, s in snapshot if s is not None} if snapshot is not None else None
-        seals: dict[bytes, str] = {}
         for zone, out in rendered.items():
             base = f"{self.out_dir / zone}/"
             tree = trees.get(zone, {})
@@ -126,7 +130,7 @@ class OutputMemo:
                     continue
                 seal = PLAIN
                 if secret:
-                    seal = seals.get(secret) or seals.setdefault(secret, seal_id(secret))
+                    seal = self._seal(secret)
                 for target in targets:
                     stat = stats.get(base + target) if stats is not None else stat_key(base + target)
                     if stat is not None:

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import Cache, digest, stat_key
+from .cache import Cache, digest, stat_fields, stat_key
 
 NAMESPACE = "inputs"  # the last build's record
 HASHES = "input-hashes"  # path -> (stat, SHA-256): one entry per file, so the cache writes only changes
@@ -125,8 +125,7 @@ def _snapshot_walk(folder: str, items: list) -> None:
         if entry.is_dir(follow_symlinks=False):
             subdirs.append(entry.path)
         else:
-            st = entry.stat(follow_symlinks=False)
-            items.append((entry.path, (st.st_size, st.st_mtime_ns, st.st_ino)))
+            items.append((entry.path, stat_fields(entry.stat(follow_symlinks=False))))
     for sub in subdirs:
         _snapshot_walk(sub, items)
 

@@ -141,8 +141,6 @@ class Renderer:
         if email not in self._with_toc:
             self._with_toc[email] = self._markdown(["nl2br"] if email else [], with_toc=True)
         return self._with_toc[email]
-        self._links: list[Link] = []
-        self._base = ""
 
     def link(self, url: str) -> int | None:
         """Record a link found in the current source; return its index, or None if external."""

@@ -209,13 +209,6 @@ class ZoneRenderer:
         return self.theme.env.get_template(template).render(ctx).encode("utf-8")
 
     # -- pages ----------------------------------------------------------------------------
-    def render(self) -> ZoneOutput:
-        """Render the whole zone."""
-        self.start()
-        for pv in self.view.projects:
-            self.project(pv)
-        return self.finish()
-
     def start(self) -> None:
         """The zone-wide pages: home, person homes, site pages."""
         view = self.view
@@ -247,19 +240,11 @@ class ZoneRenderer:
         return [{"pv": CardView(header(pv.project)) if narrow else pv, "url": self.urls.project(pv.project),
                  "count": len(pv.posts), "last": pv.posts[-1].date if pv.posts else None} for pv in projects]
 
-    def project(self, pv: ProjectView) -> None:
-        """A project page, its posts, tag pages and attachments; when the project's group key
-        (everything its pages are rendered from) is the previous build's, its pages are reused
-        without computing each page's key."""
-        gkey, entries = self.plan(pv)
-        if entries is not None:
-            self.reuse(pv, gkey, entries)
-        else:
-            self.render_project(pv, gkey)
-
     def plan(self, pv: ProjectView) -> tuple[str | None, list | None]:
-        """The group key of a project and, when the previous build rendered that very group
-        and its files are intact, its pages as (path, page key, warnings)."""
+        """The group key of a project (everything its pages are rendered from) and, when the
+        previous build rendered that very group and its files are intact, its pages as (path,
+        page key, warnings): then `reuse` takes them over without computing each page's key,
+        else `render_project` (or a worker, render/pool.py) renders them."""
         gkey = self.group_key(pv)
         reuse = getattr(self.memo, "group", None) if gkey else None
         return gkey, reuse(gkey) if reuse else None
@@ -293,7 +278,7 @@ class ZoneRenderer:
         it deferred is a page key here, rendered with its group if its bytes are needed."""
         for path, data in part.files.items():
             if isinstance(data, str):
-                data = Deferred(data, lambda path=path: self._group_page(pv, path))
+                data = Deferred(data, partial(self._group_page, pv, path))
             self.out.add(path, data, part.scopes.get(path))
         self.out.keys.update(part.keys)
         self.out.pages += part.pages
@@ -427,10 +412,3 @@ def _size(n: int, lang: str) -> str:
             return f"{text.replace('.', ',') if lang == 'fr' else text} {prefix}{unit}"
     return ""
 
-
-def render_zone(view: View, urls: Urls, theme: Theme, *, preview_banner: str = "",
-                livereload: bool = False, memo: Memo | None = None) -> ZoneOutput:
-    """Render every file of one zone from its View (`livereload`: link the preview's reload script;
-    `memo`: pages whose key it knows are Deferred instead of rendered)."""
-    return ZoneRenderer(view, urls, theme, preview_banner=preview_banner,
-                        livereload=livereload, memo=memo).render()

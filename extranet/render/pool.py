@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 
+from ..incremental import plain_files
 from ..output import settle
 from .pages import Deferred, ZoneOutput, ZoneRenderer
 
@@ -106,7 +107,7 @@ def _render_task(task: tuple[str, int]) -> tuple[ZoneOutput, list[str]]:
     r._project(r.view.projects[i])
     audit = _AUDITS.get(zone)
     if audit is not None:
-        plain = {path: data for path, data in r.out.files.items() if isinstance(data, bytes)}
+        plain = plain_files(r.out.files)
         r.out.findings = audit(plain)
         r.out.audited = set(plain)
     for path, data in r.out.files.items():
