@@ -2,6 +2,7 @@
 
     python benchmarks/bench_newpost.py --posts 10000 -n 5
     python benchmarks/bench_newpost.py --posts 10000 -n 3 --profile   # cProfile of the last one
+    python benchmarks/bench_newpost.py --posts 10000 -n 5 --warm      # state kept in memory (the gateway)
 
 Generates the corpus once (benchmarks/.work/corpus-N, as run.py does), copies its extranet
 site to benchmarks/.work/newpost-N, builds it (cold, then once more), then repeatedly writes
@@ -36,6 +37,8 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=5, help="new posts to time")
     parser.add_argument("--profile", action="store_true", help="cProfile the last rebuild")
     parser.add_argument("--again", action="store_true", help="keep the site built by the last run")
+    parser.add_argument("--warm", action="store_true",
+                        help="keep the build state in memory between rebuilds, as the gateway does")
     args = parser.parse_args()
     from extranet.build import build
 
@@ -51,7 +54,12 @@ def main() -> None:
         started = time.perf_counter()
         build(site, now=NOW)
         print(f"cold build {time.perf_counter() - started:.2f} s", flush=True)
-    build(site, now=NOW)  # settles the hash cache of the inputs
+    warm = None
+    if args.warm:
+        from extranet.build import Warm
+
+        warm = Warm()
+    build(site, now=NOW, warm=warm)  # settles the hash cache of the inputs (and fills `warm`)
     projects = sorted((site / "content" / "projects").iterdir())
     times = []
     for i in range(args.n):
@@ -66,7 +74,7 @@ def main() -> None:
         if profiler:
             profiler.enable()
         marks: list[tuple[str, float]] = [("start", time.perf_counter())]
-        result = build(site, now=NOW, progress=lambda stage: marks.append((stage, time.perf_counter())))
+        result = build(site, now=NOW, warm=warm, progress=lambda stage: marks.append((stage, time.perf_counter())))
         marks.append(("end", time.perf_counter()))
         if profiler:
             profiler.disable()

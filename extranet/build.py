@@ -17,10 +17,10 @@ from pathlib import Path
 
 from . import config
 from .audit import Matcher, canary_matcher, find_leaks
-from .cache import Cache, open_cache
+from .cache import Cache, digest, open_cache
 from .content.loader import load_site
 from .content.parallel import BodyStore
-from .content.records import RecordStore
+from .content.records import ProjectMemo, RecordStore
 from .content.model import Site
 from .errors import ExtranetError, Problems
 from .incremental import OutputMemo, plain_files, render_deferred
@@ -28,7 +28,7 @@ from .inputs import Inputs, output_snapshot
 from .output import publish
 from .render.pages import ZoneOutput, ZoneRenderer
 from .render.pool import render_zones
-from .render.theme import Theme
+from .render.theme import PACKAGE_THEMES, Theme
 from .site.urls import Urls
 from .zones import MIXED, ZONES, Rules, View
 
@@ -69,6 +69,27 @@ class BuildResult:
         return f"built {zones}{warn} in {self.seconds:.2f} s"
 
 
+@dataclass
+class Warm:
+    """What a long-running caller (the gateway) keeps in memory from one build to the next,
+    instead of reading it again: the build cache. Everything in it is keyed by content hashes,
+    exactly like the cache on disk, so a warm build writes what a cold one would."""
+
+    cache: Cache | None = None
+    projects: dict = field(default_factory=dict)  # see content.records.ProjectMemo
+    theme: tuple[str, Theme] | None = None  # (hash of its files, the theme)
+    fingerprints: dict = field(default_factory=dict)  # zone -> render.fingerprint.Kept
+
+    def theme_for(self, root: Path, name: str, compiled: Path | None, hashes: dict[str, str]) -> Theme:
+        """The site's theme, the one kept when none of its files (the site's own and the
+        packaged ones, as hashed for this build) changed."""
+        folders = tuple(f"{d}/" for d in (root / "themes", PACKAGE_THEMES))
+        key = digest(str(root), name, *sorted(f"{p}\0{h}" for p, h in hashes.items() if p.startswith(folders)))
+        if self.theme is None or self.theme[0] != key:
+            self.theme = (key, Theme(root, name, compiled))
+        return self.theme[1]
+
+
 ProtectFn = Callable[[Site, Rules, dict[str, View], dict[str, ZoneOutput]], dict[str, dict[str, bytes]]]
 
 
@@ -102,14 +123,14 @@ def build(
     livereload: bool = False,
     cache: bool = True,
     jobs: int | None = None,
-    store: Cache | None = None,
+    warm: Warm | None = None,
 ) -> BuildResult:
     """Build both zones of the site at `root` into `out` (default root/public).
 
     `preview_banner` (text per settings) and `livereload` mark and wire a local preview's pages.
     `cache`: reuse what earlier builds computed from identical inputs (.extranet/cache/, keyed
-    by content hashes); `store`: that cache as a long-running caller (the gateway) keeps it in
-    memory between builds, instead of reading it again; `jobs`: processes for Markdown and
+    by content hashes); `warm`: what a long-running caller (the gateway) keeps in memory between
+    builds (see Warm), filled by this build; `jobs`: processes for Markdown and
     pages on a cold build (default: all cores).
     Raises SiteError for invalid sources and BuildError for warnings under --strict or a failed
     audit; in every failure case the previous output is left untouched.
@@ -124,8 +145,11 @@ def build(
         if settings is None or people is None:
             problems.raise_if_any()
         assert settings is not None and people is not None
-        if store is None or not cache or store.folder != settings.state_dir / "cache":
+        store = warm.cache if warm is not None and cache else None
+        if store is None or store.folder != settings.state_dir / "cache":
             store = open_cache(settings.state_dir, cache)
+            if warm is not None and cache:
+                warm.cache = store
         now = now or dt.datetime.now().replace(microsecond=0)
         out = out or root / "public"
         inputs = None
@@ -143,10 +167,14 @@ def build(
                                    unchanged=True)
         say("loading content")
         bodies = BodyStore(store, jobs)
-        records = RecordStore(store, inputs.hashes() if inputs is not None else {})
-        site = load_site(settings, people, problems, bodies=bodies, records=records)
+        hashes = inputs.hashes() if inputs is not None else {}
+        records = RecordStore(store, hashes)
+        projects = ProjectMemo(warm.projects, hashes, root) if warm is not None and inputs is not None else None
+        site = load_site(settings, people, problems, bodies=bodies, records=records, memo=projects)
         rules = Rules(site, now)
-        theme = Theme(root, settings.theme, store.folder / "templates" if store.folder else None)
+        compiled = store.folder / "templates" if store.folder else None
+        theme = (warm.theme_for(root, settings.theme, compiled, hashes) if warm is not None and inputs is not None
+                 else Theme(root, settings.theme, compiled))
         encrypt = settings.encrypt if encrypt is None else encrypt
         urls = urls_for(settings, encrypt)
         memo = OutputMemo(store, out, encrypt) if write and cache else None
@@ -154,10 +182,12 @@ def build(
         banner = preview_banner(settings) if preview_banner else ""
         matcher = canary_matcher(rules, views[MIXED], store if cache else None)
         say("rendering")
-        rendered = render_zones({zone: ZoneRenderer(views[zone], urls, theme, preview_banner=banner,
-                                                    livereload=livereload,
-                                                    memo=memo.for_zone(zone) if memo else None)
-                                 for zone in ZONES}, jobs, audits={MIXED: lambda files: find_leaks(files, matcher)})
+        kept = warm is not None and memo is not None and inputs is not None
+        renderers = {zone: ZoneRenderer(views[zone], urls, theme, preview_banner=banner, livereload=livereload,
+                                        memo=memo.for_zone(zone) if memo else None,
+                                        fingerprints=warm.fingerprints.get(zone, {}) if kept else None)
+                     for zone in ZONES}
+        rendered = render_zones(renderers, jobs, audits={MIXED: lambda files: find_leaks(files, matcher)})
         secrets_of_mixed = matcher.secrets
         mixed = rendered[MIXED]
         if memo is None or not memo.audited(secrets_of_mixed):
@@ -200,6 +230,10 @@ def build(
         bodies.keep()
         records.keep()
         store.save()
+        if projects is not None:
+            warm.projects = projects.used
+        if kept:
+            warm.fingerprints = {zone: r.fp.used for zone, r in renderers.items()}
     finally:
         log.removeHandler(counter)
     if write and settings.notify_on_build:

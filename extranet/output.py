@@ -147,13 +147,21 @@ def discard(tree: Path, trash: Path | None = None) -> None:
             os.rename(tree, trash / f"{tree.name}-{os.getpid()}-{time.monotonic_ns()}")
             command = ([rm, "-rf", "--", *[str(trash / e) for e in os.listdir(trash)]] if (rm := shutil.which("rm"))
                        else [sys.executable, "-c", _EMPTY, str(trash)])
+            if ionice := shutil.which("ionice"):  # the disk's idle time only: the next build goes first
+                command = [ionice, "-c", "3", *command]
             _CLEANERS[:] = [p for p in _CLEANERS if p.poll() is None]  # reap those done (a gateway runs for months)
             _CLEANERS.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                              stderr=subprocess.DEVNULL, start_new_session=True))
+                                              stderr=subprocess.DEVNULL, start_new_session=True,
+                                              preexec_fn=_lowest_priority))
             return
         except OSError:
             pass
     shutil.rmtree(tree, ignore_errors=True)
+
+
+def _lowest_priority() -> None:
+    """In a deleting process, before it starts: the lowest CPU priority."""
+    os.nice(19)
 
 
 _EMPTY = ("import os, shutil, sys\n"

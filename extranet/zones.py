@@ -80,6 +80,7 @@ class Rules:
         self.people = site.people
         self.now = now
         self.today = now.date()
+        self._views: dict[str, View] = {}
 
     def is_staff(self, person: Person) -> bool:
         """Staff are the people of the site's own organisation."""
@@ -122,7 +123,12 @@ class Rules:
         return self.staff() + (self.external_members(project) if zone == MIXED else [])
 
     def view(self, zone: str) -> View:
-        """Filter the site for `zone`."""
+        """Filter the site for `zone` (once per zone: the internal view needs the mixed one)."""
+        if zone not in self._views:
+            self._views[zone] = self._view(zone)
+        return self._views[zone]
+
+    def _view(self, zone: str) -> View:
         projects: list[ProjectView] = []
         bodies: list[Body] = []
         pages = tuple(p for p in self.site.pages if self.page_visible(zone, p))

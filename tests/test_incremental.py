@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from extranet.build import build
+from extranet.build import Warm, build
+from extranet.build import build as build_
+from extranet.errors import SiteError
 from extranet.protect import Secrets, decrypt_zone, set_password
 
 from helpers import NOW, copy_site, read_tree, write
@@ -39,13 +41,18 @@ def make_internal(root: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace("visibility: mixed\n", ""), encoding="utf-8")
 
 
-def remove_person(root: Path) -> None:
-    """The client removed from the people file."""
+def _without_carl(root: Path) -> None:
+    """The client's entry taken out of the people file."""
     path = root / "people.toml"
     text = path.read_text(encoding="utf-8")
     start = text.index("[people.carl]")
     end = text.index("[people.sam]")
     path.write_text(text[:start] + text[end:], encoding="utf-8")
+
+
+def remove_person(root: Path) -> None:
+    """The client removed from the people file."""
+    _without_carl(root)
     reply = root / "content/projects/alpha/posts/2026-01-07-reply.md"
     reply.write_text(reply.read_text(encoding="utf-8").replace("author: carl", "author: alice"), encoding="utf-8")
 
@@ -74,24 +81,28 @@ def _site(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.parametrize("warm", [False, True], ids=["fresh process", "warm process"])
 @pytest.mark.parametrize("change", list(CHANGES))
-def test_incremental_plain_build_equals_cold_build(tmp_path: Path, change: str) -> None:
+def test_incremental_plain_build_equals_cold_build(tmp_path: Path, change: str, warm: bool) -> None:
     root = _site(tmp_path)
-    build(root, now=NOW, encrypt=False)
+    state = Warm() if warm else None  # what the gateway keeps in memory between rebuilds
+    build(root, now=NOW, encrypt=False, warm=state)
     CHANGES[change](root)
-    result = build(root, now=NOW, encrypt=False)
+    result = build(root, now=NOW, encrypt=False, warm=state)
     cold = build(root, now=NOW, encrypt=False, cache=False, out=tmp_path / "cold")
     assert result.summary().split(" in ")[0] == cold.summary().split(" in ")[0]
     for zone in ("internal", "mixed"):
         assert read_tree(root / "public" / zone) == read_tree(tmp_path / "cold" / zone), (change, zone)
 
 
+@pytest.mark.parametrize("warm", [False, True], ids=["fresh process", "warm process"])
 @pytest.mark.parametrize("change", list(CHANGES))
-def test_incremental_encrypted_build_decrypts_to_cold_build(tmp_path: Path, change: str) -> None:
+def test_incremental_encrypted_build_decrypts_to_cold_build(tmp_path: Path, change: str, warm: bool) -> None:
     root = _site(tmp_path)
-    build(root, now=NOW, encrypt=True)
+    state = Warm() if warm else None
+    build(root, now=NOW, encrypt=True, warm=state)
     CHANGES[change](root)
-    build(root, now=NOW, encrypt=True)
+    build(root, now=NOW, encrypt=True, warm=state)
     build(root, now=NOW, encrypt=True, cache=False, out=tmp_path / "cold")
     secrets = Secrets.load(root / ".extranet")
     for zone in ("internal", "mixed"):
@@ -99,6 +110,50 @@ def test_incremental_encrypted_build_decrypts_to_cold_build(tmp_path: Path, chan
         cold = read_tree(tmp_path / "cold" / zone)
         assert incremental.keys() == cold.keys(), (change, zone)
         assert decrypt_zone(incremental, secrets, zone) == decrypt_zone(cold, secrets, zone), (change, zone)
+
+
+def test_warm_build_takes_over_only_the_projects_whose_files_are_unchanged(tmp_path: Path) -> None:
+    root = _site(tmp_path)
+    state = Warm()
+    first = build(root, now=NOW, encrypt=False, warm=state)
+    before = {p.id: p for p in first.site.projects}
+    assert len(before) >= 2
+    new_post(root)
+    second = build(root, now=NOW, encrypt=False, warm=state)
+    after = {p.id: p for p in second.site.projects}
+    assert after["alpha"] is not before["alpha"]  # its folder changed: loaded again, with the reply
+    assert "2026-01-09-re-kickoff" in {post.id for post in after["alpha"].posts}
+    for pid in before.keys() - {"alpha"}:
+        assert after[pid] is before[pid]  # the very same records: nothing read or checked again
+    mixed = b"".join(read_tree(root / "public" / "mixed").values())
+    assert b"the plan suits us perfectly" in mixed
+
+
+def test_warm_build_reports_a_broken_source_and_recovers(tmp_path: Path) -> None:
+    root = _site(tmp_path)
+    state = Warm()
+    build(root, now=NOW, encrypt=False, warm=state)
+    post = root / "content/projects/alpha/posts/2026-01-05-kickoff.md"
+    good = post.read_text(encoding="utf-8")
+    post.write_text(good.replace("visibility: mixed", "visibility: everyone"), encoding="utf-8")
+    with pytest.raises(SiteError, match="2026-01-05-kickoff.md"):
+        build(root, now=NOW, encrypt=False, warm=state)
+    with pytest.raises(SiteError, match="2026-01-05-kickoff.md"):  # not taken from the memo either
+        build(root, now=NOW, encrypt=False, warm=state)
+    post.write_text(good.replace("We met on Monday.", "We met on Wednesday."), encoding="utf-8")
+    build(root, now=NOW, encrypt=False, warm=state)
+    _same_as_cold(root, tmp_path, NOW)
+    assert b"We met on Wednesday" in b"".join(read_tree(root / "public" / "mixed").values())
+
+
+def test_warm_build_sees_a_person_leaving_a_project(tmp_path: Path) -> None:
+    """Loaded projects are kept by the people file too: the same folder, other people, checked again."""
+    root = _site(tmp_path)
+    state = Warm()
+    build(root, now=NOW, encrypt=False, warm=state)
+    _without_carl(root)  # carl still wrote the reply in alpha
+    with pytest.raises(SiteError, match="unknown person 'carl'"):
+        build(root, now=NOW, encrypt=False, warm=state)
 
 
 def test_post_made_internal_vanishes_from_the_mixed_zone(tmp_path: Path) -> None:
@@ -152,9 +207,12 @@ def test_no_change_build_does_nothing_and_keeps_the_output(tmp_path: Path) -> No
     assert read_tree(root / "public" / "mixed") == before
 
 
-def test_no_change_is_not_assumed_when_a_future_post_becomes_due(tmp_path: Path) -> None:
+@pytest.mark.parametrize("warm", [False, True], ids=["fresh process", "warm process"])
+def test_no_change_is_not_assumed_when_a_future_post_becomes_due(tmp_path: Path, warm: bool) -> None:
     import datetime as dt
+    from functools import partial
 
+    build = partial(build_, warm=Warm() if warm else None)  # the same records, a later moment
     root = _site(tmp_path)
     due = NOW + dt.timedelta(hours=1)
     write(root / f"content/projects/alpha/posts/{due:%Y-%m-%d}-later.md",
@@ -169,9 +227,12 @@ def test_no_change_is_not_assumed_when_a_future_post_becomes_due(tmp_path: Path)
     _same_as_cold(root, tmp_path, due)
 
 
-def test_no_change_is_not_assumed_when_a_person_expires(tmp_path: Path) -> None:
+@pytest.mark.parametrize("warm", [False, True], ids=["fresh process", "warm process"])
+def test_no_change_is_not_assumed_when_a_person_expires(tmp_path: Path, warm: bool) -> None:
     import datetime as dt
+    from functools import partial
 
+    build = partial(build_, warm=Warm() if warm else None)  # the same records, a later moment
     root = _site(tmp_path)
     path = root / "people.toml"
     path.write_text(path.read_text(encoding="utf-8").replace(

@@ -17,7 +17,7 @@ from .frontmatter import FrontMatterError, parse
 from .markup import MarkupError, Renderer
 from .model import Attachment, Page, Post, Project, Site
 from .parallel import BodyStore
-from .records import Lines, RecordStore
+from .records import Lines, ProjectMemo, RecordStore
 
 PROJECT_FIELDS = (
     Field("title", "str", "Project title (shared with the project's members).", required=True),
@@ -72,7 +72,8 @@ class _Loader:
     """One load of a site: holds the problems collector and the Markdown renderer."""
 
     def __init__(self, settings: Settings, people: People, problems: Problems,
-                 bodies: BodyStore | Renderer | None = None, records: RecordStore | None = None) -> None:
+                 bodies: BodyStore | Renderer | None = None, records: RecordStore | None = None,
+                 memo: ProjectMemo | None = None) -> None:
         self.root = settings.root
         self.content = str(settings.root / "content") + "/"
         self.settings = settings
@@ -80,6 +81,7 @@ class _Loader:
         self.problems = problems
         self.renderer = bodies or Renderer()
         self.records = records
+        self.memo = memo
 
     def key_of(self, path: Path) -> str:
         """The content key of a source (its path below content/)."""
@@ -174,8 +176,25 @@ class _Loader:
                     v["source"], original, body, fingerprint)
 
     def project(self, folder: Path) -> Project | None:
-        """A project folder: index.md, posts/, files/."""
+        """A project folder: index.md, posts/, files/ (taken over from the memo when every
+        file of the folder is the one an earlier build loaded it from)."""
         pid = folder.name
+        if self.memo is not None:
+            hit = self.memo.get(pid, self.records)
+            if hit is not None:
+                return hit
+        before = len(self.problems.items)
+        project = self._project(folder, pid)
+        if project is not None and self.memo is not None and len(self.problems.items) == before:
+            used = self.records.used if self.records is not None else {}
+            keys = [self.records.key(folder / "index.md", project.key, "project front matter")] + [
+                self.records.key(self.root / "content" / p.key, p.key, "post front matter") for p in project.posts
+            ] if self.records is not None else []
+            self.memo.put(pid, project, {k: used[k] for k in keys if k in used})
+        return project
+
+    def _project(self, folder: Path, pid: str) -> Project | None:
+        """Load a project folder."""
         index = folder / "index.md"
         if not index.is_file():
             self.problems.add(folder, None, "a project folder needs an index.md")
@@ -240,14 +259,17 @@ def _md_files(folder: Path) -> list[Path]:
     return [folder / name for name in names]
 
 
-def _bodies_to_render(content: Path, bodies: BodyStore, records: RecordStore | None = None):
+def _bodies_to_render(content: Path, bodies: BodyStore, records: RecordStore | None = None,
+                      memo: ProjectMemo | None = None):
     """(key, markdown, first line, email) of every source whose body the cache lacks, for
-    rendering ahead in a process pool (a source with the bytes of a cached one is not parsed)."""
+    rendering ahead in a process pool (a source with the bytes of a cached one is not parsed;
+    a project the memo has is not walked)."""
     files = _md_files(content / "pages")
     projects = content / "projects"
     if projects.is_dir():
         for folder in sorted(p for p in projects.iterdir() if p.is_dir()):
-            files += [folder / "index.md"] + _md_files(folder / "posts")
+            if memo is None or not memo.has(folder.name):
+                files += [folder / "index.md"] + _md_files(folder / "posts")
     prefix = str(content) + "/"
     for path in files:
         key = str(path).removeprefix(prefix)
@@ -267,25 +289,27 @@ def _bodies_to_render(content: Path, bodies: BodyStore, records: RecordStore | N
 
 
 def load_site(settings: Settings, people: People, problems: Problems | None = None, *,
-              bodies: BodyStore | None = None, records: RecordStore | None = None) -> Site:
+              bodies: BodyStore | None = None, records: RecordStore | None = None,
+              memo: ProjectMemo | None = None) -> Site:
     """Load every page and project of the site; raise SiteError with all problems found
     (including those already in `problems`, e.g. from the settings and people files).
     `bodies` renders Markdown through the build cache (and a process pool on a cold build);
-    `records` holds the sources earlier builds parsed, by content hash."""
+    `records` holds the sources earlier builds parsed, by content hash; `memo` the projects a
+    long-running process loaded before (see ProjectMemo)."""
     content = settings.root / "content"
     if bodies is not None and content.is_dir():
-        bodies.prefetch(_bodies_to_render(content, bodies, records))
+        bodies.prefetch(_bodies_to_render(content, bodies, records, memo))
     try:
-        return _load(settings, people, problems, content, bodies, records)
+        return _load(settings, people, problems, content, bodies, records, memo)
     finally:
         if bodies is not None:
             bodies.finish()
 
 
 def _load(settings: Settings, people: People, problems: Problems | None, content: Path,
-          bodies: BodyStore | None, records: RecordStore | None) -> Site:
+          bodies: BodyStore | None, records: RecordStore | None, memo: ProjectMemo | None) -> Site:
     """The walk of load_site (bodies may still be rendering in the pool)."""
-    loader = _Loader(settings, people, problems or Problems(settings.root), bodies, records)
+    loader = _Loader(settings, people, problems or Problems(settings.root), bodies, records, memo)
     if not content.is_dir():
         loader.problems.add(content, None, "content folder not found")
         loader.problems.raise_if_any()
@@ -318,14 +342,16 @@ def _load(settings: Settings, people: People, problems: Problems | None, content
     return site
 
 
-def load_project(settings: Settings, people: People, project_id: str) -> Project | None:
+def load_project(settings: Settings, people: People, project_id: str,
+                 bodies: BodyStore | None = None) -> Project | None:
     """One project alone (the gateway's view when a reply arrives); None if there is none.
+    `bodies`: rendered bodies by content hash (a build's cache), instead of rendering each.
 
     Raises SiteError if its sources are invalid, like a build would."""
     folder = settings.root / "content" / "projects" / project_id
     if slugify(project_id) != project_id or not (folder / "index.md").is_file():
         return None
-    loader = _Loader(settings, people, Problems(settings.root))
+    loader = _Loader(settings, people, Problems(settings.root), bodies)
     project = loader.project(folder)
     loader.problems.raise_if_any()
     return project

@@ -77,3 +77,49 @@ class RecordStore:
         """Store the records of this build (those of removed or edited sources are dropped)."""
         if self.used.keys() != self.known.keys():
             self.cache.replace(NAMESPACE, self.used)
+
+
+class ProjectMemo:
+    """Loaded projects a long-running process keeps between builds (build.Warm), each by the
+    hash of everything it is loaded from: the settings and people files (its checks name
+    people and organisations) and the path and bytes of every file below its folder, as the
+    build's inputs were hashed before it read anything. A project whose key is unchanged is
+    the same project: the loader takes it over instead of walking, reading and checking its
+    files again. Only projects that loaded without any problem are kept."""
+
+    def __init__(self, kept: Mapping[str, tuple[object, dict[str, Parsed]]], hashes: Mapping[str, str],
+                 root: Path) -> None:
+        self.kept = kept
+        self.used: dict[str, tuple[object, dict[str, Parsed]]] = {}
+        context = digest("project-memo", str(root), *(hashes.get(str(root / name), "-")
+                                                      for name in ("extranet.toml", "people.toml")))
+        prefix = str(root / "content" / "projects") + "/"
+        files: dict[str, list[tuple[str, str]]] = {}
+        for path, sha in hashes.items():
+            if path.startswith(prefix):
+                files.setdefault(path[len(prefix):].split("/", 1)[0], []).append((path, sha))
+        self._keys = {pid: digest(context, pid, *(f"{p}\0{h}" for p, h in sorted(items)))
+                      for pid, items in files.items()}
+
+    def has(self, pid: str) -> bool:
+        """Whether the memo holds the project `pid` as its files are now."""
+        key = self._keys.get(pid)
+        return key is not None and key in self.kept
+
+    def get(self, pid: str, records: RecordStore | None):
+        """The project loaded from exactly these files by an earlier build (its records noted
+        as used by this one), or None."""
+        key = self._keys.get(pid)
+        hit = self.kept.get(key) if key else None
+        if hit is None:
+            return None
+        self.used[key] = hit
+        if records is not None:
+            records.used.update(hit[1])
+        return hit[0]
+
+    def put(self, pid: str, project: object, parsed: dict[str, Parsed]) -> None:
+        """Remember a project that loaded without problems (with the records it was made of)."""
+        key = self._keys.get(pid)
+        if key is not None:
+            self.used[key] = (project, parsed)

@@ -16,6 +16,7 @@ import html as htmlmod
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
@@ -25,7 +26,9 @@ from urllib.parse import quote
 import yaml
 
 from .. import config
+from ..cache import Cache
 from ..content.loader import load_project, slugify
+from ..content.parallel import BodyStore
 from ..content.model import Post, Project, Site
 from ..output import atomic_write
 from ..zones import INTERNAL, MIXED, Rules
@@ -96,17 +99,23 @@ class Placed:
 class PostWriter:
     """The gateway's Handler: writes the post of an authenticated reply into the site's content."""
 
-    def __init__(self, root: Path, now=dt.datetime.now) -> None:
+    def __init__(self, root: Path, now=dt.datetime.now, cache: Callable[[], Cache | None] = lambda: None) -> None:
+        """`cache`: the build cache a long-running gateway keeps in memory (or None): bodies
+        rendered by the last build are taken from it by content hash."""
         self.root = root
         self.now = now
+        self.cache = cache
         self.posted: list[tuple[str, str]] = []  # (post key, person id) written by this process
 
     def _site(self, project_id: str) -> Site:
         """The site as far as this reply needs it: settings, people and its one project.
 
-        Loading one project keeps the time per message independent of the site's size."""
+        Loading one project keeps the time per message independent of the site's size (and
+        with the build cache, of the length of the project's posts)."""
         settings, people = config.load(self.root)
-        project = load_project(settings, people, project_id)
+        cache = self.cache()
+        bodies = BodyStore(cache, jobs=1) if cache is not None else None
+        project = load_project(settings, people, project_id, bodies)
         return Site(settings, people, (), (project,) if project else ())
 
     def _place(self, site: Site, rules: Rules, envelope: Envelope) -> Placed | Refused:

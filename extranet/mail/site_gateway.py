@@ -14,7 +14,6 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from .. import config
-from ..cache import open_cache
 from .keys import load_token_keys
 from .notices import Notifier
 from .pipeline import Gateway, GatewayPolicy, Outcome, Person
@@ -43,7 +42,11 @@ class SiteGateway:
         if not settings.mail.reply_domain:
             raise config.ExtranetError("extranet.toml: [mail] reply_domain is needed to receive replies")
         self.rebuild = rebuild
-        self.writer = PostWriter(root)
+        from ..build import Warm
+        from ..cache import open_cache
+
+        self._warm = Warm(open_cache(settings.state_dir))  # the build state, kept in memory between rebuilds
+        self.writer = PostWriter(root, cache=lambda: self._warm.cache)
         spool = Spool(settings.state_dir / "spool")
         policy = GatewayPolicy(reply_domain=settings.mail.reply_domain,
                                token_keys=load_token_keys(token_keys_path(settings)),
@@ -54,7 +57,6 @@ class SiteGateway:
         self.gateway = Gateway(spool, self.writer, policy, self._person, notifier)
         self.gateway.on_batch = self.after
         self._lock = threading.Lock()
-        self._store = open_cache(settings.state_dir)  # kept in memory from one rebuild to the next
 
     def _person(self, pid: str) -> Person | None:
         _, people = config.load(self.root)  # people.toml may change while the gateway runs
@@ -79,7 +81,7 @@ class SiteGateway:
 
         with self._lock, site_lock(self.root):
             try:
-                result = build(self.root, store=self._store) if self.rebuild else None
+                result = build(self.root, warm=self._warm) if self.rebuild else None
             except Exception as e:  # noqa: BLE001 - the posts are safe in content/; a later build publishes them
                 log.error("rebuild after new email posts failed: %s", e)
                 result = None

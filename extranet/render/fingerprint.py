@@ -35,16 +35,25 @@ class Lazy:
         self.compute = compute
 
 
+Kept = dict[int, tuple[object, tuple[bool, ...], str]]  # id -> (record, its shared flags, fingerprint)
+
+
 class Fingerprint:
     """Hashes context values; records are hashed once per build (by identity).
 
     `shared`: the keys the mixed zone shows (the internal zone marks them): a content record is
-    hashed with whether it is shared, so that a page listing it changes when that does."""
+    hashed with whether it is shared, so that a page listing it changes when that does.
+    `kept`: fingerprints of the content records of the previous build of a long-running process
+    (its `used`): a project or post that is the very same object (records are immutable, and
+    kept alive by the entry, so its id is its own) with the same shared flags has the same
+    fingerprint, as it is a function of nothing else."""
 
-    def __init__(self, shared: frozenset[str] = frozenset()) -> None:
+    def __init__(self, shared: frozenset[str] = frozenset(), kept: Kept | None = None) -> None:
         self.shared = shared
         self._memo: dict[int, str] = {}
         self._keep: list[object] = []  # keeps memoised objects alive, so ids stay unique
+        self.kept = kept
+        self.used: Kept = {}
 
     def of(self, value: object) -> str:
         """A stable text standing for `value`."""
@@ -66,10 +75,25 @@ class Fingerprint:
             return "f" + getattr(value, "__name__", type(value).__name__)  # helpers: zone-wide (see page key)
         memo = self._memo.get(id(value))
         if memo is None:
-            memo = self._record(value)
+            if self.kept is not None and type(value) in _KEPT:
+                flags = self._flags(value)
+                entry = self.kept.get(id(value))
+                memo = entry[2] if entry is not None and entry[0] is value and entry[1] == flags else self._record(value)
+                self.used[id(value)] = (value, flags, memo)
+            else:
+                memo = self._record(value)
             self._memo[id(value)] = memo
             self._keep.append(value)
         return memo
+
+    def _flags(self, value: object) -> tuple[bool, ...]:
+        """Whether each content key a record contains is shared (all its fingerprint reads
+        besides the record itself)."""
+        shared = self.shared
+        if isinstance(value, Project):
+            return (value.key in shared, *(p.key in shared for p in value.posts),
+                    *(a.key in shared for a in value.files))
+        return (value.key in shared,)  # type: ignore[attr-defined]
 
     def _record(self, value: object) -> str:
         if isinstance(value, Post) and value.fingerprint:  # see Post.fingerprint
@@ -93,6 +117,7 @@ class Fingerprint:
 
 
 _PLAIN = (str, int, bool, float, type(None), dt.datetime, dt.date)
+_KEPT = (Post, Project)  # the records a long-running process keeps from one build to the next
 _NAMES: dict[type, tuple[str, ...]] = {}
 
 

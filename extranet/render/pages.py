@@ -22,9 +22,9 @@ from ..site.links import LinkResolver
 from ..site.urls import HOME, Urls, relative
 from ..zones import INTERNAL, SITE_SCOPE, ProjectView, View, person_scope
 from ..cache import FORMAT, digest
-from .fingerprint import Fingerprint, Lazy, Unhashable, theme_digest
+from .fingerprint import Fingerprint, Kept, Lazy, Unhashable
 from .i18n import STRINGS, format_date
-from .narrow import CardView, Narrowing, header
+from .narrow import CardView, header
 from .theme import Theme
 
 log = logging.getLogger("extranet")
@@ -81,7 +81,7 @@ class ZoneRenderer:
     """Renders every page of one zone."""
 
     def __init__(self, view: View, urls: Urls, theme: Theme, *, preview_banner: str = "",
-                 livereload: bool = False, memo: Memo | None = None) -> None:
+                 livereload: bool = False, memo: Memo | None = None, fingerprints: Kept | None = None) -> None:
         self.view = view
         self.urls = urls
         self.theme = theme
@@ -94,12 +94,12 @@ class ZoneRenderer:
         self.livereload = livereload
         self.out = ZoneOutput(view.zone)
         self.memo = memo
-        self.fp = Fingerprint(view.shared)
-        self.narrowing = Narrowing(theme.env)
+        self.fp = Fingerprint(view.shared, fingerprints)
+        self.narrowing = theme.narrowing
         self._groups_rendered: dict[str, dict[str, bytes]] = {}
         if memo is not None:
             try:
-                self.zone_key = digest(FORMAT, theme_digest(theme.files_digest()), repr(self.settings),
+                self.zone_key = digest(FORMAT, theme.digest, repr(self.settings),
                                        repr(self.people), view.zone, preview_banner, str(livereload),
                                        (urls.secret or b"").hex(), self.fp.of(view.pages))
             except Unhashable:

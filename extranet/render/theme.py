@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import jinja2
@@ -28,6 +29,20 @@ class Theme:
             auto_reload=False,  # one Theme per build: a template cannot change under it
             bytecode_cache=_bytecode_cache(compiled) if compiled is not None else None,
         )
+
+    @functools.cached_property
+    def narrowing(self):
+        """What each template reads of a project (narrow.Narrowing), analysed once per theme."""
+        from .narrow import Narrowing
+
+        return Narrowing(self.env)
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """The hash of every file of the theme (names and bytes), read once per theme."""
+        from .fingerprint import theme_digest
+
+        return theme_digest(self.files_digest())
 
     def static_files(self) -> dict[str, Path]:
         """Static files by path below static/, the site's theme winning over the default."""
