@@ -18,14 +18,14 @@ from pathlib import Path
 from . import config
 from .audit import Matcher, canary_matcher, find_leaks
 from .cache import Cache, digest, open_cache
-from .content.loader import load_site
+from .content.loader import load_project, load_site, slugify
 from .content.parallel import BodyStore
 from .content.records import ProjectMemo, RecordStore
 from .content.model import Site
 from .errors import ExtranetError, Problems
 from .incremental import OutputMemo, plain_files, render_deferred
-from .inputs import Inputs, output_snapshot
-from .output import publish
+from .inputs import Inputs, file_sha256, output_snapshot, walk
+from .output import Spare, discard, publish
 from .render.pages import ZoneOutput, ZoneRenderer
 from .render.pool import render_zones
 from .render.theme import PACKAGE_THEMES, Theme
@@ -72,13 +72,30 @@ class BuildResult:
 @dataclass
 class Warm:
     """What a long-running caller (the gateway) keeps in memory from one build to the next,
-    instead of reading it again: the build cache. Everything in it is keyed by content hashes,
-    exactly like the cache on disk, so a warm build writes what a cold one would."""
+    instead of reading or computing it again: the build cache, the loaded projects, the theme,
+    the fingerprints of content records, and the output tree the last publish swapped out.
+    Each is keyed by content hashes (or by the identity of immutable records and of the output
+    folders), like the cache on disk, so a warm build writes what a cold one would (tests:
+    test_incremental.py, test_output_spare.py)."""
 
     cache: Cache | None = None
     projects: dict = field(default_factory=dict)  # see content.records.ProjectMemo
     theme: tuple[str, Theme] | None = None  # (hash of its files, the theme)
     fingerprints: dict = field(default_factory=dict)  # zone -> render.fingerprint.Kept
+    spare: Spare | None = None  # the output trees the last publish swapped out (see output.Spare)
+
+    def load_project(self, settings: config.Settings, people: config.People, project_id: str):
+        """One project as content.loader.load_project loads it (the gateway's view when a reply
+        arrives), taken from the last build when its files and the settings and people files
+        hash the same; else loaded, its bodies taken from the cache by content hash."""
+        root = settings.root
+        folder = root / "content" / "projects" / project_id
+        hashes = {str(root / name): file_sha256(root / name) for name in ("extranet.toml", "people.toml")}
+        hashes |= {path: file_sha256(path) for path, st in walk(folder) if st is not None}
+        memo = ProjectMemo(self.projects, hashes, root)
+        if slugify(project_id) == project_id and memo.has(project_id):
+            return memo.get(project_id, None)
+        return load_project(settings, people, project_id, BodyStore(self.cache, jobs=1) if self.cache else None)
 
     def theme_for(self, root: Path, name: str, compiled: Path | None, hashes: dict[str, str]) -> Theme:
         """The site's theme, the one kept when none of its files (the site's own and the
@@ -217,7 +234,15 @@ def build(
             raise BuildError(f"{len(counter.messages)} warning(s) with --strict, nothing written")
         if write:
             say("writing")
-            publish(out, trees, trash=settings.state_dir / "trash")
+            spare, trash = None, settings.state_dir / "trash"
+            spares = settings.state_dir / "spare" / digest(str(out.resolve()))[:16]  # per output folder
+            if warm is not None:
+                if warm.spare is None or warm.spare.folder != spares:
+                    warm.spare = Spare(spares)
+                spare = warm.spare
+            publish(out, trees, trash=trash, spare=spare)
+            if spare is None and spares.exists():
+                discard(spares, trash)  # a gateway's, out of date now (it will stage afresh)
             if server is not None:
                 publish(settings.state_dir, {"server": server})
             snapshot = output_snapshot(out, trees) if inputs is not None else None  # one stat walk for both

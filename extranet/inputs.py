@@ -39,7 +39,7 @@ def _stat(st: os.stat_result) -> Stat:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
-def _walk(folder: Path, skip: frozenset[str] = frozenset()) -> Iterable[tuple[str, os.stat_result | None]]:
+def walk(folder: Path, skip: frozenset[str] = frozenset()) -> Iterable[tuple[str, os.stat_result | None]]:
     """(absolute path, stat) of every regular file below `folder` (symlinks followed, `skip` names left out)."""
     try:
         entries = list(os.scandir(folder))
@@ -49,11 +49,20 @@ def _walk(folder: Path, skip: frozenset[str] = frozenset()) -> Iterable[tuple[st
         if entry.name in skip or entry.name == "__pycache__":
             continue
         if entry.is_dir():
-            yield from _walk(Path(entry.path))
+            yield from walk(Path(entry.path))
         elif entry.is_file():
             yield entry.path, entry.stat()
         else:
             yield entry.path, None  # a dangling link, a socket...: its name counts
+
+
+def file_sha256(path: Path | str) -> str:
+    """SHA-256 of a file's bytes ("-" when it does not exist), as Hasher.file gives it."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except FileNotFoundError:
+        return "-"
 
 
 class Hasher:
@@ -81,7 +90,7 @@ class Hasher:
 
     def tree(self, folder: Path, skip: frozenset[str] = frozenset()) -> str:
         """One hash of every file below `folder`: names and contents."""
-        items = sorted((p, self.file(p, st) if st else "special") for p, st in _walk(folder, skip))
+        items = sorted((p, self.file(p, st) if st else "special") for p, st in walk(folder, skip))
         return digest(*(f"{p}\0{h}" for p, h in items))
 
 

@@ -112,6 +112,32 @@ def test_incremental_encrypted_build_decrypts_to_cold_build(tmp_path: Path, chan
         assert decrypt_zone(incremental, secrets, zone) == decrypt_zone(cold, secrets, zone), (change, zone)
 
 
+@pytest.mark.parametrize("encrypt", [False, True], ids=["plain", "encrypted"])
+def test_warm_builds_one_change_after_another_equal_cold_builds(tmp_path: Path, encrypt: bool) -> None:
+    """The gateway's case: one process, one change after another (from the third build on, the
+    output is published by bringing the tree swapped out last time up to date, output.Spare)."""
+    root = _site(tmp_path)
+    state = Warm()
+    build(root, now=NOW, encrypt=encrypt, warm=state)
+    secrets = Secrets.load(root / ".extranet")
+    for n, change in enumerate(["new post", "edited post", "template changed", "mixed to internal",
+                                "person removed"]):
+        CHANGES[change](root)
+        build(root, now=NOW, encrypt=encrypt, warm=state)
+        cold = tmp_path / f"cold-{n}"
+        build(root, now=NOW, encrypt=encrypt, cache=False, out=cold)
+        for zone in ("internal", "mixed"):
+            warm, fresh = read_tree(root / "public" / zone), read_tree(cold / zone)
+            if encrypt:
+                assert warm.keys() == fresh.keys(), (change, zone)
+                secrets = Secrets.load(root / ".extranet")
+                warm, fresh = decrypt_zone(warm, secrets, zone), decrypt_zone(fresh, secrets, zone)
+            assert warm == fresh, (change, zone)
+    assert state.spare is not None and state.spare.pairs and state.spare.folder.is_dir()
+    assert state.spare.folder.is_relative_to(root / ".extranet")  # never in the served folder
+    assert sorted(p.name for p in (root / "public").iterdir()) == ["internal", "mixed"]
+
+
 def test_warm_build_takes_over_only_the_projects_whose_files_are_unchanged(tmp_path: Path) -> None:
     root = _site(tmp_path)
     state = Warm()
@@ -127,6 +153,23 @@ def test_warm_build_takes_over_only_the_projects_whose_files_are_unchanged(tmp_p
         assert after[pid] is before[pid]  # the very same records: nothing read or checked again
     mixed = b"".join(read_tree(root / "public" / "mixed").values())
     assert b"the plan suits us perfectly" in mixed
+
+
+def test_gateway_takes_a_project_from_the_last_build_only_when_its_files_are_the_same(tmp_path: Path) -> None:
+    from extranet import config
+    from extranet.content.loader import load_project
+
+    root = _site(tmp_path)
+    state = Warm()
+    result = build(root, now=NOW, encrypt=False, warm=state)
+    settings, people = config.load(root)
+    built = next(p for p in result.site.projects if p.id == "alpha")
+    assert state.load_project(settings, people, "alpha") is built
+    new_post(root)  # a file more in its folder
+    loaded = state.load_project(settings, people, "alpha")
+    assert loaded is not built and loaded == load_project(settings, people, "alpha")
+    assert "2026-01-09-re-kickoff" in {p.id for p in loaded.posts}
+    assert state.load_project(settings, people, "nope") is None
 
 
 def test_warm_build_reports_a_broken_source_and_recovers(tmp_path: Path) -> None:

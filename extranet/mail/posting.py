@@ -26,9 +26,8 @@ from urllib.parse import quote
 import yaml
 
 from .. import config
-from ..cache import Cache
+from ..config import People, Settings
 from ..content.loader import load_project, slugify
-from ..content.parallel import BodyStore
 from ..content.model import Post, Project, Site
 from ..output import atomic_write
 from ..zones import INTERNAL, MIXED, Rules
@@ -99,23 +98,21 @@ class Placed:
 class PostWriter:
     """The gateway's Handler: writes the post of an authenticated reply into the site's content."""
 
-    def __init__(self, root: Path, now=dt.datetime.now, cache: Callable[[], Cache | None] = lambda: None) -> None:
-        """`cache`: the build cache a long-running gateway keeps in memory (or None): bodies
-        rendered by the last build are taken from it by content hash."""
+    def __init__(self, root: Path, now=dt.datetime.now,
+                 load: Callable[[Settings, People, str], Project | None] = load_project) -> None:
+        """`load`: how a project is loaded (a long-running gateway takes the one its last
+        build loaded from the same files, build.Warm.load_project)."""
         self.root = root
         self.now = now
-        self.cache = cache
+        self.load = load
         self.posted: list[tuple[str, str]] = []  # (post key, person id) written by this process
 
     def _site(self, project_id: str) -> Site:
         """The site as far as this reply needs it: settings, people and its one project.
 
-        Loading one project keeps the time per message independent of the site's size (and
-        with the build cache, of the length of the project's posts)."""
+        Loading one project keeps the time per message independent of the site's size."""
         settings, people = config.load(self.root)
-        cache = self.cache()
-        bodies = BodyStore(cache, jobs=1) if cache is not None else None
-        project = load_project(settings, people, project_id, bodies)
+        project = self.load(settings, people, project_id)
         return Site(settings, people, (), (project,) if project else ())
 
     def _place(self, site: Site, rules: Rules, envelope: Envelope) -> Placed | Refused:

@@ -46,7 +46,7 @@ class SiteGateway:
         from ..cache import open_cache
 
         self._warm = Warm(open_cache(settings.state_dir))  # the build state, kept in memory between rebuilds
-        self.writer = PostWriter(root, cache=lambda: self._warm.cache)
+        self.writer = PostWriter(root, load=self._warm.load_project)
         spool = Spool(settings.state_dir / "spool")
         policy = GatewayPolicy(reply_domain=settings.mail.reply_domain,
                                token_keys=load_token_keys(token_keys_path(settings)),
