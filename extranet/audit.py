@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from .content.model import Body
-from .zones import INTERNAL, MIXED, Rules, View
+from .content.model import Body, Project
+from .zones import INTERNAL, MIXED, ProjectView, Rules, View
 
 _TAG = re.compile(r"<[^>]+>")
 MIN_TEXT = 24
@@ -58,10 +58,19 @@ class _Sentences:
         self.known: dict[str, tuple[str, ...]] = cache.get(self.NAMESPACE) if cache is not None else {}
         self.used: dict[str, tuple[str, ...]] = {}
 
+    @staticmethod
+    def key(html: str) -> str:
+        """The memo key of a text."""
+        return hashlib.sha256(html.encode()).hexdigest()
+
+    def note(self, entries: dict[str, tuple[str, ...]]) -> None:
+        """Mark entries as used by this build (taken over with a project's canaries)."""
+        self.used.update(entries)
+
     def __call__(self, html: str) -> tuple[str, ...]:
         if self.cache is None:
             return tuple(_sentences(html))
-        key = hashlib.sha256(html.encode()).hexdigest()
+        key = self.key(html)
         found = self.used.get(key)
         if found is None:
             found = self.known.get(key)
@@ -86,9 +95,11 @@ def canaries(rules: Rules, mixed: View) -> dict[str, str]:
     return canary_matcher(rules, mixed).secrets
 
 
-def canary_matcher(rules: Rules, mixed: View, cache=None) -> "Matcher":
+def canary_matcher(rules: Rules, mixed: View, cache=None, kept: dict | None = None) -> "Matcher":
     """A Matcher of the canaries of `mixed` (what canaries() returns), the index built once;
-    with the build `cache`, what earlier builds proved is reused (see canarymemo.py)."""
+    with the build `cache`, what earlier builds proved is reused (see canarymemo.py).
+    `kept`: each project's candidates and shown texts from the last build of a long-running
+    process (see ProjectCanaries); filled with this build's."""
     site = rules.site
     sentences = _Sentences(cache)
     found: dict[str, str] = {}
@@ -104,8 +115,70 @@ def canary_matcher(rules: Rules, mixed: View, cache=None) -> "Matcher":
         for seg in page.body.segments:
             if seg.internal or not visible:
                 found.update((s, "internal text") for s in sentences(seg.html))
+    memo = ProjectCanaries(kept if kept is not None else {}, sentences)
     for project in site.projects:
-        pv = visible_projects.get(project.id)
+        part = memo.of(project, visible_projects.get(project.id))
+        found.update(part.found)
+        shown += part.shown
+    if kept is not None:
+        kept.clear()
+        kept.update(memo.used)
+    kept_texts = {text: what for text, what in found.items()
+                  if text and len(text) >= (MIN_TITLE if "title" in what or "name" in what or "summary" in what else MIN_TEXT)}
+    sentences.keep()
+    if cache is not None:
+        from .canarymemo import memo_matcher
+
+        return memo_matcher(cache, kept_texts, shown)
+    matcher = Matcher(kept_texts)
+    return matcher.without(_also_in(matcher, shown))
+
+
+@dataclass(frozen=True)
+class _Part:
+    """What one project adds: candidate canaries (text -> what it is) and texts the mixed zone
+    shows, with the sentence memo entries they were made from."""
+
+    found: dict[str, str]
+    shown: list[str]
+    sentences: dict[str, tuple[str, ...]]
+
+
+class ProjectCanaries:
+    """Each project's part of the canaries, computed or taken from the last build.
+
+    A part is a function of the project record and of how the mixed zone shows it: whether at
+    all, its body or not, which posts and which files. Records are immutable, so the same
+    record (kept alive by the entry: its id is its own) shown the same way has the same part."""
+
+    def __init__(self, kept: dict, sentences: "_Sentences") -> None:
+        self.kept = kept
+        self.used: dict[int, tuple] = {}
+        self.sentences = sentences
+
+    def of(self, project: Project, pv: ProjectView | None) -> _Part:
+        """The part of `project`, as `pv` (None: not in the mixed zone) shows it."""
+        how = None if pv is None else (pv.show_body, tuple(id(p) for p in pv.posts), tuple(a.key for a in pv.files))
+        entry = self.kept.get(id(project))
+        if entry is not None and entry[0] is project and entry[1] == how:
+            part = entry[2]
+            self.sentences.note(part.sentences)
+        else:
+            part = self._compute(project, pv)
+        self.used[id(project)] = (project, how, part)
+        return part
+
+    def _compute(self, project: Project, pv: ProjectView | None) -> _Part:
+        found: dict[str, str] = {}
+        shown: list[str] = []
+        seen: dict[str, tuple[str, ...]] = {}
+
+        def sentences(html: str) -> tuple[str, ...]:
+            out = self.sentences(html)
+            if self.sentences.cache is not None:
+                seen[self.sentences.key(html)] = out
+            return out
+
         if pv is None:
             found[project.title] = "the title of a project not shared"
             found[project.summary] = "the summary of a project not shared"
@@ -134,15 +207,7 @@ def canary_matcher(rules: Rules, mixed: View, cache=None) -> "Matcher":
             if a.key not in published:
                 name = PurePosixPath(a.name).name
                 found[name] = "the name of an unpublished file"
-    kept = {text: what for text, what in found.items()
-            if text and len(text) >= (MIN_TITLE if "title" in what or "name" in what or "summary" in what else MIN_TEXT)}
-    sentences.keep()
-    if cache is not None:
-        from .canarymemo import memo_matcher
-
-        return memo_matcher(cache, kept, shown)
-    matcher = Matcher(kept)
-    return matcher.without(_also_in(matcher, shown))
+        return _Part(found, shown, seen)
 
 
 def _also_in(matcher: "Matcher", shown: list[str]) -> set[str]:

@@ -82,6 +82,7 @@ class Warm:
     projects: dict = field(default_factory=dict)  # see content.records.ProjectMemo
     theme: tuple[str, Theme] | None = None  # (hash of its files, the theme)
     fingerprints: dict = field(default_factory=dict)  # zone -> render.fingerprint.Kept
+    canaries: dict = field(default_factory=dict)  # see audit.ProjectCanaries
     spare: Spare | None = None  # the output trees the last publish swapped out (see output.Spare)
 
     def load_project(self, settings: config.Settings, people: config.People, project_id: str):
@@ -185,21 +186,22 @@ def build(
         say("loading content")
         bodies = BodyStore(store, jobs)
         hashes = inputs.hashes() if inputs is not None else {}
+        warmed = warm is not None and inputs is not None  # a warm process's memos rely on the input hashes
         records = RecordStore(store, hashes)
-        projects = ProjectMemo(warm.projects, hashes, root) if warm is not None and inputs is not None else None
+        projects = ProjectMemo(warm.projects, hashes, root) if warmed else None
         site = load_site(settings, people, problems, bodies=bodies, records=records, memo=projects)
         rules = Rules(site, now)
         compiled = store.folder / "templates" if store.folder else None
-        theme = (warm.theme_for(root, settings.theme, compiled, hashes) if warm is not None and inputs is not None
-                 else Theme(root, settings.theme, compiled))
+        theme = warm.theme_for(root, settings.theme, compiled, hashes) if warmed else Theme(root, settings.theme, compiled)
         encrypt = settings.encrypt if encrypt is None else encrypt
         urls = urls_for(settings, encrypt)
         memo = OutputMemo(store, out, encrypt) if write and cache else None
         views = {zone: rules.view(zone) for zone in ZONES}
         banner = preview_banner(settings) if preview_banner else ""
-        matcher = canary_matcher(rules, views[MIXED], store if cache else None)
+        matcher = canary_matcher(rules, views[MIXED], store if cache else None,
+                                 warm.canaries if warmed else None)
         say("rendering")
-        kept = warm is not None and memo is not None and inputs is not None
+        kept = warmed and memo is not None
         renderers = {zone: ZoneRenderer(views[zone], urls, theme, preview_banner=banner, livereload=livereload,
                                         memo=memo.for_zone(zone) if memo else None,
                                         fingerprints=warm.fingerprints.get(zone, {}) if kept else None)

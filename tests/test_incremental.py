@@ -356,6 +356,33 @@ def test_memoised_canaries_are_the_fresh_ones_after_a_change(tmp_path: Path, cha
     assert memo == fresh
 
 
+def test_canaries_of_a_warm_process_are_the_fresh_ones_change_after_change(tmp_path: Path, monkeypatch) -> None:
+    import datetime as dt
+
+    import extranet.build
+    from extranet.audit import canaries
+    from extranet.zones import MIXED, Rules
+
+    made: list = []
+    real = extranet.build.canary_matcher
+    monkeypatch.setattr(extranet.build, "canary_matcher", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    root = _site(tmp_path)
+    path = root / "people.toml"  # carl's access ends with the last step
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'org = "acme"\n', f'org = "acme"\nexpires = {NOW + dt.timedelta(days=3):%Y-%m-%d}\n'), encoding="utf-8")
+    state = Warm()
+    steps = [(NOW, None), (NOW, "new post"), (NOW, "edited post"), (NOW, "mixed to internal"),
+             (NOW, "template changed"), (NOW + dt.timedelta(days=4), None)]
+    for now, change in steps:
+        if change:
+            CHANGES[change](root)
+        result = build(root, now=now, encrypt=False, warm=state)
+        rules = Rules(result.site, now)
+        assert made[-1].secrets == canaries(rules, rules.view(MIXED)), change
+        assert state.canaries  # the parts are kept for the next build
+    assert "Kickoff meeting notes" in made[-1].secrets  # alpha is no longer shared: its titles are canaries
+
+
 def test_text_shown_elsewhere_becomes_a_canary_when_that_place_turns_internal(tmp_path: Path) -> None:
     root = _site(tmp_path)
     secret = "The pricing of the second phase stays between us for now."
