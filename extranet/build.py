@@ -25,12 +25,12 @@ from .content.model import Site
 from .errors import ExtranetError, Problems
 from .incremental import OutputMemo, plain_files, render_deferred
 from .inputs import Inputs, file_sha256, output_snapshot, walk
-from .output import Spare, discard, publish
+from .output import Spare, discard, publish, same_files
 from .render.pages import ZoneOutput, ZoneRenderer
 from .render.pool import render_zones
 from .render.theme import PACKAGE_THEMES, Theme
 from .site.urls import Urls
-from .zones import MIXED, ZONES, Rules, View
+from .zones import MIXED, ZONES, Rules, View, ViewMemo
 
 log = logging.getLogger("extranet")
 
@@ -83,6 +83,7 @@ class Warm:
     theme: tuple[str, Theme] | None = None  # (hash of its files, the theme)
     fingerprints: dict = field(default_factory=dict)  # zone -> render.fingerprint.Kept
     canaries: dict = field(default_factory=dict)  # see audit.ProjectCanaries
+    views: ViewMemo = field(default_factory=ViewMemo)
     spare: Spare | None = None  # the output trees the last publish swapped out (see output.Spare)
 
     def load_project(self, settings: config.Settings, people: config.People, project_id: str):
@@ -190,7 +191,7 @@ def build(
         records = RecordStore(store, hashes)
         projects = ProjectMemo(warm.projects, hashes, root) if warmed else None
         site = load_site(settings, people, problems, bodies=bodies, records=records, memo=projects)
-        rules = Rules(site, now)
+        rules = Rules(site, now, warm.views if warmed else None)
         compiled = store.folder / "templates" if store.folder else None
         theme = warm.theme_for(root, settings.theme, compiled, hashes) if warmed else Theme(root, settings.theme, compiled)
         encrypt = settings.encrypt if encrypt is None else encrypt
@@ -245,7 +246,7 @@ def build(
             publish(out, trees, trash=trash, spare=spare)
             if spare is None and spares.exists():
                 discard(spares, trash)  # a gateway's, out of date now (it will stage afresh)
-            if server is not None:
+            if server is not None and not same_files(settings.state_dir / "server", server):
                 publish(settings.state_dir, {"server": server})
             snapshot = output_snapshot(out, trees) if inputs is not None else None  # one stat walk for both
             if memo is not None:

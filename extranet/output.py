@@ -212,6 +212,22 @@ def publish(out_dir: Path, trees: Mapping[str, Mapping[str, bytes]], trash: Path
             swap(path, out_dir / name, trash)
 
 
+def same_files(folder: Path, files: Mapping[str, bytes]) -> bool:
+    """Whether `folder` holds exactly `files` (names and bytes): a small tree then need not be
+    published again."""
+    try:
+        names = _names(str(folder))
+        if names != files.keys():
+            return False
+        for rel, data in files.items():
+            with open(folder / rel, "rb") as f:
+                if f.read() != data:
+                    return False
+    except OSError:
+        return False
+    return True
+
+
 class SpareMismatch(Exception):
     """A spare tree brought up to date does not hold exactly the files of the new output."""
 

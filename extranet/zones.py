@@ -74,13 +74,18 @@ def visible_segments(zone: str, body: Body) -> list[tuple[str, bool]]:
 class Rules:
     """Visibility rules for one build at one moment `now` (expiry and future posts depend on it)."""
 
-    def __init__(self, site: Site, now: dt.datetime) -> None:
+    def __init__(self, site: Site, now: dt.datetime, memo: "ViewMemo | None" = None) -> None:
+        """`memo`: what a long-running process keeps of its last build's views (see ViewMemo)."""
         self.site = site
         self.settings = site.settings
         self.people = site.people
         self.now = now
         self.today = now.date()
         self._views: dict[str, View] = {}
+        self._staff: list[Person] | None = None
+        self.memo = memo
+        if memo is not None:
+            memo.begin()
 
     def is_staff(self, person: Person) -> bool:
         """Staff are the people of the site's own organisation."""
@@ -88,7 +93,9 @@ class Rules:
 
     def staff(self) -> list[Person]:
         """Active staff."""
-        return [p for p in self.people.people.values() if self.is_staff(p) and p.active(self.today)]
+        if self._staff is None:
+            self._staff = [p for p in self.people.people.values() if self.is_staff(p) and p.active(self.today)]
+        return list(self._staff)
 
     def external_members(self, project: Project) -> list[Person]:
         """Active external people of a project: people of its organisations and its listed members."""
@@ -142,7 +149,7 @@ class Rules:
             projects.append(ProjectView(project, show_body, posts, (), (), ()))
         keys = {p.key for p in pages} | {pv.project.key for pv in projects}
         keys |= {post.key for pv in projects for post in pv.posts}
-        linked = _linked_keys(zone, bodies)
+        linked = _linked_keys(zone, bodies, self.memo)
         grants: dict[str, set[str]] = {}
         final = []
         for pv in projects:
@@ -153,7 +160,8 @@ class Rules:
             orgs = tuple(self.people.orgs[o] for o in project.orgs if o in self.people.orgs)
             for person in self.readers(zone, project):
                 grants.setdefault(person.id, {SITE_SCOPE}).add(project.id)
-            final.append(ProjectView(project, pv.show_body, pv.posts, files, orgs, tuple(people)))
+            made = ProjectView(project, pv.show_body, pv.posts, files, orgs, tuple(people))
+            final.append(self.memo.project_view(zone, made) if self.memo is not None else made)
         for person in self.staff():
             grants.setdefault(person.id, {SITE_SCOPE})
         for pid in grants:
@@ -163,13 +171,67 @@ class Rules:
                     {pid: frozenset(s) for pid, s in grants.items()}, shared)
 
 
-def _linked_keys(zone: str, bodies: list[Body]) -> set[str]:
+def _linked_keys(zone: str, bodies: list[Body], memo: "ViewMemo | None" = None) -> set[str]:
     """Content keys linked from the passages of `bodies` visible in `zone`."""
     out: set[str] = set()
     for body in bodies:
-        for html, _ in visible_segments(zone, body):
-            for m in _PLACEHOLDER_RE.finditer(html):
-                target = body.links[int(m.group(1))].target
-                if target:
-                    out.add(target)
+        out.update(memo.linked(zone, body) if memo is not None else _links_of(zone, body))
     return out
+
+
+def _links_of(zone: str, body: Body) -> list[str]:
+    """Content keys linked from the passages of `body` visible in `zone`."""
+    out = []
+    for html, _ in visible_segments(zone, body):
+        for m in _PLACEHOLDER_RE.finditer(html):
+            target = body.links[int(m.group(1))].target
+            if target:
+                out.append(target)
+    return out
+
+
+class ViewMemo:
+    """What a long-running process (the gateway) keeps of its last build's views.
+
+    Nothing here decides anything: each view is computed as always, then a project view equal
+    to last build's (the same project, post and file records, equal organisations and people)
+    is given as that very object again, so that what is memoised by identity (fingerprints)
+    still holds; and the links of a body (an immutable record, kept alive by its entry) are
+    read once."""
+
+    def __init__(self) -> None:
+        self._views: dict[tuple[str, str], ProjectView] = {}
+        self._links: dict[tuple[str, int], tuple[Body, list[str]]] = {}
+        self._used_views: dict[tuple[str, str], ProjectView] = {}
+        self._used_links: dict[tuple[str, int], tuple[Body, list[str]]] = {}
+
+    def begin(self) -> None:
+        """A new build: keep what the last one used."""
+        if self._used_views or self._used_links:
+            self._views, self._links = self._used_views, self._used_links
+            self._used_views, self._used_links = {}, {}
+
+    def project_view(self, zone: str, pv: ProjectView) -> ProjectView:
+        """`pv`, or the equal project view of the last build."""
+        key = (zone, pv.project.id)
+        old = self._views.get(key)
+        if (old is not None and old.project is pv.project and old.show_body == pv.show_body
+                and _same(old.posts, pv.posts) and _same(old.files, pv.files)
+                and old.orgs == pv.orgs and old.people == pv.people):
+            pv = old
+        self._used_views[key] = pv
+        return pv
+
+    def linked(self, zone: str, body: Body) -> list[str]:
+        """_links_of(zone, body), read once per body record."""
+        key = (zone, id(body))
+        entry = self._links.get(key) or self._used_links.get(key)
+        if entry is None or entry[0] is not body:
+            entry = (body, _links_of(zone, body))
+        self._used_links[key] = entry
+        return entry[1]
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    """The same records, in the same order."""
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))

@@ -199,6 +199,21 @@ def test_warm_build_sees_a_person_leaving_a_project(tmp_path: Path) -> None:
         build(root, now=NOW, encrypt=False, warm=state)
 
 
+def test_server_layer_is_written_again_only_when_it_changes(tmp_path: Path) -> None:
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=True)
+    server = root / ".extranet" / "server"
+    htpasswd = server / "mixed.htpasswd"
+    inode, before = htpasswd.stat().st_ino, read_tree(server)
+    assert b"carl" in htpasswd.read_bytes()
+    new_post(root)
+    build(root, now=NOW, encrypt=True)
+    assert htpasswd.stat().st_ino == inode and read_tree(server) == before  # the same files, untouched
+    remove_person(root)
+    build(root, now=NOW, encrypt=True)
+    assert b"carl" not in htpasswd.read_bytes() and read_tree(server) != before
+
+
 def test_post_made_internal_vanishes_from_the_mixed_zone(tmp_path: Path) -> None:
     root = _site(tmp_path)
     build(root, now=NOW, encrypt=False)

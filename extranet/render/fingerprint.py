@@ -90,6 +90,8 @@ class Fingerprint:
         """Whether each content key a record contains is shared (all its fingerprint reads
         besides the record itself)."""
         shared = self.shared
+        if isinstance(value, ProjectView):  # the same view object holds the same records
+            value = value.project  # (its posts and files are some of its project's)
         if isinstance(value, Project):
             return (value.key in shared, *(p.key in shared for p in value.posts),
                     *(a.key in shared for a in value.files))
@@ -117,7 +119,7 @@ class Fingerprint:
 
 
 _PLAIN = (str, int, bool, float, type(None), dt.datetime, dt.date)
-_KEPT = (Post, Project)  # the records a long-running process keeps from one build to the next
+_KEPT = (Post, Project, ProjectView)  # the records a long-running process keeps from one build to the next
 _NAMES: dict[type, tuple[str, ...]] = {}
 
 
