@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from .cache import digest
 from .content.model import Body, Project
 from .zones import INTERNAL, MIXED, ProjectView, Rules, View
 
@@ -116,10 +117,12 @@ def canary_matcher(rules: Rules, mixed: View, cache=None, kept: dict | None = No
             if seg.internal or not visible:
                 found.update((s, "internal text") for s in sentences(seg.html))
     memo = ProjectCanaries(kept if kept is not None else {}, sentences)
+    hashed = [digest(t) for t in shown] if cache is not None else []  # each shown text's hash (canarymemo)
     for project in site.projects:
-        part = memo.of(project, visible_projects.get(project.id))
+        part = memo.of(project, visible_projects.get(project.id), hashed=cache is not None)
         found.update(part.found)
         shown += part.shown
+        hashed += part.hashes or ()
     if kept is not None:
         kept.clear()
         kept.update(memo.used)
@@ -129,7 +132,7 @@ def canary_matcher(rules: Rules, mixed: View, cache=None, kept: dict | None = No
     if cache is not None:
         from .canarymemo import memo_matcher
 
-        return memo_matcher(cache, kept_texts, shown)
+        return memo_matcher(cache, kept_texts, shown, hashed)
     matcher = Matcher(kept_texts)
     return matcher.without(_also_in(matcher, shown))
 
@@ -141,6 +144,7 @@ class _Part:
 
     found: dict[str, str]
     shown: list[str]
+    hashes: list[str] | None  # of each shown text (None: not computed, the canary memo is off)
     sentences: dict[str, tuple[str, ...]]
 
 
@@ -156,19 +160,20 @@ class ProjectCanaries:
         self.used: dict[int, tuple] = {}
         self.sentences = sentences
 
-    def of(self, project: Project, pv: ProjectView | None) -> _Part:
-        """The part of `project`, as `pv` (None: not in the mixed zone) shows it."""
+    def of(self, project: Project, pv: ProjectView | None, hashed: bool = False) -> _Part:
+        """The part of `project`, as `pv` (None: not in the mixed zone) shows it (`hashed`:
+        with the hash of each shown text)."""
         how = None if pv is None else (pv.show_body, tuple(id(p) for p in pv.posts), tuple(a.key for a in pv.files))
         entry = self.kept.get(id(project))
-        if entry is not None and entry[0] is project and entry[1] == how:
+        if entry is not None and entry[0] is project and entry[1] == how and (entry[2].hashes is not None or not hashed):
             part = entry[2]
             self.sentences.note(part.sentences)
         else:
-            part = self._compute(project, pv)
+            part = self._compute(project, pv, hashed)
         self.used[id(project)] = (project, how, part)
         return part
 
-    def _compute(self, project: Project, pv: ProjectView | None) -> _Part:
+    def _compute(self, project: Project, pv: ProjectView | None, hashed: bool) -> _Part:
         found: dict[str, str] = {}
         shown: list[str] = []
         seen: dict[str, tuple[str, ...]] = {}
@@ -207,7 +212,7 @@ class ProjectCanaries:
             if a.key not in published:
                 name = PurePosixPath(a.name).name
                 found[name] = "the name of an unpublished file"
-        return _Part(found, shown, seen)
+        return _Part(found, shown, [digest(t) for t in shown] if hashed else None, seen)
 
 
 def _also_in(matcher: "Matcher", shown: list[str]) -> set[str]:

@@ -248,6 +248,7 @@ def build(
                 discard(spares, trash)  # a gateway's, out of date now (it will stage afresh)
             if server is not None and not same_files(settings.state_dir / "server", server):
                 publish(settings.state_dir, {"server": server})
+            say("recording")  # what the next build needs to know of this one
             snapshot = output_snapshot(out, trees) if inputs is not None else None  # one stat walk for both
             if memo is not None:
                 memo.record(rendered, trees, _content_keys(settings) if encrypt else {}, secrets_of_mixed,

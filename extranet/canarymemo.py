@@ -29,15 +29,16 @@ MAX_NEW = 400  # candidates to search in every shown text one by one; above: the
 MAX_NEW_TEXTS = 200  # new shown texts to search for every candidate one by one
 
 
-def memo_matcher(cache: Cache, kept: Mapping[str, str], shown: list[str]) -> Matcher:
-    """A Matcher of the candidates in `kept` minus those some `shown` text contains."""
+def memo_matcher(cache: Cache, kept: Mapping[str, str], shown: list[str], hashes: list[str] | None = None) -> Matcher:
+    """A Matcher of the candidates in `kept` minus those some `shown` text contains
+    (`hashes`: the digest of each shown text, when the caller has them)."""
     before: dict[str, tuple] = cache.get(NAMESPACE)
     seen_before: dict[str, bool] = cache.get(TEXTS)
     if before.get(BUILD) is None or before.get(BUILD) != seen_before.get(BUILD):
         before, seen_before = {}, {}  # not written together (a crash between the two): start again
     texts: dict[str, str] = {}
-    for t in shown:
-        texts.setdefault(digest(t), t)
+    for t, h in zip(shown, hashes if hashes is not None else (digest(t) for t in shown)):
+        texts.setdefault(h, t)
     current = frozenset(texts)
     new_texts = [texts[d] for d in current if d not in seen_before]  # (BUILD is no text's hash)
     state: dict[str, tuple] = {}

@@ -11,13 +11,18 @@ mixed page is rendered again and checked in full.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from .cache import Cache, digest, stat_key
 from .render.pages import Deferred, Memo, ZoneOutput
 
-NAMESPACE = "outputs"
+NAMESPACE = "outputs"  # the output folder, its zones, the canaries its mixed pages were checked against
+PAGES = "output-pages"  # one namespace per zone: path -> entry (one entry each: the cache writes only changes)
+GROUPS = "output-groups"  # one namespace per zone: group key -> its pages' paths
+BUILD = ""  # an entry of each of them (never a path nor a group key): the build that wrote it, as a
+# crash between their files must not pair pages with canaries they were not checked against
 PLAIN = "plain"
 MOVED = "moved"  # a page the protect stage placed elsewhere (a person's home): entry[2] lists where
 
@@ -35,9 +40,15 @@ class OutputMemo:
         self.out_dir = out_dir
         self.encrypt = encrypt
         stored = cache.get(NAMESPACE)
-        self.entries: dict[str, dict[str, tuple]] = stored.get("zones", {}) if stored.get("out") == str(out_dir) else {}
+        build = stored.get(BUILD) if stored.get("out") == str(out_dir) else None
+        self.entries: dict[str, dict[str, tuple]] = {}
+        self.groups: dict[str, dict[str, tuple[str, ...]]] = {}
+        for zone in stored.get("zones", ()) if build else ():
+            pages, groups = cache.get(f"{PAGES}-{zone}"), cache.get(f"{GROUPS}-{zone}")
+            if pages.get(BUILD) == build and groups.get(BUILD) == build:  # written by the same build
+                self.entries[zone] = {k: v for k, v in pages.items() if k != BUILD}
+                self.groups[zone] = {k: v for k, v in groups.items() if k != BUILD}
         self.checked: frozenset[str] = stored.get("canaries", frozenset()) if self.entries else frozenset()
-        self.groups: dict[str, dict[str, tuple[str, ...]]] = stored.get("groups", {}) if self.entries else {}
         self._digests: tuple[object, frozenset[str]] | None = None  # (canaries, their hashes)
         self._targets = {zone: {t for e in entries.values() if e[1] == MOVED for t in e[2]}
                          for zone, entries in self.entries.items()}
@@ -114,12 +125,12 @@ class OutputMemo:
                snapshot: tuple | None = None) -> None:
         """Remember the pages just published (`keys`: zone -> scope -> content key, empty when
         plain; `snapshot`: inputs.output_snapshot of the published zones, to save a stat per file)."""
-        zones: dict[str, dict[str, tuple]] = {}
-        groups: dict[str, dict[str, tuple[str, ...]]] = {}
         stats = {p: s for p, s in snapshot if s is not None} if snapshot is not None else None
+        build = os.urandom(8).hex()
         for zone, out in rendered.items():
             base = f"{self.out_dir / zone}/"
             tree = trees.get(zone, {})
+            before, before_groups = self.entries.get(zone, {}), self.groups.get(zone, {})
             entries = {}
             for path, (key, warnings) in out.keys.items():
                 targets = out.moved.get(path, (path,))
@@ -134,13 +145,20 @@ class OutputMemo:
                 for target in targets:
                     stat = stats.get(base + target) if stats is not None else stat_key(base + target)
                     if stat is not None:
-                        entries[target] = (key, seal, stat, warnings)
+                        entries[target] = _same((key, seal, stat, warnings), before.get(target))
                 if path in out.moved and all(t in entries for t in targets):
-                    entries[path] = (key, MOVED, targets, warnings)
-            zones[zone] = entries
-            groups[zone] = {g: paths for g, paths in out.groups.items() if all(p in entries for p in paths)}
-        self.cache.replace(NAMESPACE, {"out": str(self.out_dir), "zones": zones, "groups": groups,
-                                       "canaries": self._canary_digests(canaries)})
+                    entries[path] = _same((key, MOVED, targets, warnings), before.get(path))
+            groups = {g: _same(paths, before_groups.get(g)) for g, paths in out.groups.items()
+                      if all(p in entries for p in paths)}
+            self.cache.replace(f"{PAGES}-{zone}", entries | {BUILD: build})
+            self.cache.replace(f"{GROUPS}-{zone}", groups | {BUILD: build})
+        self.cache.replace(NAMESPACE, {"out": str(self.out_dir), "zones": tuple(sorted(rendered)),
+                                       "canaries": self._canary_digests(canaries), BUILD: build})
+
+
+def _same(value: tuple, before: tuple | None) -> tuple:
+    """`before` when it equals `value` (the same object: the cache then writes nothing for it)."""
+    return before if before == value else value
 
 
 def render_deferred(out: ZoneOutput) -> None:

@@ -547,6 +547,39 @@ def test_canary_memo_written_half_by_a_crash_is_not_trusted(tmp_path: Path) -> N
     assert memo == fresh
 
 
+def test_output_memo_written_half_by_a_crash_is_not_trusted(tmp_path: Path) -> None:
+    """The record of the published pages is one file per zone beside the one that names the
+    canaries they were checked against: the pages of a newer build with the canaries of an
+    older one (a crash in between) are not reused."""
+    import re
+    import shutil
+
+    from extranet.cache import open_cache
+    from extranet.incremental import OutputMemo
+
+    root = _site(tmp_path)
+    build(root, now=NOW, encrypt=False)
+    cache = root / ".extranet" / "cache"
+    meta = re.compile(r"outputs(\.pickle|\.\d+\.\d+\.delta)$")
+    old = tmp_path / "old-meta"
+    old.mkdir()
+    for f in cache.iterdir():
+        if meta.match(f.name):
+            shutil.copy(f, old / f.name)
+    assert OutputMemo(open_cache(root / ".extranet"), root / "public", False).entries  # as written
+    new_post(root)
+    build(root, now=NOW, encrypt=False)
+    for f in cache.iterdir():
+        if meta.match(f.name):
+            f.unlink()
+    for f in old.iterdir():
+        shutil.copy(f, cache / f.name)
+    assert OutputMemo(open_cache(root / ".extranet"), root / "public", False).entries == {}
+    edit_post(root)
+    build(root, now=NOW, encrypt=False)
+    _same_as_cold(root, tmp_path, NOW)
+
+
 def test_warnings_are_given_once_when_new_canaries_make_reused_pages_render_again(tmp_path: Path) -> None:
     """A post made internal adds canaries: every reused mixed page is rendered again to be
     searched, quietly (its warnings were already replayed): the warnings are the cold build's."""
