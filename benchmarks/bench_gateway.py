@@ -87,6 +87,9 @@ def main() -> None:
         done.set()
 
     site_gateway.gateway.on_batch = after
+    started = time.perf_counter()
+    site_gateway.warm_up()  # as `extranet gateway` does when it starts
+    print(f"gateway warmed up in {time.perf_counter() - started:.2f} s")
     port = free_port()
     stop = threading.Event()
     thread = threading.Thread(target=run_gateway, args=(site_gateway.gateway, Transports(("127.0.0.1", port)), stop),

@@ -25,7 +25,7 @@ from .content.model import Site
 from .errors import ExtranetError, Problems
 from .incremental import OutputMemo, plain_files, render_deferred
 from .inputs import Inputs, file_sha256, output_snapshot, walk
-from .output import Spare, discard, publish, same_files
+from .output import Spare, discard, folder_identity, publish, same_files
 from .render.pages import ZoneOutput, ZoneRenderer
 from .render.pool import render_zones
 from .render.theme import PACKAGE_THEMES, Theme
@@ -85,6 +85,7 @@ class Warm:
     canaries: dict = field(default_factory=dict)  # see audit.ProjectCanaries
     views: ViewMemo = field(default_factory=ViewMemo)
     spare: Spare | None = None  # the output trees the last publish swapped out (see output.Spare)
+    output: tuple | None = None  # (output folder, identity of each zone's folder, inputs.Snapshot) after it
 
     def load_project(self, settings: config.Settings, people: config.People, project_id: str):
         """One project as content.loader.load_project loads it (the gateway's view when a reply
@@ -174,7 +175,8 @@ def build(
         inputs = None
         if write and cache and preview_banner is None and not settings.notify_on_build:
             inputs = Inputs(store, root, out, repr((str(out), encrypt, livereload)))
-            same = inputs.unchanged(now)
+            # (a long-running process's first build does the work anyway, to fill what it keeps)
+            same = inputs.unchanged(now) if warm is None or warm.output is not None else None
             if same is not None:
                 for message in same.warnings:
                     log.warning("%s", message)
@@ -243,13 +245,20 @@ def build(
                 if warm.spare is None or warm.spare.folder != spares:
                     warm.spare = Spare(spares)
                 spare = warm.spare
+            live = {zone: folder_identity(out / zone) for zone in trees}
             publish(out, trees, trash=trash, spare=spare)
             if spare is None and spares.exists():
                 discard(spares, trash)  # a gateway's, out of date now (it will stage afresh)
             if server is not None and not same_files(settings.state_dir / "server", server):
                 publish(settings.state_dir, {"server": server})
             say("recording")  # what the next build needs to know of this one
-            snapshot = output_snapshot(out, trees) if inputs is not None else None  # one stat walk for both
+            snapshot = None  # of the output just written, for the memo and the no-change test
+            if inputs is not None:
+                known = warm.output if warmed else None  # the last publish of this process, if still served
+                snapshot = (known[2].after(out, trees) if known is not None and known[:2] == (out, live)
+                            else output_snapshot(out, trees))
+                if warmed:
+                    warm.output = (out, {zone: folder_identity(out / zone) for zone in trees}, snapshot)
             if memo is not None:
                 memo.record(rendered, trees, _content_keys(settings) if encrypt else {}, secrets_of_mixed,
                             snapshot)

@@ -317,6 +317,7 @@ def gateway(root: Path, smtp: bool, imap: bool) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     site_gateway.process_pending()
+    site_gateway.warm_up()
     if listen:
         click.echo(f"SMTP listening on {listen[0]}:{listen[1]}")
     if imap_settings:

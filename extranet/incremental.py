@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .cache import Cache, digest, stat_key
+from .inputs import Snapshot
 from .render.pages import Deferred, Memo, ZoneOutput
 
 NAMESPACE = "outputs"  # the output folder, its zones, the canaries its mixed pages were checked against
@@ -122,10 +123,10 @@ class OutputMemo:
 
     def record(self, rendered: Mapping[str, ZoneOutput], trees: Mapping[str, Mapping[str, object]],
                keys: Mapping[str, Mapping[str, bytes]], canaries: Mapping[str, str],
-               snapshot: tuple | None = None) -> None:
+               snapshot: Snapshot | None = None) -> None:
         """Remember the pages just published (`keys`: zone -> scope -> content key, empty when
         plain; `snapshot`: inputs.output_snapshot of the published zones, to save a stat per file)."""
-        stats = {p: s for p, s in snapshot if s is not None} if snapshot is not None else None
+        stats = snapshot.stats if snapshot is not None else None
         build = os.urandom(8).hex()
         for zone, out in rendered.items():
             base = f"{self.out_dir / zone}/"

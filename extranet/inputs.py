@@ -109,39 +109,87 @@ def state_digest(root: Path, hasher: Hasher) -> str:
     return digest(*(hasher.file(str(root / ".extranet" / name)) for name in STATE_FILES))
 
 
-def output_snapshot(out: Path, names: Iterable[str]) -> tuple:
+class Snapshot:
     """Every file and folder of the output zones with its (size, mtime_ns, inode): an output
     file touched, edited, replaced, removed or added changes it. Not ctime: an unchanged page
     is a hard link to the previous build's file, whose link count (so ctime) changes again
-    when the previous tree is deleted, in the background, after the snapshot (output.discard)."""
-    items: list = []
+    when the previous tree is deleted, in the background, after the snapshot (output.discard).
+
+    Its digest is the sum of one hash per entry (modulo 2**256), so that a build that knows
+    which few entries changed (after) finds the new digest without hashing the others."""
+
+    def __init__(self, stats: dict[str, tuple[int, int, int] | None], total: int | None = None) -> None:
+        self.stats = stats
+        self.total = total if total is not None else sum(_entry(p, st) for p, st in stats.items()) % _MOD
+
+    def digest(self) -> str:
+        """One hash standing for the snapshot (kept instead of its 30,000 entries)."""
+        return f"{self.total:064x}"
+
+    def after(self, out: Path, trees: dict[str, dict[str, object]]) -> "Snapshot":
+        """The snapshot of `out` just after publishing `trees` over the output this snapshot is
+        of, without a walk: a file that is not bytes in `trees` is the very file published
+        before (a hard link, the same inode: its entry is kept), the others and every folder
+        are looked at. (Were a kept entry wrong — a file changed behind the build's back —
+        the next build would only find the output changed and do the work again.)"""
+        stats = dict(self.stats)
+        total = self.total
+        wanted: dict[str, tuple[int, int, int] | None] = {}
+        for zone, files in trees.items():
+            base = f"{out / zone}"
+            folders = {base}
+            for rel, data in files.items():
+                path = f"{base}/{rel}"
+                folders.add(path.rsplit("/", 1)[0])
+                if isinstance(data, bytes) or path not in stats:
+                    wanted[path] = stat_key(path)
+            for folder in list(folders):
+                while len(folder) > len(base):
+                    folder = folder.rsplit("/", 1)[0]
+                    folders.add(folder)
+            for folder in folders:
+                wanted[folder] = stat_key(folder)
+            prefix = base + "/"
+            for path in [p for p in stats if (p == base or p.startswith(prefix))
+                         and p not in wanted and p[len(prefix):] not in files]:
+                total -= _entry(path, stats.pop(path))  # removed
+        for path, st in wanted.items():
+            if path in stats:
+                total -= _entry(path, stats[path])
+            stats[path] = st
+            total += _entry(path, st)
+        return Snapshot(stats, total % _MOD)
+
+
+_MOD = 1 << 256
+
+
+def _entry(path: str, st: object) -> int:
+    """The hash of one snapshot entry, as a number."""
+    return int.from_bytes(hashlib.sha256(f"{path}\0{st!r}".encode()).digest(), "big")
+
+
+def output_snapshot(out: Path, names: Iterable[str]) -> Snapshot:
+    """The snapshot of the output zones `names` below `out`, by walking them."""
+    stats: dict[str, tuple[int, int, int] | None] = {}
     for name in sorted(names):
         folder = out / name
         if folder.is_dir():
-            _snapshot_walk(str(folder), items)
+            _snapshot_walk(str(folder), stats)
         else:
-            items.append((str(folder), None))
-    return tuple(items)
+            stats[str(folder)] = None
+    return Snapshot(stats)
 
 
-def _snapshot_walk(folder: str, items: list) -> None:
-    """The folder, then its files and (recursively) its folders, in name order (one scandir each)."""
-    items.append((folder, stat_key(folder)))
+def _snapshot_walk(folder: str, stats: dict) -> None:
+    """The folder, then its files and (recursively) its folders (one scandir each)."""
+    stats[folder] = stat_key(folder)
     with os.scandir(folder) as it:
-        entries = sorted(it, key=lambda e: e.name)
-    subdirs = []
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            subdirs.append(entry.path)
-        else:
-            items.append((entry.path, stat_fields(entry.stat(follow_symlinks=False))))
-    for sub in subdirs:
-        _snapshot_walk(sub, items)
-
-
-def snapshot_digest(snapshot: tuple) -> str:
-    """One hash standing for an output snapshot (kept instead of its 20,000 entries)."""
-    return hashlib.sha256(repr(snapshot).encode()).hexdigest()
+        for entry in it:
+            if entry.is_dir(follow_symlinks=False):
+                _snapshot_walk(entry.path, stats)
+            else:
+                stats[entry.path] = stat_fields(entry.stat(follow_symlinks=False))
 
 
 def time_window(now: dt.datetime, flips: Iterable[dt.datetime]) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -168,7 +216,7 @@ class Record:
     state: str
     window: tuple[dt.datetime | None, dt.datetime | None]
     zones: tuple[str, ...]
-    outputs: str  # snapshot_digest of the output written
+    outputs: str  # Snapshot.digest() of the output written
     pages: tuple[tuple[str, int], ...]
     warnings: tuple[str, ...]
 
@@ -206,17 +254,17 @@ class Inputs:
             return None
         if state_digest(self.root, self.hasher) != rec.state:
             return None
-        return rec if snapshot_digest(output_snapshot(self.out, rec.zones)) == rec.outputs else None
+        return rec if output_snapshot(self.out, rec.zones).digest() == rec.outputs else None
 
     def record(self, site, now: dt.datetime, zones: Iterable[str], pages: dict[str, int],
-               warnings: list[str], snapshot: tuple | None = None) -> None:
+               warnings: list[str], snapshot: Snapshot | None = None) -> None:
         """Remember a successful build that wrote `zones` below the output folder (`snapshot`:
         output_snapshot of those zones taken after publishing, if the caller has it)."""
         hasher = Hasher(self.hasher.seen)
         state = state_digest(self.root, hasher)
         zones = tuple(sorted(zones))
         rec = Record(self.sources, state, time_window(now, flips_of(site)), zones,
-                     snapshot_digest(snapshot if snapshot is not None else output_snapshot(self.out, zones)),
+                     (snapshot if snapshot is not None else output_snapshot(self.out, zones)).digest(),
                      tuple(sorted(pages.items())), tuple(warnings))
         self.cache.replace(NAMESPACE, {"out": str(self.out), "record": rec})
         self.cache.replace(HASHES, self.hasher.seen | hasher.seen)

@@ -236,14 +236,14 @@ class SpareMismatch(Exception):
 class _Pair:
     """One zone's two trees as the last publish left them."""
 
-    live: tuple[int, ...] | None  # identity of the served tree's folder (see _identity)
+    live: tuple[int, ...] | None  # identity of the served tree's folder (see folder_identity)
     spare: tuple[int, ...] | None  # identity of the spare tree's folder
     live_files: frozenset[str]
     spare_files: frozenset[str]
     differs: frozenset[str]  # paths at which the spare's file is not the served one (another inode)
 
 
-def _identity(path: Path) -> tuple[int, ...] | None:
+def folder_identity(path: Path) -> tuple[int, ...] | None:
     """Device, inode, modification and change times of a folder: another build's swap, or
     anything renamed in its place, changes them."""
     try:
@@ -278,8 +278,8 @@ class Spare:
     def usable(self, name: str, final: Path) -> bool:
         """Whether the spare of `name` and the served tree are the ones the last publish left."""
         pair = self.pairs.get(name)
-        return (pair is not None and _EXCHANGE_WORKS and _identity(self.folder / name) == pair.spare
-                and _identity(final) == pair.live)
+        return (pair is not None and _EXCHANGE_WORKS and folder_identity(self.folder / name) == pair.spare
+                and folder_identity(final) == pair.live)
 
     def update(self, name: str, files: Mapping[str, bytes], final: Path) -> Path:
         """Bring the spare of `name` to `files` (a value that is not bytes: the served file)."""
@@ -346,7 +346,7 @@ class Spare:
     def _swapped(self, name: str, final: Path, files: Mapping[str, bytes], before: frozenset[str]) -> None:
         written = {rel for rel, data in files.items() if isinstance(data, bytes)}
         now = frozenset(files)
-        self.pairs[name] = _Pair(_identity(final), _identity(self.folder / name), now, before,
+        self.pairs[name] = _Pair(folder_identity(final), folder_identity(self.folder / name), now, before,
                                  frozenset(written | (now ^ before)))
 
     def drop(self, name: str, trash: Path | None) -> None:

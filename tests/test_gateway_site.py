@@ -24,7 +24,7 @@ from extranet.mail.daemon import Transports, run_gateway
 from extranet.mail.demo_reply import reply_to
 from extranet.mail.imap_in import ImapSettings
 from extranet.mail.site_gateway import SiteGateway
-from helpers import copy_site, write
+from helpers import copy_site, read_tree, write
 
 NEW_POST = """---
 title: Delivery schedule
@@ -230,6 +230,38 @@ def test_replies_over_smtp_and_imap_become_posts(site: Path, dovecot: Dovecot) -
         thread.join(timeout=30)
     bodies = " ".join(p.read_text() for p in posts(site))
     assert "By SMTP." in bodies and "By IMAP." in bodies
+
+
+def test_a_running_gateway_publishes_reply_after_reply_as_a_cold_build_would(site: Path, tmp_path: Path) -> None:
+    """The gateway keeps its build state in memory between rebuilds (build.Warm) and publishes
+    by bringing the tree it swapped out last time up to date (output.Spare)."""
+    from extranet.build import build
+
+    gateway = SiteGateway(site)
+    gateway.warm_up()  # as `extranet gateway` does when it starts
+    assert gateway._warm.output is not None and gateway._warm.projects
+    port = free_port()
+    stop = threading.Event()
+    thread = threading.Thread(target=run_gateway, args=(gateway.gateway, Transports(("127.0.0.1", port)), stop),
+                              kwargs={"interval": 0.5})
+    thread.start()
+    try:
+        base = notification(site, "carl@acme.example")
+        _wait(lambda: _can_connect(port))
+        for n in range(3):
+            raw = _spoof(reply_to(base, f"Reply number {n} by SMTP."), Message_ID=f"<warm-{n}@acme.example>")
+            to = str(BytesParser(policy=policy.default).parsebytes(raw)["To"])
+            with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+                client.sendmail("carl@acme.example", [to], raw.replace(b"\n", b"\r\n"))
+            _wait(lambda: any(f"Reply number {n} by SMTP." in p.read_text(errors="ignore")
+                              for p in (site / "public/mixed/projects/alpha").glob("*.html")))
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert len(posts(site)) == 3 and gateway._warm.spare is not None and gateway._warm.spare.pairs
+    build(site, cache=False, out=tmp_path / "cold")
+    for zone in ("internal", "mixed"):
+        assert read_tree(site / "public" / zone) == read_tree(tmp_path / "cold" / zone), zone
 
 
 def _can_connect(port: int) -> bool:

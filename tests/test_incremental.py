@@ -16,6 +16,7 @@ import pytest
 from extranet.build import Warm, build
 from extranet.build import build as build_
 from extranet.errors import SiteError
+from extranet.inputs import output_snapshot
 from extranet.protect import Secrets, decrypt_zone, set_password
 
 from helpers import NOW, copy_site, read_tree, write
@@ -133,8 +134,12 @@ def test_warm_builds_one_change_after_another_equal_cold_builds(tmp_path: Path, 
                 secrets = Secrets.load(root / ".extranet")
                 warm, fresh = decrypt_zone(warm, secrets, zone), decrypt_zone(fresh, secrets, zone)
             assert warm == fresh, (change, zone)
+        # the snapshot of the output a warm build derives (no walk) is the one a walk finds
+        walked = output_snapshot(root / "public", ("internal", "mixed"))
+        assert state.output[2].stats == walked.stats and state.output[2].digest() == walked.digest(), change
     assert state.spare is not None and state.spare.pairs and state.spare.folder.is_dir()
     assert state.spare.folder.is_relative_to(root / ".extranet")  # never in the served folder
+    assert build(root, now=NOW, encrypt=encrypt).unchanged  # a command-line build after the gateway's
     assert sorted(p.name for p in (root / "public").iterdir()) == ["internal", "mixed"]
 
 
