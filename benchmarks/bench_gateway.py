@@ -68,6 +68,9 @@ def main() -> None:
 
     from extranet import config
     from extranet.build import build
+    from extranet.cli import setup_logging
+
+    setup_logging(False)  # messages shown as `extranet gateway` shows them
     from extranet.mail.daemon import Transports, run_gateway
     from extranet.mail.reply_address import reply_address, token_secret
     from extranet.mail.site_gateway import SiteGateway
@@ -119,6 +122,9 @@ def main() -> None:
     label = "example site" if args.posts is None else f"{args.posts}-post site"
     print(f"{label}: accepted (250) -> page rebuilt: p50 {statistics.median(times):.3f} s, "
           f"p95 {p95:.3f} s, max {times[-1]:.3f} s over {len(times)} replies")
+    with open("/proc/self/status", encoding="ascii") as f:  # the gateway keeps the site in memory
+        rss = {k: v.strip() for k, v in (line.split(":", 1) for line in f) if k in ("VmRSS", "VmHWM")}
+    print(f"gateway process memory: now {rss.get('VmRSS')}, peak {rss.get('VmHWM')} (the first build included)")
 
 
 if __name__ == "__main__":

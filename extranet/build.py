@@ -62,6 +62,15 @@ class BuildResult:
     seconds: float = 0.0
     unchanged: bool = False
 
+    def release(self) -> None:
+        """Drop the pages (a long-running caller, done with them): reused pages are deferred
+        renderings that refer to their renderer, a reference cycle the cyclic garbage
+        collector would otherwise have to find among millions of objects."""
+        for out in self.rendered.values():
+            out.files.clear()
+        for tree in self.written.values():
+            tree.clear()
+
     def summary(self) -> str:
         """One line: pages per zone, warnings, time."""
         zones = ", ".join(f"{z}: {o.pages} pages" for z, o in self.rendered.items())

@@ -21,7 +21,8 @@ class _Handler(logging.Handler):
         click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
 
 
-def _setup_logging(verbose: bool) -> None:
+def setup_logging(verbose: bool) -> None:
+    """Messages of the "extranet" logger to standard error, as "level: message" (every command)."""
     log = logging.getLogger("extranet")
     log.handlers[:] = [_Handler()]
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -74,7 +75,7 @@ class Root(click.Group):
 @click.pass_context
 def main(ctx: click.Context, site: Path, verbose: bool) -> None:
     """extranet: build the internal and the mixed project sites, and run their email gateway."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     ctx.obj = site.resolve()
 
 
