@@ -269,6 +269,40 @@ def test_a_running_gateway_publishes_reply_after_reply_as_a_cold_build_would(sit
         assert read_tree(site / "public" / zone) == read_tree(tmp_path / "cold" / zone), zone
 
 
+def test_gateway_log_gives_each_warning_once_not_on_every_rebuild(site: Path) -> None:
+    import logging
+
+    shown: list[str] = []
+
+    class Shown(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            shown.append(record.getMessage())
+
+    write(site / "content/projects/alpha/posts/2026-01-10-broken.md",
+          "---\ntitle: Links\nvisibility: mixed\n---\nSee [the handbook](../../../pages/handbook.md).\n")
+    handler = Shown()
+    logger = logging.getLogger("extranet")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)  # as the command line sets it
+    try:
+        gateway = SiteGateway(site)
+        gateway.warm_up()
+        warned = [m for m in shown if "handbook" in m]
+        assert warned  # a link to internal content, removed from the mixed site
+        shown.clear()
+        write(site / "content/projects/alpha/posts/2026-01-11-more.md",
+              "---\ntitle: More\nvisibility: mixed\n---\nAnd [the handbook again](../../../pages/handbook.md).\n")
+        result = gateway._rebuild("a rebuild")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert [m for m in shown if "handbook" in m and "2026-01-10-broken" in m] == []  # not repeated
+    assert [m for m in shown if "2026-01-11-more" in m]  # the new one is given
+    assert any("not repeated" in m for m in shown)
+    assert set(warned) <= set(result.warnings)  # still counted and recorded by the build
+
+
 def _can_connect(port: int) -> bool:
     try:
         smtplib.SMTP("127.0.0.1", port, timeout=1).quit()
