@@ -92,6 +92,7 @@ class Warm:
     theme: tuple[str, Theme] | None = None  # (hash of its files, the theme)
     fingerprints: dict = field(default_factory=dict)  # zone -> render.fingerprint.Kept
     canaries: dict = field(default_factory=dict)  # see audit.ProjectCanaries
+    canary_hashes: dict = field(default_factory=dict)  # canary text -> SHA-256 (incremental.OutputMemo)
     views: ViewMemo = field(default_factory=ViewMemo)
     spare: Spare | None = None  # the output trees the last publish swapped out (see output.Spare)
     output: tuple | None = None  # (output folder, identity of each zone's folder, inputs.Snapshot) after it
@@ -207,7 +208,7 @@ def build(
         theme = warm.theme_for(root, settings.theme, compiled, hashes) if warmed else Theme(root, settings.theme, compiled)
         encrypt = settings.encrypt if encrypt is None else encrypt
         urls = urls_for(settings, encrypt)
-        memo = OutputMemo(store, out, encrypt) if write and cache else None
+        memo = OutputMemo(store, out, encrypt, warm.canary_hashes if warmed else None) if write and cache else None
         views = {zone: rules.view(zone) for zone in ZONES}
         banner = preview_banner(settings) if preview_banner else ""
         matcher = canary_matcher(rules, views[MIXED], store if cache else None,

@@ -36,8 +36,10 @@ def seal_id(secret: bytes) -> str:
 class OutputMemo:
     """The previous build's output, page by page: (page key, seal id, file stat, warnings)."""
 
-    def __init__(self, cache: Cache, out_dir: Path, encrypt: bool) -> None:
+    def __init__(self, cache: Cache, out_dir: Path, encrypt: bool, hashes: dict[str, str] | None = None) -> None:
+        """`hashes`: the canaries' hashes by text, kept by a long-running process (filled here)."""
         self.cache = cache
+        self.hashes = hashes
         self.out_dir = out_dir
         self.encrypt = encrypt
         stored = cache.get(NAMESPACE)
@@ -59,7 +61,12 @@ class OutputMemo:
     def _canary_digests(self, canaries: Mapping[str, str]) -> frozenset[str]:
         """The hashes of the canaries (computed once per build for the same mapping)."""
         if self._digests is None or self._digests[0] is not canaries:
-            self._digests = (canaries, frozenset(hashlib.sha256(c.encode()).hexdigest() for c in canaries))
+            known = self.hashes or {}
+            found = {c: known.get(c) or hashlib.sha256(c.encode()).hexdigest() for c in canaries}
+            if self.hashes is not None:
+                self.hashes.clear()
+                self.hashes.update(found)
+            self._digests = (canaries, frozenset(found.values()))
         return self._digests[1]
 
     def for_zone(self, zone: str) -> Memo:
