@@ -147,6 +147,11 @@ class OutputMemo:
                 secret = keys.get(zone, {}).get(out.scopes.get(path, ""))
                 if self.encrypt and secret is None:
                     continue
+                old = before.get(path)
+                if (old is not None and path not in out.moved and not isinstance(tree[path], bytes)
+                        and old[0] == key and old[3] == warnings):
+                    entries[path] = old  # a reused page: the file whose key, seal and stat were checked
+                    continue
                 seal = PLAIN
                 if secret:
                     seal = self._seal(secret)

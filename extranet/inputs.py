@@ -149,10 +149,11 @@ class Snapshot:
                     folders.add(folder)
             for folder in folders:
                 wanted[folder] = stat_key(folder)
-            prefix = base + "/"
-            for path in [p for p in stats if (p == base or p.startswith(prefix))
-                         and p not in wanted and p[len(prefix):] not in files]:
-                total -= _entry(path, stats.pop(path))  # removed
+        cut = len(str(out)) + 1
+        for path in [p for p in stats if p not in wanted]:  # removed: neither a folder nor a file now
+            zone, _, rel = path[cut:].partition("/")
+            if zone in trees and rel not in trees[zone]:
+                total -= _entry(path, stats.pop(path))
         for path, st in wanted.items():
             if path in stats:
                 total -= _entry(path, stats[path])
