@@ -68,10 +68,11 @@ class _Sentences:
         """Mark entries as used by this build (taken over with a project's canaries)."""
         self.used.update(entries)
 
-    def __call__(self, html: str) -> tuple[str, ...]:
+    def __call__(self, html: str, key: str | None = None) -> tuple[str, ...]:
+        """The sentences of `html` (`key`: its memo key, when the caller has it)."""
         if self.cache is None:
             return tuple(_sentences(html))
-        key = self.key(html)
+        key = key or self.key(html)
         found = self.used.get(key)
         if found is None:
             found = self.known.get(key)
@@ -179,9 +180,10 @@ class ProjectCanaries:
         seen: dict[str, tuple[str, ...]] = {}
 
         def sentences(html: str) -> tuple[str, ...]:
-            out = self.sentences(html)
-            if self.sentences.cache is not None:
-                seen[self.sentences.key(html)] = out
+            if self.sentences.cache is None:
+                return self.sentences(html)
+            key = self.sentences.key(html)
+            out = seen[key] = self.sentences(html, key)
             return out
 
         if pv is None:

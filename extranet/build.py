@@ -24,7 +24,7 @@ from .content.records import ProjectMemo, RecordStore
 from .content.model import Site
 from .errors import ExtranetError, Problems
 from .incremental import OutputMemo, plain_files, render_deferred
-from .inputs import Inputs, file_sha256, output_snapshot, walk
+from .inputs import Hasher, Inputs, output_snapshot, walk
 from .output import Spare, discard, folder_identity, publish, same_files
 from .render.pages import ZoneOutput, ZoneRenderer
 from .render.pool import render_zones
@@ -102,12 +102,16 @@ class Warm:
         arrives), taken from the last build when its files and the settings and people files
         hash the same; else loaded, its bodies taken from the cache by content hash."""
         root = settings.root
-        folder = root / "content" / "projects" / project_id
-        hashes = {str(root / name): file_sha256(root / name) for name in ("extranet.toml", "people.toml")}
-        hashes |= {path: file_sha256(path) for path, st in walk(folder) if st is not None}
-        memo = ProjectMemo(self.projects, hashes, root)
-        if slugify(project_id) == project_id and memo.has(project_id):
-            return memo.get(project_id, None)
+        if slugify(project_id) == project_id:  # (else load_project finds none)
+            hasher = Hasher({})
+            hasher.file(str(root / "extranet.toml"))
+            hasher.file(str(root / "people.toml"))
+            for path, st in walk(root / "content" / "projects" / project_id):
+                if st is not None:
+                    hasher.file(path, st)
+            memo = ProjectMemo(self.projects, {p: entry[1] for p, entry in hasher.seen.items()}, root)
+            if memo.has(project_id):
+                return memo.get(project_id, None)
         return load_project(settings, people, project_id, BodyStore(self.cache, jobs=1) if self.cache else None)
 
     def theme_for(self, root: Path, name: str, compiled: Path | None, hashes: dict[str, str]) -> Theme:

@@ -56,15 +56,6 @@ def walk(folder: Path, skip: frozenset[str] = frozenset()) -> Iterable[tuple[str
             yield entry.path, None  # a dangling link, a socket...: its name counts
 
 
-def file_sha256(path: Path | str) -> str:
-    """SHA-256 of a file's bytes ("-" when it does not exist), as Hasher.file gives it."""
-    try:
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
-    except FileNotFoundError:
-        return "-"
-
-
 class Hasher:
     """Content hashes of files, re-read whenever any stat field changed since they were hashed."""
 

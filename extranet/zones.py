@@ -216,7 +216,7 @@ class ViewMemo:
         key = (zone, pv.project.id)
         old = self._views.get(key)
         if (old is not None and old.project is pv.project and old.show_body == pv.show_body
-                and _same(old.posts, pv.posts) and _same(old.files, pv.files)
+                and _identical(old.posts, pv.posts) and _identical(old.files, pv.files)
                 and old.orgs == pv.orgs and old.people == pv.people):
             pv = old
         self._used_views[key] = pv
@@ -232,6 +232,6 @@ class ViewMemo:
         return entry[1]
 
 
-def _same(a: tuple, b: tuple) -> bool:
+def _identical(a: tuple, b: tuple) -> bool:
     """The same records, in the same order."""
     return len(a) == len(b) and all(x is y for x, y in zip(a, b))

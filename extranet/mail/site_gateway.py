@@ -84,23 +84,18 @@ class SiteGateway:
             result = self._rebuild("rebuild after new email posts") if self.rebuild else None
             for key, pid in posted:
                 self._confirm(key, pid, result)
-            if result is not None:
-                result.release()
-            del result
 
     def warm_up(self) -> None:
         """Build the site once, keeping its state in memory, so that the first reply is
         published as quickly as the next ones (`extranet gateway` does this as it starts)."""
         if self.rebuild and self._warm.output is None:
             with self._collector_aside():
-                result = self._rebuild("build at start")
-                if result is not None:
-                    result.release()
-                del result
+                self._rebuild("build at start")
 
     def _rebuild(self, what: str):
         """Build with the state kept between rebuilds; None (and the error logged) on failure:
-        the posts are safe in content/, a later build publishes them."""
+        the posts are safe in content/, a later build publishes them. The result comes without
+        its pages (BuildResult.release: nothing here needs them)."""
         from ..build import build
         from ..lock import site_lock
 
@@ -120,6 +115,7 @@ class SiteGateway:
         if repeated.dropped:
             log.info("%d warning(s) given by the last rebuild not repeated", repeated.dropped)
         self._warned = frozenset(result.warnings)
+        result.release()
         return result
 
     @contextlib.contextmanager
