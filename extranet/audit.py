@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import html as htmlmod
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import PurePosixPath
 
 from .cache import digest
@@ -237,9 +239,9 @@ class Matcher:
 
     A string's interior words (runs of word characters with a non-word character on each
     side inside the string) occur as whole, consecutive words wherever the string occurs.
-    Each string is indexed by its rarest run of three consecutive interior words (or pair, or
-    word, when it has fewer); a text's words, pairs and triples select the few candidates,
-    which are then confirmed by a plain substring test. Strings without an interior word are
+    Each string is indexed by the rarest of its first runs of three consecutive interior
+    words (or pair, or word, when it has fewer); a text's words, pairs and triples select the
+    few candidates, which are then confirmed by a plain substring test. Strings without an interior word are
     always tested. (Triples keep the candidates few even where the same few words recur
     everywhere, as in a project's jargon.)
     """
@@ -247,17 +249,15 @@ class Matcher:
     def __init__(self, secrets: Mapping[str, str]) -> None:
         self.secrets = dict(secrets)
         keys = {s: _keys(s) for s in self.secrets}
-        freq: dict = {}
-        for k in keys.values():
-            for w in set(k):
-                freq[w] = freq.get(w, 0) + 1
+        freq = dict(Counter(chain.from_iterable(set(k) for k in keys.values())))  # strings having each key
+        rarity = freq.__getitem__
         self.by_key: dict = {}
         self.always: list[str] = []
         self.anchor: dict[str, object] = {}
         self._dropped: frozenset[str] = frozenset()
         for s, k in keys.items():
             if k:
-                anchor = self.anchor[s] = min(k, key=lambda w: freq[w])
+                anchor = self.anchor[s] = min(k, key=rarity)
                 self.by_key.setdefault(anchor, []).append((frozenset(k), s))
             else:
                 self.anchor[s] = None
@@ -304,15 +304,20 @@ class Matcher:
 _WORD = re.compile(r"\w+")
 
 
+MAX_KEYS = 8  # runs of a string considered for its anchor: any one will do, the rarest is quickest
+
+
 def _keys(s: str) -> list:
-    """The runs of three consecutive interior words of a string (its pairs when it has two
-    interior words, its word when it has one). A word is interior unless it starts the string
-    or ends it."""
+    """The first runs of three consecutive interior words of a string (its pairs when it has
+    two interior words, its word when it has one). A word is interior unless it starts the
+    string or ends it. (Each one occurs wherever the string does; looking at a few keeps the
+    index of tens of thousands of strings quick to build.)"""
     words = _WORD.findall(s)
     if words and _WORD.match(s):  # the first word starts the string
         words = words[1:]
     if words and _WORD.match(s[-1]):  # the last word ends it
         words = words[:-1]
+    words = words[:MAX_KEYS + 2]
     return list(zip(words, words[1:], words[2:])) or list(zip(words, words[1:])) or words
 
 
@@ -332,7 +337,7 @@ def find_leaks(files: Mapping[str, bytes], secrets: Mapping[str, str]) -> list[L
             continue
         text = data.decode("utf-8", "replace")
         plain = htmlmod.unescape(text)
-        found = matcher.find(plain) | matcher.find(text)
+        found = matcher.find(plain) if plain == text else matcher.find(plain) | matcher.find(text)
         leaks += [Leak(path, matcher.secrets[secret], secret) for secret in sorted(found)]
     return leaks
 

@@ -13,7 +13,7 @@ from ..cache import digest
 from ..config import People, Settings
 from ..errors import Problems
 from ..schema import Field, check
-from .frontmatter import FrontMatterError, parse
+from .frontmatter import FrontMatter, FrontMatterError, parse
 from .markup import MarkupError, Renderer
 from .model import Attachment, Page, Post, Project, Site
 from .parallel import BodyStore
@@ -73,7 +73,7 @@ class _Loader:
 
     def __init__(self, settings: Settings, people: People, problems: Problems,
                  bodies: BodyStore | Renderer | None = None, records: RecordStore | None = None,
-                 memo: ProjectMemo | None = None) -> None:
+                 memo: ProjectMemo | None = None, early: dict[str, tuple[str, FrontMatter]] | None = None) -> None:
         self.root = settings.root
         self.content = str(settings.root / "content") + "/"
         self.settings = settings
@@ -82,6 +82,7 @@ class _Loader:
         self.renderer = bodies or Renderer()
         self.records = records
         self.memo = memo
+        self.early = early if early is not None else {}  # path -> (text, front matter) parsed ahead
 
     def key_of(self, path: Path) -> str:
         """The content key of a source (its path below content/)."""
@@ -107,8 +108,9 @@ class _Loader:
         text = _read_text(path, self.problems)
         if text is None:
             return None
+        ahead = self.early.pop(str(path), None)
         try:
-            fm = parse(text)
+            fm = ahead[1] if ahead is not None and ahead[0] == text else parse(text)
         except FrontMatterError as e:
             self.problems.add(path, e.line, str(e))
             return None
@@ -260,10 +262,11 @@ def _md_files(folder: Path) -> list[Path]:
 
 
 def _bodies_to_render(content: Path, bodies: BodyStore, records: RecordStore | None = None,
-                      memo: ProjectMemo | None = None):
+                      memo: ProjectMemo | None = None, early: dict[str, tuple[str, FrontMatter]] | None = None):
     """(key, markdown, first line, email) of every source whose body the cache lacks, for
     rendering ahead in a process pool (a source with the bytes of a cached one is not parsed;
-    a project the memo has is not walked)."""
+    a project the memo has is not walked). `early` gets each front matter parsed here, by
+    path with its text: the loader takes it instead of parsing the same text again."""
     files = _md_files(content / "pages")
     projects = content / "projects"
     if projects.is_dir():
@@ -280,9 +283,12 @@ def _bodies_to_render(content: Path, bodies: BodyStore, records: RecordStore | N
             raw = path.read_bytes()
             if bodies.has_source(key, raw):
                 continue
-            fm = parse(raw.decode("utf-8").replace("\r\n", "\n").removeprefix("\ufeff"))
+            text = raw.decode("utf-8").replace("\r\n", "\n").removeprefix("\ufeff")
+            fm = parse(text)
         except (OSError, ValueError):
             continue  # reported by the loader itself
+        if early is not None:
+            early[str(path)] = (text, fm)
         item = (key, fm.body, fm.body_line, fm.data.get("source") == "email")
         bodies.note_source(key, raw, item)
         yield item
@@ -297,19 +303,21 @@ def load_site(settings: Settings, people: People, problems: Problems | None = No
     `records` holds the sources earlier builds parsed, by content hash; `memo` the projects a
     long-running process loaded before (see ProjectMemo)."""
     content = settings.root / "content"
+    early: dict[str, tuple[str, FrontMatter]] = {}
     if bodies is not None and content.is_dir():
-        bodies.prefetch(_bodies_to_render(content, bodies, records, memo))
+        bodies.prefetch(_bodies_to_render(content, bodies, records, memo, early))
     try:
-        return _load(settings, people, problems, content, bodies, records, memo)
+        return _load(settings, people, problems, content, bodies, records, memo, early)
     finally:
         if bodies is not None:
             bodies.finish()
 
 
 def _load(settings: Settings, people: People, problems: Problems | None, content: Path,
-          bodies: BodyStore | None, records: RecordStore | None, memo: ProjectMemo | None) -> Site:
+          bodies: BodyStore | None, records: RecordStore | None, memo: ProjectMemo | None,
+          early: dict[str, tuple[str, FrontMatter]]) -> Site:
     """The walk of load_site (bodies may still be rendering in the pool)."""
-    loader = _Loader(settings, people, problems or Problems(settings.root), bodies, records, memo)
+    loader = _Loader(settings, people, problems or Problems(settings.root), bodies, records, memo, early)
     if not content.is_dir():
         loader.problems.add(content, None, "content folder not found")
         loader.problems.raise_if_any()

@@ -104,6 +104,7 @@ class ZoneRenderer:
         self.fp = Fingerprint(view.shared, fingerprints)
         self.narrowing = theme.narrowing
         self._groups_rendered: dict[str, dict[str, bytes]] = {}
+        self._excerpts: dict[tuple[int, int], tuple[Body, str]] = {}
         if memo is not None:
             try:
                 self.zone_key = digest(FORMAT, theme.digest, repr(self.settings),
@@ -125,7 +126,16 @@ class ZoneRenderer:
         return Markup("\n".join(parts))
 
     def excerpt(self, body: Body, length: int = 180) -> str:
-        """Plain-text start of the passages this zone shows."""
+        """Plain-text start of the passages this zone shows (computed once per body and
+        length: a post is listed on its project's page and on each of its tags' pages)."""
+        kept = self._excerpts.get((id(body), length))
+        if kept is not None and kept[0] is body:  # (the entry keeps the body alive: its id is its own)
+            return kept[1]
+        text = self._excerpt(body, length)
+        self._excerpts[(id(body), length)] = (body, text)
+        return text
+
+    def _excerpt(self, body: Body, length: int) -> str:
         text = " ".join(_TAG.sub("", _BLOCK_END.sub(" ", html)) for html, _ in self.view.segments(body))
         text = htmlmod.unescape(re.sub(r"\s+", " ", text)).strip()
         return text if len(text) <= length else text[: length - 1].rsplit(" ", 1)[0] + "…"
