@@ -7,6 +7,7 @@ each zone resolves later (site/links.py), so a zone never sees a target it may n
 
 from __future__ import annotations
 
+import functools
 import html as htmlmod
 import posixpath
 import re
@@ -16,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 import markdown
 import nh3
 from markdown.extensions import toc
-from markdown.treeprocessors import Treeprocessor
+from markdown.treeprocessors import InlineProcessor, Treeprocessor
 
 from .model import Body, Link, Segment
 
@@ -113,10 +114,52 @@ class _HeadingIds(Treeprocessor):
                 el.attrib.pop("data-toc-label", None)
 
 
+# What a text must contain for each inline pattern of this set-up to match in it (each
+# pattern's regular expression starts with, or needs, one of these).
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "backtick": ("`",), "escape": ("\\",), "reference": ("[",), "link": ("[",), "image_link": ("[",),
+    "image_reference": ("[",), "short_reference": ("[",), "short_image_ref": ("[",), "footnote": ("[",),
+    "autolink": ("<",), "automail": ("<",), "html": ("<",), "entity": ("&",), "linebreak": ("  \n",),
+    "em_strong": ("*", "_"), "nl": ("\n",),
+    "smarty-ellipses": ("...",), "smarty-em-dashes": ("---",), "smarty-en-dashes": ("--",),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _needs_of(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One search for everything these patterns need (None: a pattern of unknown needs)."""
+    if any(name not in _NEEDS for name in names):
+        return None
+    return re.compile("|".join(re.escape(n) for name in names for n in _NEEDS[name]) or "(?!)")
+
+
+class _QuickInline(InlineProcessor):
+    """Python-Markdown's inline pass, handing back at once a text in which none of its
+    patterns can match (most of a body's text: plain words). Such a text is what the pass
+    itself would return after trying each pattern in turn; anything else takes that path."""
+
+    def run(self, tree: etree.Element, ancestors: list[str] | None = None) -> etree.Element:
+        self.needs = _needs_of(tuple(item.name for item in self.inlinePatterns._priority))
+        return super().run(tree, ancestors)
+
+    def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:  # noqa: N802
+        if patternIndex == 0 and self.needs is not None and self.needs.search(data) is None:
+            return data
+        return InlineProcessor._InlineProcessor__handleInline(self, data, patternIndex)  # type: ignore[attr-defined]
+
+
+def _quicken(md: markdown.Markdown) -> None:
+    """Give the inline passes of `md` (its own and smarty's) the quick way out above."""
+    for name in ("inline", "smarty"):
+        if name in md.treeprocessors and type(md.treeprocessors[name]) is InlineProcessor:
+            md.treeprocessors[name].__class__ = _QuickInline
+
+
 class Renderer:
     """Renders bodies of one source after another; keep one per process (Markdown is not cheap)."""
 
-    def __init__(self) -> None:
+    def __init__(self, quick: bool = True) -> None:
+        self.quick = quick  # the inline passes' quick way out (tests compare without it)
         self.md = self._markdown([])
         self.mail_md = self._markdown(["nl2br"])  # email posts: one line per line break, as written
         self._with_toc: dict[bool, markdown.Markdown] = {}
@@ -132,6 +175,8 @@ class Renderer:
         if not with_toc:
             md.treeprocessors.register(_HeadingIds(md), "toc", 5)  # where the extension puts its own
         md.treeprocessors.register(_LinkCollector(md, self), "extranet_links", 1)
+        if self.quick:
+            _quicken(md)
         return md
 
     def _converter(self, text: str, email: bool) -> markdown.Markdown:
