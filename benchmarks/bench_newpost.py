@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import datetime as dt
 import pstats
 import shutil
@@ -84,7 +85,7 @@ def main() -> None:
         if result.unchanged:
             raise SystemExit("the build saw no change: not a new-post measurement")
         if profiler:
-            stats = pstats.Stats(profiler).sort_stats("cumulative")
+            stats = pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative"))
             stats.print_stats(45)
     print(f"p50 {statistics.median(times):.2f} s, max {max(times):.2f} s over {len(times)}")
 

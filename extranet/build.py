@@ -223,7 +223,16 @@ def build(
                                         memo=memo.for_zone(zone) if memo else None,
                                         fingerprints=warm.fingerprints.get(zone, {}) if kept else None)
                      for zone in ZONES}
-        rendered = render_zones(renderers, jobs, audits={MIXED: lambda files: find_leaks(files, matcher)})
+        sealers: dict = {}  # render workers seal what they render, if there are workers
+
+        def seals() -> dict:
+            from .protect.build import sealers_for
+
+            sealers.update(sealers_for(site, views))
+            return {zone: sealer.seal_all for zone, sealer in sealers.items()}
+
+        rendered = render_zones(renderers, jobs, audits={MIXED: lambda files: find_leaks(files, matcher)},
+                                seals=seals if encrypt else None)
         secrets_of_mixed = matcher.secrets
         mixed = rendered[MIXED]
         if memo is None or not memo.audited(secrets_of_mixed):
@@ -237,7 +246,7 @@ def build(
             from .protect.build import protect_site  # the protect stage (encryption, server auth)
 
             say("encrypting")
-            trees = protect_site(site, views, rendered, urls, memo.reusable if memo else None)
+            trees = protect_site(site, views, rendered, urls, memo.reusable if memo else None, sealers)
             say("auditing")
             failures = audit_protected_output(site, views, {z: plain_files(t) for z, t in trees.items()},
                                               matcher, audited)

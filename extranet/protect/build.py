@@ -16,15 +16,17 @@ from ..zones import MIXED, View, person_scope
 from .homes import home_path, name_secret
 from .secrets import Secrets
 from .server import server_files
-from .zone import protect_zone
+from .zone import Sealer, plan_keys, protect_zone
 
 log = logging.getLogger("extranet")
 
 
 def protect_site(site: Site, views: Mapping[str, View], rendered: Mapping[str, ZoneOutput],
-                 urls: Urls, reusable: Callable[[str, str, bytes], bool] | None = None) -> dict[str, dict[str, bytes]]:
+                 urls: Urls, reusable: Callable[[str, str, bytes], bool] | None = None,
+                 sealers: Mapping[str, Sealer] | None = None) -> dict[str, dict[str, bytes]]:
     """Encrypt every zone for exactly its readers; people without a password are left out.
-    `reusable(zone, path, content key)`: whether a deferred page's previous output may be kept."""
+    `reusable(zone, path, content key)`: whether a deferred page's previous output may be kept;
+    `sealers`: the ones render workers sealed files with ahead (see sealers_for)."""
     settings = site.settings
     secrets = Secrets.load(settings.state_dir, create=True)
     emails = {p.id: p.email for p in site.people.people.values()}
@@ -41,12 +43,28 @@ def protect_site(site: Site, views: Mapping[str, View], rendered: Mapping[str, Z
         if zone == MIXED:
             out.moved.clear()
             out.moved.update(_place_homes(files, scopes, grants, secrets, zone, urls, emails))
+        ahead = sealers.get(zone) if sealers else None
         trees[zone] = protect_zone(zone, files, scopes, grants, secrets, title=settings.title,
                                    language=settings.language, remember_days=settings.remember_days,
                                    emails=emails,
-                                   reusable=(lambda p, k, z=zone: reusable(z, p, k)) if reusable else None)
+                                   reusable=(lambda p, k, z=zone: reusable(z, p, k)) if reusable else None,
+                                   sealed=out.sealed, fresh=ahead.keys if ahead else None)
+        out.sealed.clear()  # (the tree holds what it took)
     trees["server"] = server_tree(site, views, urls, secrets)
     return trees
+
+
+def sealers_for(site: Site, views: Mapping[str, View]) -> dict[str, Sealer]:
+    """A Sealer per zone with the key each project's scope will have when protect_site runs
+    (for render workers to seal each project's files as they render them)."""
+    settings = site.settings
+    secrets = Secrets.load(settings.state_dir, create=True)
+    out = {}
+    for zone, view in views.items():
+        grants = {pid: scopes for pid, scopes in view.grants.items() if pid in secrets.people}
+        keys = plan_keys(zone, {pv.project.id for pv in view.projects}, grants, secrets)
+        out[zone] = Sealer(zone, keys, title=settings.title, language=settings.language)
+    return out
 
 
 def server_tree(site: Site, views: Mapping[str, View], urls: Urls, secrets: Secrets | None = None) -> dict[str, bytes]:

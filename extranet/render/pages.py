@@ -66,6 +66,7 @@ class ZoneOutput:
     moved: dict[str, tuple[str, ...]] = field(default_factory=dict)  # path -> where protect placed it
     audited: set[str] = field(default_factory=set)  # paths already checked by the audit (render/pool.py)
     findings: list = field(default_factory=list)  # what that check found
+    sealed: dict[str, tuple[bytes, bytes, bytes]] = field(default_factory=dict)  # sealed ahead (protect/zone.py)
 
     def add(self, path: str, data: bytes, scope: str | None) -> None:
         """Add one file; a scope of None means public (static assets only)."""
@@ -301,6 +302,7 @@ class ZoneRenderer:
         self.out.pages += part.pages
         self.out.audited |= part.audited
         self.out.findings += part.findings
+        self.out.sealed.update(part.sealed)
         if gkey and len(part.keys) == part.pages:
             self.out.groups[gkey] = tuple(part.keys)
 

@@ -22,29 +22,34 @@ from ..output import settle
 from .pages import Deferred, ZoneOutput, ZoneRenderer
 
 POOL_THRESHOLD = 400  # posts to render: below this, forking costs more than it saves
-MAX_TASKS = 10  # then a fresh worker: what a worker copies of the site (by touching it) stays small (433 MB at 10,000 posts, all processes)
+MAX_TASKS = 4  # then a fresh worker: what a worker copies of the site (by touching it) stays small (peak 450–480 MB at 10,000 posts, all processes)
 
 log = logging.getLogger("extranet")
 Audit = Callable[[dict[str, bytes]], list]  # plaintext files -> what it found wrong in them
+Seal = Callable[[Mapping[str, bytes], Mapping[str, str]], dict]  # files, scopes -> what it sealed ahead
 _RENDERERS: Mapping[str, ZoneRenderer] | None = None  # set in the parent just before the fork
 _AUDITS: Mapping[str, Audit] = {}
+_SEALS: Mapping[str, Seal] = {}
 _CAUGHT: list[str] = []
 
 
 def render_zones(renderers: Mapping[str, ZoneRenderer], jobs: int | None = None,
-                 audits: Mapping[str, Audit] | None = None) -> dict[str, ZoneOutput]:
+                 audits: Mapping[str, Audit] | None = None,
+                 seals: Callable[[], Mapping[str, Seal]] | None = None) -> dict[str, ZoneOutput]:
     """Render every zone; projects in `jobs` processes (default: all cores) when it pays.
 
     `audits` (zone -> check): a worker also runs the check of its zone on the pages it
     rendered; their paths go to the zone's `audited` and the findings to its `findings`
-    (files rendered in the parent are left to the caller to check)."""
+    (files rendered in the parent are left to the caller to check). `seals`: called when there
+    are workers, gives zone -> sealer (see protect/zone.py Sealer); a worker then also seals
+    those files, into the zone's `sealed`."""
     plans = {zone: [r.plan(pv) for pv in r.view.projects] for zone, r in renderers.items()}
     todo = [(zone, i) for zone, zplans in plans.items() for i, (_, entries) in enumerate(zplans) if entries is None]
     weight = sum(len(renderers[zone].view.projects[i].posts) + 1 for zone, i in todo)
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     parts: dict[tuple[str, int], tuple[ZoneOutput, list[str]]] = {}
     if jobs >= 2 and len(todo) >= 2 and weight >= POOL_THRESHOLD and _can_fork():
-        parts = dict(zip(todo, _in_workers(renderers, todo, jobs, audits or {})))
+        parts = dict(zip(todo, _in_workers(renderers, todo, jobs, audits or {}, seals() if seals else {})))
     for zone, r in renderers.items():
         r.start()
         for i, pv in enumerate(r.view.projects):
@@ -70,10 +75,11 @@ def _can_fork() -> bool:
 
 
 def _in_workers(renderers: Mapping[str, ZoneRenderer], todo: list[tuple[str, int]],
-                jobs: int, audits: Mapping[str, Audit]) -> list[tuple[ZoneOutput, list[str]]]:
+                jobs: int, audits: Mapping[str, Audit],
+                seals: Mapping[str, Seal]) -> list[tuple[ZoneOutput, list[str]]]:
     """Render the projects of `todo` in forked workers; results in the order of `todo`."""
-    global _RENDERERS, _AUDITS
-    _RENDERERS, _AUDITS = renderers, audits
+    global _RENDERERS, _AUDITS, _SEALS
+    _RENDERERS, _AUDITS, _SEALS = renderers, audits, seals
     gc.freeze()  # the site's objects stay out of the workers' collections: fewer pages copied on write
     try:
         with multiprocessing.get_context("fork").Pool(min(jobs, len(todo)), initializer=_worker_logging,
@@ -81,7 +87,7 @@ def _in_workers(renderers: Mapping[str, ZoneRenderer], todo: list[tuple[str, int
             return list(pool.imap(_render_task, todo))
     finally:
         gc.unfreeze()
-        _RENDERERS, _AUDITS = None, {}
+        _RENDERERS, _AUDITS, _SEALS = None, {}, {}
 
 
 class _Keep(logging.Handler):
@@ -110,6 +116,9 @@ def _render_task(task: tuple[str, int]) -> tuple[ZoneOutput, list[str]]:
         plain = plain_files(r.out.files)
         r.out.findings = audit(plain)
         r.out.audited = set(plain)
+    seal = _SEALS.get(zone)
+    if seal is not None:
+        r.out.sealed = seal(r.out.files, r.out.scopes)
     for path, data in r.out.files.items():
         if isinstance(data, Deferred):
             r.out.files[path] = data.key  # type: ignore[assignment]
