@@ -1,7 +1,7 @@
 """Time `build()` in one process after adding one reply post to a generated site.
 
     python benchmarks/bench_newpost.py --posts 10000 -n 5
-    python benchmarks/bench_newpost.py --posts 10000 -n 3 --profile   # cProfile of the last one
+    python benchmarks/bench_newpost.py --posts 10000 -n 3 --profile   # cProfile of the last one (BENCH_SORT=tottime to sort by own time)
     python benchmarks/bench_newpost.py --posts 10000 -n 5 --warm      # state kept in memory (the gateway)
 
 Generates the corpus once (benchmarks/.work/corpus-N, as run.py does), copies its extranet
