@@ -149,7 +149,10 @@ class _QuickInline(InlineProcessor):
 
 
 def _quicken(md: markdown.Markdown) -> None:
-    """Give the inline passes of `md` (its own and smarty's) the quick way out above."""
+    """Give the inline passes of `md` (its own and smarty's) the quick way out above (with
+    Python-Markdown 3, whose patterns the list above was made from and the tests check)."""
+    if markdown.__version_info__[0] != 3:
+        return
     for name in ("inline", "smarty"):
         if name in md.treeprocessors and type(md.treeprocessors[name]) is InlineProcessor:
             md.treeprocessors[name].__class__ = _QuickInline

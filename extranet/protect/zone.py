@@ -87,12 +87,7 @@ def protect_zone(
             if ahead is not None and ahead[0] is data and ahead[1] == keys[scope_of[path]].secret:
                 out[path] = ahead[2]
                 continue
-            blob = seal(keys[scope_of[path]], data)
-            out[path] = (
-                shell_page(path, blob, zone=zone, title=title, language=language, static_prefix=static_prefix)
-                if path.endswith(".html")
-                else blob
-            )
+            out[path] = _served(path, seal(keys[scope_of[path]], data), zone, title, language, static_prefix)
         else:
             out[path] = data
     for name in BROWSER_FILES:
@@ -125,11 +120,16 @@ class Sealer:
             key = self._content.get(scope) if scope else None
             if key is None or not isinstance(data, bytes) or path.startswith(self.static_prefix):
                 continue
-            blob = seal(key, data)
-            out[path] = (data, key.secret, shell_page(path, blob, zone=self.zone, title=self.title,
-                                                      language=self.language, static_prefix=self.static_prefix)
-                         if path.endswith(".html") else blob)
+            out[path] = (data, key.secret, _served(path, seal(key, data), self.zone, self.title, self.language,
+                                                   self.static_prefix))
         return out
+
+
+def _served(path: str, blob: bytes, zone: str, title: str, language: str, static_prefix: str) -> bytes:
+    """What is served for a sealed file: a page's blob inside its shell page, an attachment's as is."""
+    if not path.endswith(".html"):
+        return blob
+    return shell_page(path, blob, zone=zone, title=title, language=language, static_prefix=static_prefix)
 
 
 def plan_keys(zone: str, scopes: set[str], grants: Mapping[str, frozenset[str]], secrets: Secrets) -> dict[str, bytes]:
