@@ -241,16 +241,15 @@ class Matcher:
     side inside the string) occur as whole, consecutive words wherever the string occurs.
     Each string is indexed by the rarest of its first runs of three consecutive interior
     words (or pair, or word, when it has fewer); a text's words, pairs and triples select the
-    few candidates, which are then confirmed by a plain substring test. Strings without an interior word are
-    always tested. (Triples keep the candidates few even where the same few words recur
-    everywhere, as in a project's jargon.)
+    few candidates, which are then confirmed by a plain substring test. Strings without an
+    interior word are always tested. (Triples keep the candidates few even where the same few
+    words recur everywhere, as in a project's jargon.)
     """
 
     def __init__(self, secrets: Mapping[str, str]) -> None:
         self.secrets = dict(secrets)
         keys = {s: _keys(s) for s in self.secrets}
-        freq = dict(Counter(chain.from_iterable(set(k) for k in keys.values())))  # strings having each key
-        rarity = freq.__getitem__
+        rarity = Counter(chain.from_iterable(set(k) for k in keys.values())).__getitem__  # strings having each key
         self.by_key: dict = {}
         self.always: list[str] = []
         self.anchor: dict[str, object] = {}

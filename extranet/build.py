@@ -104,12 +104,10 @@ class Warm:
         root = settings.root
         if slugify(project_id) == project_id:  # (else load_project finds none)
             hasher = Hasher({})
-            hasher.file(str(root / "extranet.toml"))
-            hasher.file(str(root / "people.toml"))
-            for path, st in walk(root / "content" / "projects" / project_id):
-                if st is not None:
-                    hasher.file(path, st)
-            memo = ProjectMemo(self.projects, {p: entry[1] for p, entry in hasher.seen.items()}, root)
+            hashes = {p: hasher.file(p) for p in (str(root / "extranet.toml"), str(root / "people.toml"))}
+            hashes |= {p: hasher.file(p, st) for p, st in walk(root / "content" / "projects" / project_id)
+                       if st is not None}
+            memo = ProjectMemo(self.projects, hashes, root)
             if memo.has(project_id):
                 return memo.get(project_id, None)
         return load_project(settings, people, project_id, BodyStore(self.cache, jobs=1) if self.cache else None)
