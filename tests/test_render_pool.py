@@ -8,10 +8,12 @@ the workers, and the result is compared with the serial build of the same source
 from __future__ import annotations
 
 import logging
+import os
 import posixpath
 import shutil
 from pathlib import Path
 
+import jinja2
 import pytest
 from hypothesis import given, strategies as st
 
@@ -129,3 +131,29 @@ def test_a_markup_error_found_in_the_markdown_pool_names_file_and_line(tmp_path:
     assert "never closed" in str(error.value)
     assert not (root / "public").exists()
 
+
+
+@pytest.mark.parametrize("recycle", [False, True])
+def test_workers_kept_or_replaced_build_the_serial_output_without_parsing_a_template(
+        tmp_path: Path, monkeypatch, caplog, recycle: bool) -> None:
+    """Workers kept to the end (a small site) or replaced after each task (as a large one's
+    are, forced here) render the serial output; the templates were loaded and analysed in the
+    build process before the fork, so no worker parses one again."""
+    monkeypatch.setattr(pool, "POOL_THRESHOLD", 0)
+    monkeypatch.setattr(pool, "RECYCLE_ABOVE_MB", 0 if recycle else 10**6)
+    monkeypatch.setattr(pool, "MAX_TASKS", 1)
+    assert pool._tasks_per_worker() == (1 if recycle else None)
+    serial, _ = _build(_site(tmp_path, "serial"), 1, caplog, cache=False)
+    parent, parsed = os.getpid(), tmp_path / "parsed"
+    real_parse = jinja2.Environment._parse
+
+    def parse(self, *args):
+        if os.getpid() != parent:
+            with open(parsed, "a", encoding="utf-8") as f:
+                f.write(f"{os.getpid()} {args[1]}\n")
+        return real_parse(self, *args)
+
+    monkeypatch.setattr(jinja2.Environment, "_parse", parse)
+    parallel, _ = _build(_site(tmp_path, "parallel"), 2, caplog, cache=False)
+    assert parallel == serial
+    assert not parsed.exists(), parsed.read_text(encoding="utf-8")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
 from markupsafe import Markup
 
 from ..config import Person
@@ -29,6 +30,7 @@ from .theme import Theme
 log = logging.getLogger("extranet")
 Memo = Callable[[str, str], "tuple[str, ...] | None"]  # (path, page key) -> warnings to replay, or None
 
+PAGE_TEMPLATES = ("home.html", "page.html", "project.html", "post.html", "tag.html")  # what write() renders
 _TAG = re.compile(r"<[^>]+>")
 _BLOCK_END = re.compile(r"</(?:p|li|h[1-6]|div|tr|td|th|blockquote|pre|dd|dt)>|<br\s*/?>")
 
@@ -113,6 +115,18 @@ class ZoneRenderer:
                                        (urls.secret or b"").hex(), self.fp.of(view.pages))
             except Unhashable:
                 self.memo = None
+
+    def prepare(self) -> None:
+        """Load the page templates and analyse what each reads (narrow.py) now, once, so that
+        worker processes forked after this inherit them (render/pool.py): each one would
+        otherwise parse them again. A template that does not load fails when a page uses it."""
+        for name in PAGE_TEMPLATES:
+            self.narrowing.of(name)
+        for name in self.theme.env.list_templates():  # with what they extend, include and import
+            try:
+                self.theme.env.get_template(name)
+            except jinja2.TemplateError:
+                pass
 
     # -- helpers --------------------------------------------------------------------------
     def body_html(self, body: Body, here: str, where: str) -> Markup:

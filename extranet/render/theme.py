@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import types
 from pathlib import Path
 
 import jinja2
+from jinja2.runtime import Context, Macro
 
 PACKAGE_THEMES = Path(__file__).resolve().parent.parent / "themes"
 
@@ -29,6 +31,7 @@ class Theme:
             auto_reload=False,  # one Theme per build: a template cannot change under it
             bytecode_cache=_bytecode_cache(compiled) if compiled is not None else None,
         )
+        self.env.context_class = _Context
 
     @functools.cached_property
     def narrowing(self):
@@ -67,3 +70,25 @@ def _bytecode_cache(folder: Path) -> jinja2.BytecodeCache | None:
     except OSError:
         return None
     return jinja2.FileSystemBytecodeCache(str(folder))
+
+
+_PLAIN = frozenset({types.FunctionType, types.MethodType, types.BuiltinFunctionType, Macro})
+
+
+class _Context(Context):
+    """Jinja2's context, calling a plain function or macro of a template straight away.
+
+    Jinja2 checks every call (about 30 per page) for a callable that wants the context,
+    environment or evaluation context passed in (``jinja_pass_arg``, set by its ``pass_*``
+    decorators): only such callables, and any other kind of object, take that general path."""
+
+    def call(__self, __obj, *args, **kwargs):  # noqa: N805 - Jinja2's own signature
+        if type(__obj) in _PLAIN and not hasattr(__obj, "jinja_pass_arg"):
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:
+                return __self.environment.undefined(
+                    "value was undefined because a callable raised a StopIteration exception")
+        return super().call(__obj, *args, **kwargs)
