@@ -341,8 +341,11 @@ def find_leaks(files: Mapping[str, bytes], secrets: Mapping[str, str]) -> list[L
     return leaks
 
 
-def _decrypt_each(tree: Mapping[str, bytes], secrets, zone: str) -> tuple[dict[str, bytes], list[str]]:
-    """Decrypt every protected file of a zone; each one that does not open is a problem, by name."""
+def _decrypt_each(tree: Mapping[str, bytes], secrets, zone: str,
+                  sealed: Mapping[str, tuple[bytes, bytes, bytes]] | None = None) -> tuple[dict[str, bytes], list[str]]:
+    """Decrypt every protected file of a zone; each one that does not open is a problem, by name.
+    A file in `sealed` (see audit_protected) that is served as the output opened there, with
+    one of the zone's keys, is taken as the plaintext it opened to."""
     from .protect.keyring import KEYRING_FILE
     from .protect.shell import LOGIN_PAGE
     from .protect.zone import decrypt_file, zone_keys
@@ -353,8 +356,13 @@ def _decrypt_each(tree: Mapping[str, bytes], secrets, zone: str) -> tuple[dict[s
         return {}, [f"{zone}: {e}"]
     plain: dict[str, bytes] = {}
     problems: list[str] = []
+    known = {key.secret for key in keys}
     for path, data in sorted(tree.items()):
         if path.startswith("static/") or path in (LOGIN_PAGE, KEYRING_FILE):
+            continue
+        opened = (sealed or {}).get(path)
+        if opened is not None and opened[2] is data and opened[1] in known:
+            plain[path] = opened[0]
             continue
         try:
             plain[path] = decrypt_file(path, data, keys)
@@ -365,7 +373,8 @@ def _decrypt_each(tree: Mapping[str, bytes], secrets, zone: str) -> tuple[dict[s
 
 def audit_protected(views: Mapping[str, View], trees: Mapping[str, Mapping[str, bytes]], secrets,
                     secrets_for_mixed: Mapping[str, str], emails: Mapping[str, str],
-                    audited: Mapping[str, bytes] | None = None) -> list[str]:
+                    audited: Mapping[str, bytes] | None = None,
+                    sealed: Mapping[str, Mapping[str, tuple[bytes, bytes, bytes]]] | None = None) -> list[str]:
     """Audit encrypted output with the build's keys; returns the problems found (empty: proven).
 
     - every served file of each zone is encrypted, except the login page, keyring and static files;
@@ -374,6 +383,9 @@ def audit_protected(views: Mapping[str, View], trees: Mapping[str, Mapping[str, 
     `audited`: mixed plaintext already searched for these canaries (find_leaks); a decrypted
     file equal, byte for byte, to one of those is not searched again (the same bytes hold the
     same strings, wherever the file is placed: a person's home moves to a derived path).
+    `sealed` (zone -> path -> plaintext, content key, output): files a render worker sealed and
+    opened again as this audit would (protect/zone.py Sealer); such a file is not decrypted
+    again when the tree serves that very output and its key is one of the zone's saved keys.
     """
     from .protect.homes import name_secret
     from .protect.keyring import KEYRING_FILE, open_keyring_with_key
@@ -381,7 +393,7 @@ def audit_protected(views: Mapping[str, View], trees: Mapping[str, Mapping[str, 
     problems: list[str] = []
     for zone, view in views.items():
         tree = trees[zone]
-        plain, unreadable = _decrypt_each(tree, secrets, zone)
+        plain, unreadable = _decrypt_each(tree, secrets, zone, (sealed or {}).get(zone))
         problems += unreadable
         if zone == MIXED:
             proven = {d for p, d in (audited or {}).items() if not p.startswith("static/")}

@@ -247,7 +247,9 @@ def build(
             trees = protect_site(site, views, rendered, urls, memo.reusable if memo else None, sealers)
             say("auditing")
             failures = audit_protected_output(site, views, {z: plain_files(t) for z, t in trees.items()},
-                                              matcher, audited)
+                                              matcher, audited, {z: o.sealed for z, o in rendered.items()})
+            for out_ in rendered.values():
+                out_.sealed.clear()  # (the trees hold what they took)
             if failures:
                 raise BuildError("audit failed, nothing written: " + "; ".join(failures[:5]))
         # .htpasswd and server snippets: for the server's configuration, never in a served folder
@@ -308,16 +310,18 @@ def build(
 
 def audit_protected_output(site: Site, views: dict[str, View], trees: dict[str, dict[str, bytes]],
                            secrets_for_mixed: "dict[str, str] | Matcher",
-                           audited: dict[str, bytes] | None = None) -> list[str]:
+                           audited: dict[str, bytes] | None = None,
+                           sealed: dict[str, dict[str, tuple[bytes, bytes, bytes]]] | None = None) -> list[str]:
     """Decrypt the trees with the build's keys and prove them (see audit.audit_protected;
-    `audited`: mixed plaintext find_leaks already proved)."""
+    `audited`: mixed plaintext find_leaks already proved; `sealed`: what render workers sealed
+    and opened again)."""
     from .audit import audit_protected
     from .protect.secrets import Secrets
 
     secrets = Secrets.load(site.settings.state_dir)
     emails = {p.id: p.email for p in site.people.people.values()}
     before = {z: len(zs.tag_cache) for z, zs in secrets.zones.items()}
-    problems = audit_protected(views, trees, secrets, secrets_for_mixed, emails, audited)
+    problems = audit_protected(views, trees, secrets, secrets_for_mixed, emails, audited, sealed)
     if any(len(zs.tag_cache) != before.get(z) for z, zs in secrets.zones.items()):
         secrets.save()  # user-name tags cost a PBKDF2 each: derive them once
     return problems

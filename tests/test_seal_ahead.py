@@ -101,3 +101,55 @@ def test_a_rotated_key_is_never_given_back_as_a_fresh_one(tmp_path: Path) -> Non
     protect_zone("internal", files, scopes, {}, secrets, title="T", language="en", remember_days=1,
                  fresh={"p": old})  # ann lost "p": its key must change
     assert secrets.zones["internal"].keys["p"] != old
+
+
+def _audit_case(tmp_path: Path, page: bytes = b"<p>plan for everyone</p>"):
+    """A mixed zone of one page, sealed ahead by a Sealer with the key its scope then has."""
+    from extranet.zones import View
+
+    secrets = Secrets(tmp_path)
+    sealer = Sealer("mixed", {"p": ContentKey.generate().secret}, title="T", language="en")
+    ahead = sealer.seal_all({"p/a.html": page}, {"p/a.html": "p"})
+    tree = protect_zone("mixed", {"p/a.html": page}, {"p/a.html": "p"}, {}, secrets, title="T", language="en",
+                        remember_days=1, sealed=ahead, fresh=sealer.keys)
+    view = View.__new__(View)
+    object.__setattr__(view, "grants", {})
+    return secrets, ahead, tree, {"mixed": view}
+
+
+def test_the_audit_takes_a_worker_opened_file_only_as_served_with_a_saved_key(tmp_path: Path, monkeypatch) -> None:
+    """The build's audit of the encrypted output does not decrypt a file a worker sealed and
+    opened again, when that very output is served with one of the zone's saved keys; a file
+    served otherwise, or whose key is not a saved one, is decrypted (and fails) as always."""
+    from extranet import audit
+
+    secrets, ahead, tree, views = _audit_case(tmp_path)
+    assert tree["p/a.html"] is ahead["p/a.html"][2]
+    opened: list[str] = []
+    real = zone_mod.decrypt_file
+    monkeypatch.setattr(zone_mod, "decrypt_file", lambda path, *a: opened.append(path) or real(path, *a))
+    canaries = {"secret internal sentence": "internal text"}
+    assert audit.audit_protected(views, {"mixed": tree}, secrets, canaries, {}, {}, {"mixed": ahead}) == []
+    assert opened == []  # taken as opened by the worker
+    assert audit.audit_protected(views, {"mixed": tree}, secrets, canaries, {}, {}, None) == []
+    assert opened == ["p/a.html"]  # (without it: decrypted)
+
+    plain = dict(tree, **{"p/a.html": b"<p>secret internal sentence, not encrypted</p>"})
+    problems = audit.audit_protected(views, {"mixed": plain}, secrets, canaries, {}, {}, {"mixed": ahead})
+    assert any("p/a.html: not encrypted with this zone's keys" in p for p in problems)
+
+    foreign = Sealer("mixed", {"p": ContentKey.generate().secret}, title="T", language="en")
+    leaked = foreign.seal_all({"p/a.html": b"<p>secret internal sentence</p>"}, {"p/a.html": "p"})
+    forged = dict(tree, **{"p/a.html": leaked["p/a.html"][2]})
+    problems = audit.audit_protected(views, {"mixed": forged}, secrets, canaries, {}, {}, {"mixed": leaked})
+    assert any("p/a.html: not encrypted with this zone's keys" in p for p in problems)
+
+
+def test_a_file_that_does_not_open_to_its_page_once_sealed_fails_the_build(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(pool, "POOL_THRESHOLD", 0)
+    root = _site(tmp_path)
+    real = zone_mod.seal
+    monkeypatch.setattr(zone_mod, "seal", lambda key, data, **kw: real(key, data.replace(b"<", b"&lt;"), **kw))
+    with pytest.raises(Exception, match="does not open to its own page"):
+        build(root, now=NOW, encrypt=True, jobs=2, cache=False)
+    assert not (root / "public").exists()

@@ -49,7 +49,6 @@ def protect_site(site: Site, views: Mapping[str, View], rendered: Mapping[str, Z
                                    emails=emails,
                                    reusable=(lambda p, k, z=zone: reusable(z, p, k)) if reusable else None,
                                    sealed=out.sealed, fresh=ahead.keys if ahead else None)
-        out.sealed.clear()  # (the tree holds what it took)
     trees["server"] = server_tree(site, views, urls, secrets)
     return trees
 

@@ -113,15 +113,21 @@ class Sealer:
         self._content = {scope: ContentKey.from_secret(secret) for scope, secret in self.keys.items()}
 
     def seal_all(self, files: Mapping[str, bytes], scope_of: Mapping[str, str]) -> dict[str, tuple[bytes, bytes, bytes]]:
-        """path -> (plaintext, content key, output) of every private file whose scope has a key."""
+        """path -> (plaintext, content key, output) of every private file whose scope has a key.
+        Each output is opened again as the build's audit opens a served file (decrypt_file):
+        the audit then need not decrypt it, when it is served as is and that key is the one
+        saved for the zone (audit.audit_protected, `opened`). One that does not open to its
+        plaintext is a ProtectError."""
         out = {}
         for path, data in files.items():
             scope = scope_of.get(path)
             key = self._content.get(scope) if scope else None
             if key is None or not isinstance(data, bytes) or path.startswith(self.static_prefix):
                 continue
-            out[path] = (data, key.secret, _served(path, seal(key, data), self.zone, self.title, self.language,
-                                                   self.static_prefix))
+            served = _served(path, seal(key, data), self.zone, self.title, self.language, self.static_prefix)
+            if decrypt_file(path, served, [key]) != data:
+                raise ProtectError(f"{path}: sealed ahead, it does not open to its own page")
+            out[path] = (data, key.secret, served)
         return out
 
 
