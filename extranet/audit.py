@@ -261,6 +261,7 @@ class Matcher:
             else:
                 self.anchor[s] = None
                 self.always.append(s)
+        self._sizes = _sizes(self.by_key)
 
     @classmethod
     def from_anchors(cls, secrets: Mapping[str, str], anchors: Mapping[str, object]) -> "Matcher":
@@ -276,6 +277,7 @@ class Matcher:
                 m.always.append(s)
             else:
                 m.by_key.setdefault(anchor, []).append((nothing_more, s))
+        m._sizes = _sizes(m.by_key)
         return m
 
     def without(self, dropped: set[str]) -> "Matcher":
@@ -286,21 +288,31 @@ class Matcher:
         other.by_key = self.by_key
         other.anchor = self.anchor
         other._dropped = self._dropped | frozenset(dropped)
+        other._sizes = self._sizes
         return other
 
     def find(self, text: str) -> set[str]:
         """The strings that occur in `text`."""
         found = {s for s in self.always if s in text}
         words = _WORD.findall(text)
-        present = set(words)
-        present.update(zip(words, words[1:]))
-        present.update(zip(words, words[1:], words[2:]))
+        sizes = self._sizes  # the text's words, pairs and triples: only of the sizes keys have
+        present = set(words) if 1 in sizes else set()
+        if 2 in sizes:
+            present.update(zip(words, words[1:]))
+        if 3 in sizes:
+            present.update(zip(words, words[1:], words[2:]))
         for key in present & self.by_key.keys():
             found.update(s for needed, s in self.by_key[key] if needed <= present and s in text)
         return found - self._dropped if self._dropped else found
 
 
 _WORD = re.compile(r"\w+")
+
+
+def _sizes(by_key: Mapping[object, object]) -> frozenset[int]:
+    """The sizes of an index's keys: 1 for a word, 2 for a pair, 3 for a triple (the keys of
+    one string, its anchor included, all have the same size)."""
+    return frozenset(1 if isinstance(key, str) else len(key) for key in by_key)
 
 
 MAX_KEYS = 8  # runs of a string considered for its anchor: any one will do, the rarest is quickest
