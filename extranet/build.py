@@ -12,6 +12,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -260,6 +261,8 @@ def build(
             server = server_tree(site, views, urls)
         if strict and counter.messages:
             raise BuildError(f"{len(counter.messages)} warning(s) with --strict, nothing written")
+        bodies.keep()
+        records.keep()
         if write:
             say("writing")
             spare, trash = None, settings.state_dir / "trash"
@@ -269,7 +272,10 @@ def build(
                     warm.spare = Spare(spares)
                 spare = warm.spare
             live = {zone: folder_identity(out / zone) for zone in trees}
-            publish(out, trees, trash=trash, spare=spare)
+            with ThreadPoolExecutor(1) as saver:  # the cache so far (by content) while the files are written
+                saved = saver.submit(store.save)
+                publish(out, trees, trash=trash, spare=spare)
+            saved.result()
             if spare is None and spares.exists():
                 discard(spares, trash)  # a gateway's, out of date now (it will stage afresh)
             if server is not None and not same_files(settings.state_dir / "server", server):
@@ -288,8 +294,6 @@ def build(
             if inputs is not None:
                 inputs.record(site, now, trees, {z: o.pages for z, o in rendered.items()}, counter.messages,
                               snapshot)
-        bodies.keep()
-        records.keep()
         store.save()
         if projects is not None:
             warm.projects = projects.used
