@@ -368,11 +368,11 @@ def _decrypt_each(tree: Mapping[str, bytes], secrets, zone: str,
         return {}, [f"{zone}: {e}"]
     plain: dict[str, bytes] = {}
     problems: list[str] = []
-    known = {key.secret for key in keys}
+    known, sealed = {key.secret for key in keys}, sealed or {}
     for path, data in sorted(tree.items()):
         if path.startswith("static/") or path in (LOGIN_PAGE, KEYRING_FILE):
             continue
-        opened = (sealed or {}).get(path)
+        opened = sealed.get(path)
         if opened is not None and opened[2] is data and opened[1] in known:
             plain[path] = opened[0]
             continue

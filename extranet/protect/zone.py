@@ -116,7 +116,7 @@ class Sealer:
         """path -> (plaintext, content key, output) of every private file whose scope has a key.
         Each output is opened again as the build's audit opens a served file (decrypt_file):
         the audit then need not decrypt it, when it is served as is and that key is the one
-        saved for the zone (audit.audit_protected, `opened`). One that does not open to its
+        saved for the zone (audit.audit_protected, `sealed`). One that does not open to its
         plaintext is a ProtectError."""
         out = {}
         for path, data in files.items():

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
 from markupsafe import Markup
 
 from ..config import Person
@@ -115,18 +114,6 @@ class ZoneRenderer:
                                        (urls.secret or b"").hex(), self.fp.of(view.pages))
             except Unhashable:
                 self.memo = None
-
-    def prepare(self) -> None:
-        """Load the page templates and analyse what each reads (narrow.py) now, once, so that
-        worker processes forked after this inherit them (render/pool.py): each one would
-        otherwise parse them again. A template that does not load fails when a page uses it."""
-        for name in PAGE_TEMPLATES:
-            self.narrowing.of(name)
-        for name in self.theme.env.list_templates():  # with what they extend, include and import
-            try:
-                self.theme.env.get_template(name)
-            except jinja2.TemplateError:
-                pass
 
     # -- helpers --------------------------------------------------------------------------
     def body_html(self, body: Body, here: str, where: str) -> Markup:

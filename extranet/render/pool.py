@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 
 from ..incremental import plain_files
 from ..output import settle
-from .pages import Deferred, ZoneOutput, ZoneRenderer
+from .pages import PAGE_TEMPLATES, Deferred, ZoneOutput, ZoneRenderer
 
 POOL_THRESHOLD = 400  # posts to render: below this, forking costs more than it saves
 MAX_TASKS = 4  # then a fresh worker: what a worker copies of the site (by touching it) stays small (peak 450–480 MB at 10,000 posts, all processes)
@@ -52,7 +52,7 @@ def render_zones(renderers: Mapping[str, ZoneRenderer], jobs: int | None = None,
     parts: dict[tuple[str, int], tuple[ZoneOutput, list[str]]] = {}
     if jobs >= 2 and len(todo) >= 2 and weight >= POOL_THRESHOLD and _can_fork():
         for r in renderers.values():
-            r.prepare()
+            r.theme.prepare(PAGE_TEMPLATES)
         parts = dict(zip(todo, _in_workers(renderers, todo, jobs, audits or {}, seals() if seals else {})))
     for zone, r in renderers.items():
         r.start()

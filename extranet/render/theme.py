@@ -32,6 +32,23 @@ class Theme:
             bytecode_cache=_bytecode_cache(compiled) if compiled is not None else None,
         )
         self.env.context_class = _Context
+        self._prepared = False
+
+    def prepare(self, pages: tuple[str, ...]) -> None:
+        """Load every template and analyse what each of `pages` reads (narrow.py) now, once per
+        theme, so that worker processes forked after this inherit them (render/pool.py): each
+        one would otherwise parse them again. A template that does not load fails when a page
+        uses it."""
+        if self._prepared:
+            return
+        self._prepared = True
+        for name in pages:
+            self.narrowing.of(name)
+        for name in self.env.list_templates():  # with what they extend, include and import
+            try:
+                self.env.get_template(name)
+            except jinja2.TemplateError:
+                pass
 
     @functools.cached_property
     def narrowing(self):
