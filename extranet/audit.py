@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from itertools import chain
 from pathlib import PurePosixPath
 
+import ahocorasick_rs
+
 from .cache import digest
 from .content.model import Body, Project
 from .zones import INTERNAL, MIXED, ProjectView, Rules, View
@@ -235,106 +237,105 @@ def _also_in(matcher: "Matcher", shown: list[str]) -> set[str]:
 
 
 class Matcher:
-    """Finds which of many strings occur in a text, in one pass over the text's words.
+    """Finds which of many strings occur in a text, in one pass over the text.
 
-    A string's interior words (runs of word characters with a non-word character on each
-    side inside the string) occur as whole, consecutive words wherever the string occurs.
-    Each string is indexed by the rarest of its first runs of three consecutive interior
-    words (or pair, or word, when it has fewer); a text's words, pairs and triples select the
-    few candidates, which are then confirmed by a plain substring test. Strings without an
-    interior word are always tested. (Triples keep the candidates few even where the same few
-    words recur everywhere, as in a project's jargon.)
+    Each string is indexed by an *anchor*: one of its substrings (the whole string when it is
+    at most WINDOW characters long; else the rarest, among the strings indexed together, of its
+    first MAX_ANCHORS windows of WINDOW characters). An anchor occurs wherever its string does.
+    One Aho–Corasick automaton of the anchors (ahocorasick_rs, the Rust `aho-corasick` crate)
+    finds every anchor a text holds in a single linear pass, overlapping ones included; each
+    string of a found anchor is then confirmed by a plain substring test. The automaton lives
+    outside Python's heap: forked workers share it without copying a page.
     """
 
     def __init__(self, secrets: Mapping[str, str]) -> None:
         self.secrets = dict(secrets)
-        keys = {s: _keys(s) for s in self.secrets}
-        rarity = Counter(chain.from_iterable(set(k) for k in keys.values())).__getitem__  # strings having each key
-        self.by_key: dict = {}
-        self.always: list[str] = []
-        self.anchor: dict[str, object] = {}
-        self._dropped: frozenset[str] = frozenset()
-        for s, k in keys.items():
-            if k:
-                anchor = self.anchor[s] = min(k, key=rarity)
-                self.by_key.setdefault(anchor, []).append((frozenset(k), s))
-            else:
-                self.anchor[s] = None
-                self.always.append(s)
-        self._sizes = _sizes(self.by_key)
+        self._index(anchors_of(self.secrets))
 
     @classmethod
     def from_anchors(cls, secrets: Mapping[str, str], anchors: Mapping[str, object]) -> "Matcher":
-        """A Matcher whose strings are indexed by anchors chosen earlier (each one of the string's
-        own interior words or word pairs, see anchors_of; None: always tested)."""
+        """A Matcher whose strings are indexed by anchors chosen earlier (see anchors_of); an
+        anchor that is not a substring of its string (a damaged memo) is replaced by the string."""
         m = cls.__new__(cls)
         m.secrets = dict(secrets)
-        m.by_key, m.always, m.anchor, m._dropped = {}, [], dict(anchors), frozenset()
-        nothing_more: frozenset = frozenset()  # find() only looks here when the anchor is present
-        for s in m.secrets:
-            anchor = anchors[s]
-            if anchor is None:
-                m.always.append(s)
-            else:
-                m.by_key.setdefault(anchor, []).append((nothing_more, s))
-        m._sizes = _sizes(m.by_key)
+        m._index({s: a if isinstance(a, str) and a and a in s else s for s in m.secrets
+                  for a in (anchors.get(s),)})
         return m
+
+    def _index(self, anchors: dict[str, str]) -> None:
+        self.anchor = anchors
+        self._dropped: frozenset[str] = frozenset()
+        self.always = [s for s, a in anchors.items() if not a]  # the empty string: in every text
+        by_anchor: dict[str, list[str]] = {}
+        for s, a in anchors.items():
+            if a:
+                by_anchor.setdefault(a, []).append(s)
+        automaton = _Automaton.covering(by_anchor)
+        self._search = automaton.search
+        self._strings: list = [()] * len(automaton.position)  # per pattern of the automaton: its strings
+        for a, strings in by_anchor.items():
+            self._strings[automaton.position[a]] = strings
 
     def without(self, dropped: set[str]) -> "Matcher":
         """The same index for the strings not in `dropped` (no second indexing pass)."""
         other = Matcher.__new__(Matcher)
+        other.__dict__.update(self.__dict__)
         other.secrets = {s: w for s, w in self.secrets.items() if s not in dropped}
         other.always = [s for s in self.always if s not in dropped]
-        other.by_key = self.by_key
-        other.anchor = self.anchor
         other._dropped = self._dropped | frozenset(dropped)
-        other._sizes = self._sizes
         return other
 
     def find(self, text: str) -> set[str]:
         """The strings that occur in `text`."""
         found = {s for s in self.always if s in text}
-        words = _WORD.findall(text)
-        sizes = self._sizes  # the text's words, pairs and triples: only of the sizes keys have
-        present = set(words) if 1 in sizes else set()
-        if 2 in sizes:
-            present.update(zip(words, words[1:]))
-        if 3 in sizes:
-            present.update(zip(words, words[1:], words[2:]))
-        for key in present & self.by_key.keys():
-            found.update(s for needed, s in self.by_key[key] if needed <= present and s in text)
+        strings = self._strings
+        for i in {match[0] for match in self._search(text, overlapping=True)}:
+            found.update(s for s in strings[i] if s in text)
         return found - self._dropped if self._dropped else found
 
 
-_WORD = re.compile(r"\w+")
+class _Automaton:
+    """An Aho–Corasick automaton of anchors, with each anchor's pattern number. The last one
+    built is kept: a long-running process (the gateway) indexes the same anchors, or fewer, in
+    most of its builds, and any automaton whose patterns include a Matcher's anchors will do
+    (a pattern without strings of its own finds nothing)."""
+
+    last: "_Automaton | None" = None
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.position = {p: i for i, p in enumerate(patterns)}
+        self.search = ahocorasick_rs.AhoCorasick(
+            patterns, implementation=ahocorasick_rs.Implementation.ContiguousNFA, store_patterns=False,
+        ).find_matches_as_indexes
+
+    @classmethod
+    def covering(cls, anchors: Mapping[str, object]) -> "_Automaton":
+        """An automaton with a pattern for each of `anchors`: the last one when it has them all."""
+        last = cls.last
+        if (last is None or not len(last.position) // 2 <= len(anchors) <= len(last.position)
+                or not all(a in last.position for a in anchors)):  # (at most half its patterns idle)
+            last = cls.last = cls(list(anchors))
+        return last
 
 
-def _sizes(by_key: Mapping[object, object]) -> frozenset[int]:
-    """The sizes of an index's keys: 1 for a word, 2 for a pair, 3 for a triple (the keys of
-    one string, its anchor included, all have the same size)."""
-    return frozenset(1 if isinstance(key, str) else len(key) for key in by_key)
+WINDOW = 24  # characters of a long string its anchor spans (shorter anchors: more strings to confirm per text)
+MAX_ANCHORS = 8  # windows of a string considered for its anchor: any one will do, the rarest is quickest
 
 
-MAX_KEYS = 8  # runs of a string considered for its anchor: any one will do, the rarest is quickest
+def _windows(s: str) -> list[str]:
+    """The substrings a string may be anchored on: itself when short, else its first windows of
+    WINDOW characters, each starting half a window after the one before."""
+    if len(s) <= WINDOW:
+        return [s]
+    step = WINDOW // 2
+    return [s[i:i + WINDOW] for i in range(0, min(len(s) - WINDOW, step * (MAX_ANCHORS - 1)) + 1, step)]
 
 
-def _keys(s: str) -> list:
-    """The first runs of three consecutive interior words of a string (its pairs when it has
-    two interior words, its word when it has one). A word is interior unless it starts the
-    string or ends it. (Each one occurs wherever the string does; looking at a few keeps the
-    index of tens of thousands of strings quick to build.)"""
-    words = _WORD.findall(s)
-    if words and _WORD.match(s):  # the first word starts the string
-        words = words[1:]
-    if words and _WORD.match(s[-1]):  # the last word ends it
-        words = words[:-1]
-    words = words[:MAX_KEYS + 2]
-    return list(zip(words, words[1:], words[2:])) or list(zip(words, words[1:])) or words
-
-
-def anchors_of(strings: Iterable[str]) -> dict[str, object]:
+def anchors_of(strings: Iterable[str]) -> dict[str, str]:
     """An anchor for each string, as Matcher chooses it among these strings."""
-    return dict(Matcher(dict.fromkeys(strings, "")).anchor)
+    windows = {s: _windows(s) for s in strings}
+    rarity = Counter(chain.from_iterable(set(w) for w in windows.values())).__getitem__  # strings having each
+    return {s: min(w, key=rarity) for s, w in windows.items()}
 
 
 def find_leaks(files: Mapping[str, bytes], secrets: Mapping[str, str]) -> list[Leak]:

@@ -47,7 +47,7 @@ def memo_matcher(cache: Cache, kept: Mapping[str, str], shown: list[str], hashes
     multiline = [c for c in kept if "\n" in c]
     for c in kept:
         entry = before.get(c)
-        if entry is None or "\n" in c:
+        if entry is None or "\n" in c or not isinstance(entry[0], str):  # (an anchor of an older index: anew)
             unknown.append(c)
         elif entry[1] != ABSENT and entry[1] in current:
             state[c] = entry
@@ -57,13 +57,13 @@ def memo_matcher(cache: Cache, kept: Mapping[str, str], shown: list[str], hashes
             unknown.append(c)
     if not before or len(unknown) > MAX_NEW or len(new_texts) > MAX_NEW_TEXTS:
         return _full(cache, kept, texts, current)
-    anchors = anchors_of([c for c in unknown if c not in before])
+    anchors = anchors_of([c for c in unknown if not isinstance(before.get(c, (None,))[0], str)])
     for c in only_new:
         entry = (before[c][0], _witness(c, new_texts) or ABSENT) if new_texts else before[c]
         state[c] = before[c] if entry == before[c] else entry  # the same object: not written again
     joined = "\n".join(shown) if unknown else ""
     for c in unknown:
-        anchor = before[c][0] if c in before else anchors[c]
+        anchor = anchors[c] if c in anchors else before[c][0]
         w = ABSENT
         if c in joined:
             w = _witness(c, list(texts.values())) or ("joined" if c in multiline else ABSENT)

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-import re
-
 from hypothesis import given, strategies as st
 
-from extranet.audit import MAX_KEYS, Matcher, _keys, anchors_of
+from extranet.audit import MAX_ANCHORS, WINDOW, Matcher, _Automaton, _windows, anchors_of
 
 
-@given(st.text(alphabet=st.sampled_from("ab é_1-. \n'"), max_size=60))
-def test_interior_words_of_a_canary(s: str) -> None:
-    """The Matcher's index keys: the first runs of word characters that neither start nor end
-    the string, three by three (no more than MAX_KEYS of them)."""
-    words = [m.group(0) for m in re.finditer(r"\w+", s) if 0 < m.start() and m.end() < len(s)]
-    expected = list(zip(words, words[1:], words[2:]))[:MAX_KEYS] or list(zip(words, words[1:])) or words
-    assert _keys(s) == expected
+@given(st.text(alphabet=st.sampled_from("ab é_1-. \n'"), max_size=200))
+def test_the_windows_a_canary_may_be_anchored_on(s: str) -> None:
+    """The Matcher's candidate anchors: the string itself when short, else windows of WINDOW
+    characters half a window apart from its start (no more than MAX_ANCHORS), each a substring."""
+    windows = _windows(s)
+    if len(s) <= WINDOW:
+        assert windows == [s]
+    else:
+        assert windows[0] == s[:WINDOW] and 1 <= len(windows) <= MAX_ANCHORS
+        assert all(len(w) == WINDOW and w in s for w in windows)
+
+
+def test_anchors_are_the_rarest_windows() -> None:
+    """Strings that begin alike are anchored further in, where they differ."""
+    head = "Thanks for the update on "
+    strings = [head + tail for tail in ("the budget for next year.", "the schedule of the works.")]
+    anchors = anchors_of(strings)
+    assert all(anchors[s] in s and not head.startswith(anchors[s]) for s in strings)
+    assert len(set(anchors.values())) == 2
 
 
 @given(st.lists(st.text(alphabet=st.sampled_from("ab é_1-. '"), min_size=1, max_size=40), min_size=1, max_size=6),
@@ -38,10 +48,33 @@ def test_matchers_made_from_anchors_or_without_some_strings_find_exactly_theirs(
         s for s in strings if s in text and s not in some}
 
 
+def test_damaged_anchors_are_not_trusted() -> None:
+    """An anchor from the memo that is not a substring of its string (an older index's, or a
+    damaged cache) does not hide the string: it is indexed by itself."""
+    strings = {"the internal budget is 40k": "internal text", "a second secret sentence here": "internal text"}
+    m = Matcher.from_anchors(strings, {"the internal budget is 40k": ("budget", "is", "40k"),
+                                       "a second secret sentence here": "nowhere in it"})
+    assert m.find("<p>so: the internal budget is 40k and a second secret sentence here</p>") == set(strings)
+
+
 def test_a_long_string_is_found_by_its_first_words_and_only_whole() -> None:
-    """A sentence longer than the runs its anchor is chosen from is found where it occurs
+    """A sentence longer than the windows its anchor is chosen from is found where it occurs
     whole, and not where only its beginning does."""
-    sentence = "Le " + " ".join(f"mot{i}" for i in range(3 * MAX_KEYS)) + " fin."
+    sentence = "Le " + " ".join(f"mot{i}" for i in range(3 * MAX_ANCHORS)) + " fin."
     matcher = Matcher({sentence: "internal text"})
     assert matcher.find(f"<p>avant {sentence} après</p>") == {sentence}
     assert matcher.find(f"<p>{sentence[: len(sentence) // 2]}</p>") == set()
+
+
+def test_an_automaton_kept_from_a_larger_index_finds_only_the_strings_of_the_new_one() -> None:
+    """The gateway's next build indexes the same anchors or fewer: the last automaton is reused,
+    and a string that is no longer a canary is not reported, though its anchor still matches."""
+    strings = [f"internal sentence number {i} of the project" for i in range(10)]
+    Matcher(dict.fromkeys(strings, "internal text"))
+    kept = _Automaton.last
+    fewer = Matcher(dict.fromkeys(strings[:6], "internal text"))
+    assert _Automaton.last is kept
+    text = " ".join(strings)
+    assert fewer.find(text) == set(strings[:6])
+    assert Matcher(dict.fromkeys(strings[:6] + ["a new internal sentence here"], "c")).find(text) == set(strings[:6])
+    assert _Automaton.last is not kept  # a new anchor: a new automaton

@@ -54,6 +54,16 @@ class Deferred:
         return self._call(*self._args)
 
 
+def excerpt_of(text: str, length: int) -> str:
+    """The first `length` characters of a text (tags removed, entities not yet decoded), white
+    space collapsed and entities decoded, cut at a word with "…" when the text is longer."""
+    words = text.split(None, length)  # runs of white space collapsed, only as far as needed
+    start = htmlmod.unescape(" ".join(words[:length])).strip()  # (no entity spans a space)
+    if len(words) > length and len(start) <= length:  # entities decoded to white space, stripped
+        start = htmlmod.unescape(" ".join(text.split())).strip()
+    return start if len(start) <= length else start[: length - 1].rsplit(" ", 1)[0] + "…"
+
+
 @dataclass
 class ZoneOutput:
     """Rendered files of one zone: path -> bytes (or Deferred), and path -> scope (absent for public files)."""
@@ -138,9 +148,8 @@ class ZoneRenderer:
         return text
 
     def _excerpt(self, body: Body, length: int) -> str:
-        text = " ".join(_TAG.sub("", _BLOCK_END.sub(" ", html)) for html, _ in self.view.segments(body))
-        text = htmlmod.unescape(re.sub(r"\s+", " ", text)).strip()
-        return text if len(text) <= length else text[: length - 1].rsplit(" ", 1)[0] + "…"
+        return excerpt_of(" ".join(_TAG.sub("", _BLOCK_END.sub(" ", html)) for html, _ in self.view.segments(body)),
+                          length)
 
     def person(self, pid: str | None) -> dict | None:
         """Display data of a person (name and organisation)."""
