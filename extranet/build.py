@@ -15,23 +15,21 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import config
-from .audit import Matcher, canary_matcher, find_leaks
 from .cache import Cache, digest, open_cache
-from .content.loader import load_project, load_site, slugify
-from .content.parallel import BodyStore
-from .content.records import ProjectMemo, RecordStore
-from .content.model import Site
 from .errors import ExtranetError, Problems
-from .incremental import OutputMemo, plain_files, render_deferred
 from .inputs import Hasher, Inputs, output_snapshot, walk
 from .output import Spare, discard, folder_identity, publish, same_files
-from .render.pages import ZoneOutput, ZoneRenderer
-from .render.pool import render_zones
-from .render.theme import PACKAGE_THEMES, Theme
-from .site.urls import Urls
-from .zones import MIXED, ZONES, Rules, View, ViewMemo
+from .render.output import ZoneOutput
+
+if TYPE_CHECKING:  # the stages themselves are imported by build() once it has work for them
+    from .audit import Matcher
+    from .content.model import Site
+    from .render.theme import Theme
+    from .site.urls import Urls
+    from .zones import View, ViewMemo
 
 log = logging.getLogger("extranet")
 
@@ -79,6 +77,13 @@ class BuildResult:
         return f"built {zones}{warn} in {self.seconds:.2f} s"
 
 
+def _view_memo() -> ViewMemo:
+    """A fresh zones.ViewMemo (zones.py is loaded by a build that has work to do)."""
+    from .zones import ViewMemo
+
+    return ViewMemo()
+
+
 @dataclass
 class Warm:
     """What a long-running caller (the gateway) keeps in memory from one build to the next,
@@ -94,7 +99,7 @@ class Warm:
     fingerprints: dict = field(default_factory=dict)  # zone -> render.fingerprint.Kept
     canaries: dict = field(default_factory=dict)  # see audit.ProjectCanaries
     canary_hashes: dict = field(default_factory=dict)  # canary text -> SHA-256 (incremental.OutputMemo)
-    views: ViewMemo = field(default_factory=ViewMemo)
+    views: ViewMemo = field(default_factory=_view_memo)
     spare: Spare | None = None  # the output trees the last publish swapped out (see output.Spare)
     output: tuple | None = None  # (output folder, identity of each zone's folder, inputs.Snapshot) after it
 
@@ -102,6 +107,10 @@ class Warm:
         """One project as content.loader.load_project loads it (the gateway's view when a reply
         arrives), taken from the last build when its files and the settings and people files
         hash the same; else loaded, its bodies taken from the cache by content hash."""
+        from .content.loader import load_project, slugify
+        from .content.parallel import BodyStore
+        from .content.records import ProjectMemo
+
         root = settings.root
         if slugify(project_id) == project_id:  # (else load_project finds none)
             hasher = Hasher({})
@@ -116,14 +125,13 @@ class Warm:
     def theme_for(self, root: Path, name: str, compiled: Path | None, hashes: dict[str, str]) -> Theme:
         """The site's theme, the one kept when none of its files (the site's own and the
         packaged ones, as hashed for this build) changed."""
+        from .render.theme import PACKAGE_THEMES, Theme
+
         folders = tuple(f"{d}/" for d in (root / "themes", PACKAGE_THEMES))
         key = digest(str(root), name, *sorted(f"{p}\0{h}" for p, h in hashes.items() if p.startswith(folders)))
         if self.theme is None or self.theme[0] != key:
             self.theme = (key, Theme(root, name, compiled))
         return self.theme[1]
-
-
-ProtectFn = Callable[[Site, Rules, dict[str, View], dict[str, ZoneOutput]], dict[str, dict[str, bytes]]]
 
 
 def _without_gc(fn):
@@ -199,6 +207,16 @@ def build(
                 rendered = {zone: ZoneOutput(zone, pages=n) for zone, n in same.pages}
                 return BuildResult(None, {}, rendered, {}, counter.messages, time.perf_counter() - started,
                                    unchanged=True)
+        from .audit import canary_matcher, find_leaks
+        from .content.loader import load_site
+        from .content.parallel import BodyStore
+        from .content.records import ProjectMemo, RecordStore
+        from .incremental import OutputMemo, plain_files, render_deferred
+        from .render.pages import ZoneRenderer
+        from .render.pool import render_zones
+        from .render.theme import Theme
+        from .zones import MIXED, ZONES, Rules
+
         say("loading content")
         bodies = BodyStore(store, jobs)
         hashes = inputs.hashes() if inputs is not None else {}
@@ -341,6 +359,8 @@ def _content_keys(settings: config.Settings) -> dict[str, dict[str, bytes]]:
 
 def urls_for(settings: config.Settings, encrypt: bool) -> Urls:
     """The output paths of a site: opaque (keyed by a site secret) when encrypted, readable otherwise."""
+    from .site.urls import Urls
+
     if not encrypt:
         return Urls(None)
     from .protect.sitekey import url_secret

@@ -379,13 +379,13 @@ def test_memoised_canaries_are_the_fresh_ones_after_a_change(tmp_path: Path, cha
 def test_canaries_of_a_warm_process_are_the_fresh_ones_change_after_change(tmp_path: Path, monkeypatch) -> None:
     import datetime as dt
 
-    import extranet.build
+    import extranet.audit
     from extranet.audit import canaries
     from extranet.zones import MIXED, Rules
 
     made: list = []
-    real = extranet.build.canary_matcher
-    monkeypatch.setattr(extranet.build, "canary_matcher", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    real = extranet.audit.canary_matcher
+    monkeypatch.setattr(extranet.audit, "canary_matcher", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
     root = _site(tmp_path)
     path = root / "people.toml"  # carl's access ends with the last step
     path.write_text(path.read_text(encoding="utf-8").replace(

@@ -10,7 +10,7 @@ import html as htmlmod
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from markupsafe import Markup
@@ -24,6 +24,7 @@ from ..cache import FORMAT, digest
 from .fingerprint import Fingerprint, Kept, Lazy, Unhashable
 from .i18n import STRINGS, format_date
 from .narrow import CardView, header
+from .output import ZoneOutput
 from .theme import Theme
 
 log = logging.getLogger("extranet")
@@ -62,30 +63,6 @@ def excerpt_of(text: str, length: int) -> str:
     if len(words) > length and len(start) <= length:  # entities decoded to white space, stripped
         start = htmlmod.unescape(" ".join(text.split())).strip()
     return start if len(start) <= length else start[: length - 1].rsplit(" ", 1)[0] + "…"
-
-
-@dataclass
-class ZoneOutput:
-    """Rendered files of one zone: path -> bytes (or Deferred), and path -> scope (absent for public files)."""
-
-    zone: str
-    files: dict[str, bytes] = field(default_factory=dict)
-    scopes: dict[str, str] = field(default_factory=dict)
-    pages: int = 0
-    keys: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # path -> (page key, warnings)
-    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group key -> its memoised paths
-    moved: dict[str, tuple[str, ...]] = field(default_factory=dict)  # path -> where protect placed it
-    audited: set[str] = field(default_factory=set)  # paths already checked by the audit (render/pool.py)
-    findings: list = field(default_factory=list)  # what that check found
-    sealed: dict[str, tuple[bytes, bytes, bytes]] = field(default_factory=dict)  # sealed ahead (protect/zone.py)
-
-    def add(self, path: str, data: bytes, scope: str | None) -> None:
-        """Add one file; a scope of None means public (static assets only)."""
-        if path in self.files:
-            raise ValueError(f"two outputs at {path}")
-        self.files[path] = data
-        if scope is not None:
-            self.scopes[path] = scope
 
 
 @dataclass(frozen=True)
