@@ -47,7 +47,7 @@ def _text(html: str) -> str:
 
 def _sentences(html: str) -> Iterable[str]:
     for line in _text(html).split("\n"):
-        line = re.sub(r"\s+", " ", line).strip()
+        line = " ".join(line.split())  # runs of white space as one space, none at either end
         if len(line) >= MIN_TEXT:
             yield line
 

@@ -78,3 +78,16 @@ def test_an_automaton_kept_from_a_larger_index_finds_only_the_strings_of_the_new
     assert fewer.find(text) == set(strings[:6])
     assert Matcher(dict.fromkeys(strings[:6] + ["a new internal sentence here"], "c")).find(text) == set(strings[:6])
     assert _Automaton.last is not kept  # a new anchor: a new automaton
+
+
+@given(st.text(alphabet=st.sampled_from("ab é<>/p\n \t\xa0\u2003&;amp"), max_size=120))
+def test_canary_sentences_are_lines_with_white_space_collapsed(html: str) -> None:
+    """Each line of a text (tags as line breaks, entities decoded), its white space runs made one
+    space and stripped, kept when long enough."""
+    import html as htmlmod
+    import re
+
+    from extranet.audit import MIN_TEXT, _sentences
+
+    lines = (re.sub(r"\s+", " ", x).strip() for x in htmlmod.unescape(re.sub(r"<[^>]+>", "\n", html)).split("\n"))
+    assert list(_sentences(html)) == [x for x in lines if len(x) >= MIN_TEXT]

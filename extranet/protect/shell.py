@@ -63,7 +63,15 @@ def root_of(path: str) -> str:
 
 def shell_page(path: str, blob: bytes, *, zone: str, title: str, language: str, static_prefix: str) -> bytes:
     """The public stand-in of an encrypted page at ``path``."""
-    root = root_of(path)
+    return _shell_head(root_of(path), zone, title, language, static_prefix) + base64.b64encode(blob) + _SHELL_TAIL
+
+
+_SHELL_TAIL = b"</script>\n</body>\n</html>\n"
+
+
+@lru_cache(maxsize=64)
+def _shell_head(root: str, zone: str, title: str, language: str, static_prefix: str) -> bytes:
+    """Everything of a shell page before its blob (the same for every page at one depth)."""
     t = texts(language)
     esc = html.escape
     return (
@@ -79,8 +87,6 @@ def shell_page(path: str, blob: bytes, *, zone: str, title: str, language: str, 
         f'<noscript><p class="xn-noscript">{esc(t["noscript"])}</p></noscript>\n'
         f'<p class="xn-status" id="xn-status" role="status">{esc(t["wait"])}</p>\n'
         '<script type="application/x-extranet" id="xn-data">'
-        + base64.b64encode(blob).decode("ascii")
-        + "</script>\n</body>\n</html>\n"
     ).encode("utf-8")
 
 
