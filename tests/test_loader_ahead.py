@@ -1,5 +1,7 @@
 """Front matter parsed ahead (while bodies render in the pool) is used only for the very text
-the loader reads: a source changed in between is loaded as it is now."""
+the loader reads: a source changed in between is loaded as it is now — unless what was read
+ahead are the very bytes the build hashed before reading anything (see test_loader_hashed.py):
+then that text is the source, and the file is not read again."""
 
 from __future__ import annotations
 
@@ -35,3 +37,26 @@ def test_the_same_text_parsed_ahead_gives_the_same_site(tmp_path: Path) -> None:
     ahead.early[str(path)] = (text, parse(text))
     assert ahead.post(path, "alpha") == _Loader(settings, people, Problems(root)).post(path, "alpha")
     assert load_site(settings, people).by_key.keys()  # (the whole site still loads)
+
+
+def test_a_text_read_ahead_from_the_hashed_bytes_is_not_read_again(tmp_path: Path) -> None:
+    import hashlib
+
+    from extranet.cache import open_cache
+    from extranet.content.loader import _bodies_to_render
+    from extranet.content.parallel import BodyStore
+    from extranet.content.records import RecordStore
+
+    root = copy_site("small", tmp_path)
+    settings, people = config.load(root)
+    path = root / "content" / "projects" / "alpha" / "posts" / "2026-01-06-pricing.md"
+    hashes = {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in (root / "content").rglob("*.md")}
+    records = RecordStore(open_cache(tmp_path / "state", False), hashes)
+    early: dict = {}
+    list(_bodies_to_render(root / "content", BodyStore(open_cache(tmp_path / "state", False), jobs=1), records,
+                           None, early))
+    assert early[str(path)][2] is True
+    title = parse(early[str(path)][0]).data["title"]
+    path.unlink()  # (a loader that read the file again would report it missing)
+    post = _Loader(settings, people, Problems(root), records=records, early=early).post(path, "alpha")
+    assert post is not None and post.title == title

@@ -54,12 +54,18 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "x"
 
 
-def _read_text(path: Path, problems: Problems) -> str | None:
-    """Read a UTF-8 text file, reporting unreadable files and invalid UTF-8 with its line."""
+def _read_text(path: Path, problems: Problems, hashed: str | None = None) -> str | None:
+    """Read a UTF-8 text file, reporting unreadable files and invalid UTF-8 with its line.
+    `hashed`: the SHA-256 the build's inputs were hashed with; bytes that differ (the file was
+    edited while the build ran) are reported: what the build caches under that hash must be
+    made from those very bytes."""
     try:
         raw = path.read_bytes()
     except OSError as e:
         problems.add(path, None, f"cannot read: {e.strerror}")
+        return None
+    if hashed is not None and hashlib.sha256(raw).hexdigest() != hashed:
+        problems.add(path, None, "changed while the build was reading it: build again")
         return None
     try:
         return raw.decode("utf-8").replace("\r\n", "\n").removeprefix("\ufeff")
@@ -73,7 +79,7 @@ class _Loader:
 
     def __init__(self, settings: Settings, people: People, problems: Problems,
                  bodies: BodyStore | Renderer | None = None, records: RecordStore | None = None,
-                 memo: ProjectMemo | None = None, early: dict[str, tuple[str, FrontMatter]] | None = None) -> None:
+                 memo: ProjectMemo | None = None, early: dict[str, tuple] | None = None) -> None:
         self.root = settings.root
         self.content = str(settings.root / "content") + "/"
         self.settings = settings
@@ -82,7 +88,11 @@ class _Loader:
         self.renderer = bodies or Renderer()
         self.records = records
         self.memo = memo
-        self.early = early if early is not None else {}  # path -> (text, front matter) parsed ahead
+        self.early = early if early is not None else {}  # path -> (text, front matter, hashed bytes?) read ahead
+
+    def _hashed(self, path: Path | str) -> str | None:
+        """The hash of a file's bytes taken before the build read anything (None: not hashed)."""
+        return self.records.hashes.get(str(path)) if self.records is not None else None
 
     def key_of(self, path: Path) -> str:
         """The content key of a source (its path below content/)."""
@@ -105,10 +115,13 @@ class _Loader:
 
     def _parse(self, path: Path, fields: tuple[Field, ...], what: str):
         """Read, split, validate and render one source."""
-        text = _read_text(path, self.problems)
+        ahead = self.early.pop(str(path), None)  # (text, front matter, whether its bytes are the hashed ones)
+        if ahead is not None and ahead[2:] == (True,):
+            text = ahead[0]  # read ahead from the very bytes the build hashed: not read again
+        else:
+            text = _read_text(path, self.problems, self._hashed(path))
         if text is None:
             return None
-        ahead = self.early.pop(str(path), None)
         try:
             fm = ahead[1] if ahead is not None and ahead[0] == text else parse(text)
         except FrontMatterError as e:
@@ -166,7 +179,7 @@ class _Loader:
             self.person(path, fm.line_of("author"), v["author"])
         original_name = str(path)[:-3] + ".original.txt"
         exists = self.records.exists(original_name) if self.records else os.path.exists(original_name)
-        original = _read_text(Path(original_name), self.problems) if exists else None
+        original = _read_text(Path(original_name), self.problems, self._hashed(original_name)) if exists else None
         key = self.key_of(path)
         fingerprint = ""
         rkey = self.records.key(path, key, "post front matter") if self.records else None
@@ -262,11 +275,13 @@ def _md_files(folder: Path) -> list[Path]:
 
 
 def _bodies_to_render(content: Path, bodies: BodyStore, records: RecordStore | None = None,
-                      memo: ProjectMemo | None = None, early: dict[str, tuple[str, FrontMatter]] | None = None):
+                      memo: ProjectMemo | None = None, early: dict[str, tuple] | None = None):
     """(key, markdown, first line, email) of every source whose body the cache lacks, for
     rendering ahead in a process pool (a source with the bytes of a cached one is not parsed;
     a project the memo has is not walked). `early` gets each front matter parsed here, by
-    path with its text: the loader takes it instead of parsing the same text again."""
+    path with its text and whether its bytes are the ones the build hashed: the loader takes
+    it instead of parsing the same text again, and such a text instead of reading the file
+    again."""
     files = _md_files(content / "pages")
     projects = content / "projects"
     if projects.is_dir():
@@ -288,7 +303,8 @@ def _bodies_to_render(content: Path, bodies: BodyStore, records: RecordStore | N
         except (OSError, ValueError):
             continue  # reported by the loader itself
         if early is not None:
-            early[str(path)] = (text, fm)
+            hashed = records.hashes.get(str(path)) if records is not None else None
+            early[str(path)] = (text, fm, hashed is not None and hashlib.sha256(raw).hexdigest() == hashed)
         item = (key, fm.body, fm.body_line, fm.data.get("source") == "email")
         bodies.note_source(key, raw, item)
         yield item
@@ -303,7 +319,7 @@ def load_site(settings: Settings, people: People, problems: Problems | None = No
     `records` holds the sources earlier builds parsed, by content hash; `memo` the projects a
     long-running process loaded before (see ProjectMemo)."""
     content = settings.root / "content"
-    early: dict[str, tuple[str, FrontMatter]] = {}
+    early: dict[str, tuple] = {}
     if bodies is not None and content.is_dir():
         bodies.prefetch(_bodies_to_render(content, bodies, records, memo, early))
     try:
@@ -315,7 +331,7 @@ def load_site(settings: Settings, people: People, problems: Problems | None = No
 
 def _load(settings: Settings, people: People, problems: Problems | None, content: Path,
           bodies: BodyStore | None, records: RecordStore | None, memo: ProjectMemo | None,
-          early: dict[str, tuple[str, FrontMatter]]) -> Site:
+          early: dict[str, tuple]) -> Site:
     """The walk of load_site (bodies may still be rendering in the pool)."""
     loader = _Loader(settings, people, problems or Problems(settings.root), bodies, records, memo, early)
     if not content.is_dir():
