@@ -60,3 +60,20 @@ def test_a_text_read_ahead_from_the_hashed_bytes_is_not_read_again(tmp_path: Pat
     path.unlink()  # (a loader that read the file again would report it missing)
     post = _Loader(settings, people, Problems(root), records=records, early=early).post(path, "alpha")
     assert post is not None and post.title == title
+
+
+def test_a_body_key_noted_ahead_is_taken_only_for_the_same_item(tmp_path: Path) -> None:
+    """The body key note_source computed is reused for the very same (key, text, line, email);
+    any other text of the same source gets its own key."""
+    from extranet.cache import open_cache
+    from extranet.content.parallel import BodyStore, body_key
+
+    store = BodyStore(open_cache(tmp_path / "state", False), jobs=1)
+    item = ("projects/alpha/posts/x.md", "Hello *world*", 5, False)
+    store.note_source(item[0], b"raw", item)
+    assert store._key(item) == body_key(*item)
+    other = (item[0], "Hello *world*!", 5, False)
+    assert store._key(other) == body_key(*other) != body_key(*item)
+    body = store.render(*other[:3])
+    assert body.text == "Hello *world*!" and body.digest == body_key(*other)  # rendered under its own key
+    assert body_key(*item) not in store.used

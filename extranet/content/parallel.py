@@ -53,6 +53,7 @@ class BodyStore:
         self.used: dict[str, Body] = {}
         self.sources: dict[str, tuple[str, str]] = cache.get(SOURCES)  # key -> (hash of file bytes, body key)
         self.noted: dict[str, tuple[str, str]] = {}
+        self._items: dict[str, tuple[tuple[str, str, int, bool], str]] = {}  # source key -> (item, body key)
         self.jobs = jobs if jobs is not None else (os.cpu_count() or 1)
         self.renderer = Renderer()
         self.pool: ProcessPoolExecutor | None = None
@@ -68,8 +69,16 @@ class BodyStore:
         return True
 
     def note_source(self, key: str, raw: bytes, item: tuple[str, str, int, bool]) -> None:
-        """Remember which body key the source `key` with these bytes has."""
-        self.noted[key] = (digest("source", raw), body_key(*item))
+        """Remember which body key the source `key` with these bytes has (and the item it was
+        computed from: prefetch and render take it instead of hashing the same text again)."""
+        k = body_key(*item)
+        self.noted[key] = (digest("source", raw), k)
+        self._items[key] = (item, k)
+
+    def _key(self, item: tuple[str, str, int, bool]) -> str:
+        """The body key of an item (the one note_source computed for the same item)."""
+        known = self._items.get(item[0])
+        return known[1] if known is not None and known[0] == item else body_key(*item)
 
     def prefetch(self, items: Iterable[tuple[str, str, int, bool]]) -> None:
         """Start rendering the missing bodies of `items` in a process pool (when there are
@@ -79,7 +88,7 @@ class BodyStore:
         chunk: dict[str, tuple[str, str, int, bool]] = {}
         waiting: dict[str, tuple[str, str, int, bool]] = {}  # until there are enough for a pool
         for item in items:
-            k = body_key(*item)
+            k = self._key(item)
             if k in self.known or k in self.pending or k in chunk or k in waiting:
                 continue
             if self.pool is None:
@@ -115,7 +124,8 @@ class BodyStore:
                 self.known[k] = replace(result, digest=k)
 
     def finish(self) -> None:
-        """Stop the pool (every body it rendered is taken)."""
+        """Stop the pool (every body it rendered is taken); forget the items noted."""
+        self._items.clear()  # (they hold every source's text)
         if self.pool is None:
             return
         try:
@@ -129,7 +139,7 @@ class BodyStore:
 
     def render(self, key: str, text: str, first_line: int = 1, *, email: bool = False) -> Body:
         """The body of a source, from the cache, the pool or rendered now (raises MarkupError)."""
-        k = body_key(key, text, first_line, email)
+        k = self._key((key, text, first_line, email))
         body = self.known.get(k)
         if body is None and k in self.pending:
             self._collect(*self.pending[k])
