@@ -258,8 +258,8 @@ class Matcher:
         anchor that is not a substring of its string (a damaged memo) is replaced by the string."""
         m = cls.__new__(cls)
         m.secrets = dict(secrets)
-        m._index({s: a if isinstance(a, str) and a and a in s else s for s in m.secrets
-                  for a in (anchors.get(s),)})
+        trusted = {s: anchors.get(s) for s in m.secrets}
+        m._index({s: a if isinstance(a, str) and a and a in s else s for s, a in trusted.items()})
         return m
 
     def _index(self, anchors: dict[str, str]) -> None:

@@ -43,11 +43,15 @@ def memo_matcher(cache: Cache, kept: Mapping[str, str], shown: list[str], hashes
     new_texts = [texts[d] for d in current if d not in seen_before]  # (BUILD is no text's hash)
     state: dict[str, tuple] = {}
     unknown: list[str] = []
+    unanchored: list[str] = []  # new candidates, and those anchored by an older index
     only_new: list[str] = []
     multiline = [c for c in kept if "\n" in c]
     for c in kept:
         entry = before.get(c)
-        if entry is None or "\n" in c or not isinstance(entry[0], str):  # (an anchor of an older index: anew)
+        if entry is None or not isinstance(entry[0], str):
+            unknown.append(c)
+            unanchored.append(c)
+        elif "\n" in c:
             unknown.append(c)
         elif entry[1] != ABSENT and entry[1] in current:
             state[c] = entry
@@ -57,7 +61,7 @@ def memo_matcher(cache: Cache, kept: Mapping[str, str], shown: list[str], hashes
             unknown.append(c)
     if not before or len(unknown) > MAX_NEW or len(new_texts) > MAX_NEW_TEXTS:
         return _full(cache, kept, texts, current)
-    anchors = anchors_of([c for c in unknown if not isinstance(before.get(c, (None,))[0], str)])
+    anchors = anchors_of(unanchored)
     for c in only_new:
         entry = (before[c][0], _witness(c, new_texts) or ABSENT) if new_texts else before[c]
         state[c] = before[c] if entry == before[c] else entry  # the same object: not written again

@@ -22,7 +22,7 @@ def test_a_source_changed_after_it_was_parsed_ahead_is_loaded_as_it_is_now(tmp_p
     now = path.read_text(encoding="utf-8")
     before = now.replace("title:", "title: Stale", 1)
     assert before != now
-    loader = _Loader(settings, people, Problems(root), early={str(path): (before, parse(before))})
+    loader = _Loader(settings, people, Problems(root), early={str(path): (before, parse(before), False)})
     post = loader.post(path, "alpha")
     assert post is not None and post.title == parse(now).data["title"]
     assert str(path) not in loader.early  # taken (or dropped) once
@@ -34,7 +34,7 @@ def test_the_same_text_parsed_ahead_gives_the_same_site(tmp_path: Path) -> None:
     ahead = _Loader(settings, people, Problems(root), early={})
     path = root / "content" / "projects" / "alpha" / "posts" / "2026-01-06-pricing.md"
     text = path.read_text(encoding="utf-8")
-    ahead.early[str(path)] = (text, parse(text))
+    ahead.early[str(path)] = (text, parse(text), False)
     assert ahead.post(path, "alpha") == _Loader(settings, people, Problems(root)).post(path, "alpha")
     assert load_site(settings, people).by_key.keys()  # (the whole site still loads)
 

@@ -54,17 +54,16 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "x"
 
 
-def _read_text(path: Path, problems: Problems, hashed: str | None = None) -> str | None:
-    """Read a UTF-8 text file, reporting unreadable files and invalid UTF-8 with its line.
-    `hashed`: the SHA-256 the build's inputs were hashed with; bytes that differ (the file was
-    edited while the build ran) are reported: what the build caches under that hash must be
-    made from those very bytes."""
+def _read_text(path: Path, problems: Problems, records: RecordStore | None = None) -> str | None:
+    """Read a UTF-8 text file, reporting unreadable files and invalid UTF-8 with its line, and
+    bytes other than those the build hashed (the file was edited while the build ran: see
+    RecordStore.hashed_as)."""
     try:
         raw = path.read_bytes()
     except OSError as e:
         problems.add(path, None, f"cannot read: {e.strerror}")
         return None
-    if hashed is not None and hashlib.sha256(raw).hexdigest() != hashed:
+    if records is not None and records.hashed_as(path, raw) is False:
         problems.add(path, None, "changed while the build was reading it: build again")
         return None
     try:
@@ -79,7 +78,8 @@ class _Loader:
 
     def __init__(self, settings: Settings, people: People, problems: Problems,
                  bodies: BodyStore | Renderer | None = None, records: RecordStore | None = None,
-                 memo: ProjectMemo | None = None, early: dict[str, tuple] | None = None) -> None:
+                 memo: ProjectMemo | None = None,
+                 early: dict[str, tuple[str, FrontMatter, bool]] | None = None) -> None:
         self.root = settings.root
         self.content = str(settings.root / "content") + "/"
         self.settings = settings
@@ -89,10 +89,6 @@ class _Loader:
         self.records = records
         self.memo = memo
         self.early = early if early is not None else {}  # path -> (text, front matter, hashed bytes?) read ahead
-
-    def _hashed(self, path: Path | str) -> str | None:
-        """The hash of a file's bytes taken before the build read anything (None: not hashed)."""
-        return self.records.hashes.get(str(path)) if self.records is not None else None
 
     def key_of(self, path: Path) -> str:
         """The content key of a source (its path below content/)."""
@@ -116,10 +112,10 @@ class _Loader:
     def _parse(self, path: Path, fields: tuple[Field, ...], what: str):
         """Read, split, validate and render one source."""
         ahead = self.early.pop(str(path), None)  # (text, front matter, whether its bytes are the hashed ones)
-        if ahead is not None and ahead[2:] == (True,):
+        if ahead is not None and ahead[2]:
             text = ahead[0]  # read ahead from the very bytes the build hashed: not read again
         else:
-            text = _read_text(path, self.problems, self._hashed(path))
+            text = _read_text(path, self.problems, self.records)
         if text is None:
             return None
         try:
@@ -179,7 +175,7 @@ class _Loader:
             self.person(path, fm.line_of("author"), v["author"])
         original_name = str(path)[:-3] + ".original.txt"
         exists = self.records.exists(original_name) if self.records else os.path.exists(original_name)
-        original = _read_text(Path(original_name), self.problems, self._hashed(original_name)) if exists else None
+        original = _read_text(Path(original_name), self.problems, self.records) if exists else None
         key = self.key_of(path)
         fingerprint = ""
         rkey = self.records.key(path, key, "post front matter") if self.records else None
@@ -275,7 +271,8 @@ def _md_files(folder: Path) -> list[Path]:
 
 
 def _bodies_to_render(content: Path, bodies: BodyStore, records: RecordStore | None = None,
-                      memo: ProjectMemo | None = None, early: dict[str, tuple] | None = None):
+                      memo: ProjectMemo | None = None,
+                      early: dict[str, tuple[str, FrontMatter, bool]] | None = None):
     """(key, markdown, first line, email) of every source whose body the cache lacks, for
     rendering ahead in a process pool (a source with the bytes of a cached one is not parsed;
     a project the memo has is not walked). `early` gets each front matter parsed here, by
@@ -303,8 +300,7 @@ def _bodies_to_render(content: Path, bodies: BodyStore, records: RecordStore | N
         except (OSError, ValueError):
             continue  # reported by the loader itself
         if early is not None:
-            hashed = records.hashes.get(str(path)) if records is not None else None
-            early[str(path)] = (text, fm, hashed is not None and hashlib.sha256(raw).hexdigest() == hashed)
+            early[str(path)] = (text, fm, records is not None and records.hashed_as(path, raw) is True)
         item = (key, fm.body, fm.body_line, fm.data.get("source") == "email")
         bodies.note_source(key, raw, item)
         yield item
@@ -319,7 +315,7 @@ def load_site(settings: Settings, people: People, problems: Problems | None = No
     `records` holds the sources earlier builds parsed, by content hash; `memo` the projects a
     long-running process loaded before (see ProjectMemo)."""
     content = settings.root / "content"
-    early: dict[str, tuple] = {}
+    early: dict[str, tuple[str, FrontMatter, bool]] = {}
     if bodies is not None and content.is_dir():
         bodies.prefetch(_bodies_to_render(content, bodies, records, memo, early))
     try:
@@ -331,7 +327,7 @@ def load_site(settings: Settings, people: People, problems: Problems | None = No
 
 def _load(settings: Settings, people: People, problems: Problems | None, content: Path,
           bodies: BodyStore | None, records: RecordStore | None, memo: ProjectMemo | None,
-          early: dict[str, tuple]) -> Site:
+          early: dict[str, tuple[str, FrontMatter, bool]]) -> Site:
     """The walk of load_site (bodies may still be rendering in the pool)."""
     loader = _Loader(settings, people, problems or Problems(settings.root), bodies, records, memo, early)
     if not content.is_dir():

@@ -10,6 +10,7 @@ Only sources that loaded without any problem are kept, so a cached source never 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,6 +54,12 @@ class RecordStore:
             sha = self.hashes.get(str(path))
             self._keys[slot] = digest("record", what, key, sha) if sha else None
         return self._keys[slot]
+
+    def hashed_as(self, path: Path | str, raw: bytes) -> bool | None:
+        """Whether `raw` are the bytes of `path` the build hashed before reading anything (None:
+        it hashed none). What the build keeps under that hash must be made from those bytes."""
+        sha = self.hashes.get(str(path))
+        return None if sha is None else hashlib.sha256(raw).hexdigest() == sha
 
     def exists(self, path: Path | str) -> bool:
         """Whether a file was present when the build's inputs were hashed (when they were
