@@ -25,11 +25,10 @@ from .output import Spare, discard, folder_identity, publish, same_files
 from .render.output import ZoneOutput
 
 if TYPE_CHECKING:  # the stages themselves are imported by build() once it has work for them
-    from .audit import Matcher
     from .content.model import Site
     from .render.theme import Theme
     from .site.urls import Urls
-    from .zones import View, ViewMemo
+    from .zones import View
 
 log = logging.getLogger("extranet")
 
@@ -77,13 +76,6 @@ class BuildResult:
         return f"built {zones}{warn} in {self.seconds:.2f} s"
 
 
-def _view_memo() -> ViewMemo:
-    """A fresh zones.ViewMemo (zones.py is loaded by a build that has work to do)."""
-    from .zones import ViewMemo
-
-    return ViewMemo()
-
-
 @dataclass
 class Warm:
     """What a long-running caller (the gateway) keeps in memory from one build to the next,
@@ -97,9 +89,6 @@ class Warm:
     projects: dict = field(default_factory=dict)  # see content.records.ProjectMemo
     theme: tuple[str, Theme] | None = None  # (hash of its files, the theme)
     fingerprints: dict = field(default_factory=dict)  # zone -> render.fingerprint.Kept
-    canaries: dict = field(default_factory=dict)  # see audit.ProjectCanaries
-    canary_hashes: dict = field(default_factory=dict)  # canary text -> SHA-256 (incremental.OutputMemo)
-    views: ViewMemo = field(default_factory=_view_memo)
     spare: Spare | None = None  # the output trees the last publish swapped out (see output.Spare)
     output: tuple | None = None  # (output folder, identity of each zone's folder, inputs.Snapshot) after it
 
@@ -120,7 +109,7 @@ class Warm:
             memo = ProjectMemo(self.projects, hashes, root)
             if memo.has(project_id):
                 return memo.get(project_id, None)
-        return load_project(settings, people, project_id, BodyStore(self.cache, jobs=1) if self.cache else None)
+        return load_project(settings, people, project_id, BodyStore(self.cache, jobs=1, remote_images=settings.remote_images) if self.cache else None)
 
     def theme_for(self, root: Path, name: str, compiled: Path | None, hashes: dict[str, str]) -> Theme:
         """The site's theme, the one kept when none of its files (the site's own and the
@@ -207,36 +196,34 @@ def build(
                 rendered = {zone: ZoneOutput(zone, pages=n) for zone, n in same.pages}
                 return BuildResult(None, {}, rendered, {}, counter.messages, time.perf_counter() - started,
                                    unchanged=True)
-        from .audit import canary_matcher, find_leaks
+        from .audit import audit_output
         from .content.loader import load_site
         from .content.parallel import BodyStore
         from .content.records import ProjectMemo, RecordStore
-        from .incremental import OutputMemo, plain_files, render_deferred
+        from .incremental import OutputMemo
         from .render.pages import ZoneRenderer
         from .render.pool import render_zones
         from .render.theme import Theme
-        from .zones import MIXED, ZONES, Rules
+        from .zones import ZONES, Rules
 
         say("loading content")
-        bodies = BodyStore(store, jobs)
+        bodies = BodyStore(store, jobs, settings.remote_images)
         hashes = inputs.hashes() if inputs is not None else {}
         warmed = warm is not None and inputs is not None  # a warm process's memos rely on the input hashes
         records = RecordStore(store, hashes)
         projects = ProjectMemo(warm.projects, hashes, root) if warmed else None
         site = load_site(settings, people, problems, bodies=bodies, records=records, memo=projects)
-        rules = Rules(site, now, warm.views if warmed else None)
+        rules = Rules(site, now)
         compiled = store.folder / "templates" if store.folder else None
         theme = warm.theme_for(root, settings.theme, compiled, hashes) if warmed else Theme(root, settings.theme, compiled)
         encrypt = settings.encrypt if encrypt is None else encrypt
         urls = urls_for(settings, encrypt)
-        memo = OutputMemo(store, out, encrypt, warm.canary_hashes if warmed else None) if write and cache else None
+        memo = OutputMemo(store, out, encrypt) if write and cache else None
         views = {zone: rules.view(zone) for zone in ZONES}
         banner = preview_banner(settings) if preview_banner else ""
-        matcher = canary_matcher(rules, views[MIXED], store if cache else None,
-                                 warm.canaries if warmed else None)
         say("rendering")
         kept = warmed and memo is not None
-        renderers = {zone: ZoneRenderer(views[zone], urls, theme, preview_banner=banner, livereload=livereload,
+        renderers = {zone: ZoneRenderer(views[zone], urls[zone], theme, preview_banner=banner, livereload=livereload,
                                         memo=memo.for_zone(zone) if memo else None,
                                         fingerprints=warm.fingerprints.get(zone, {}) if kept else None)
                      for zone in ZONES}
@@ -248,29 +235,20 @@ def build(
             sealers.update(sealers_for(site, views))
             return {zone: sealer.seal_all for zone, sealer in sealers.items()}
 
-        rendered = render_zones(renderers, jobs, audits={MIXED: lambda files: find_leaks(files, matcher)},
-                                seals=seals if encrypt else None)
-        secrets_of_mixed = matcher.secrets
-        mixed = rendered[MIXED]
-        if memo is None or not memo.audited(secrets_of_mixed):
-            render_deferred(mixed)  # new canaries: every mixed page is checked again
-        audited = plain_files(mixed.files)
-        leaks = mixed.findings + find_leaks({p: d for p, d in audited.items() if p not in mixed.audited}, matcher)
-        if leaks:
-            raise BuildError("audit failed, nothing written: " + "; ".join(str(x) for x in leaks[:5]))
+        rendered = render_zones(renderers, jobs, seals=seals if encrypt else None)
+        for message in _set_aside(views):
+            log.warning("%s", message)
         trees = {zone: out_.files for zone, out_ in rendered.items()}
+        secrets = None
         if encrypt:
             from .protect.build import protect_site  # the protect stage (encryption, server auth)
+            from .protect.secrets import Secrets
 
             say("encrypting")
             trees = protect_site(site, views, rendered, urls, memo.reusable if memo else None, sealers)
-            say("auditing")
-            failures = audit_protected_output(site, views, {z: plain_files(t) for z, t in trees.items()},
-                                              matcher, audited, {z: o.sealed for z, o in rendered.items()})
             for out_ in rendered.values():
                 out_.sealed.clear()  # (the trees hold what they took)
-            if failures:
-                raise BuildError("audit failed, nothing written: " + "; ".join(failures[:5]))
+            secrets = Secrets.load(settings.state_dir)
         # .htpasswd and server snippets: for the server's configuration, never in a served folder
         server = trees.pop("server", None)
         if server is None and write and not livereload and preview_banner is None:
@@ -290,10 +268,19 @@ def build(
                     warm.spare = Spare(spares)
                 spare = warm.spare
             live = {zone: folder_identity(out / zone) for zone in trees}
+            def audit(staged: dict[str, Path]) -> None:
+                say("auditing")
+                failures = audit_output(site, now, staged, urls, secrets)
+                if failures:
+                    raise BuildError(f"audit failed, nothing written ({len(failures)} problem(s)): "
+                                     + "; ".join(failures[:5]))
+
             with ThreadPoolExecutor(1) as saver:  # the cache so far (by content) while the files are written
                 saved = saver.submit(store.save)
-                publish(out, trees, trash=trash, spare=spare)
+                publish(out, trees, trash=trash, spare=spare, check=audit)
             saved.result()
+            if secrets is not None:
+                secrets.save()  # user-name tags the audit derived (a PBKDF2 each): derived once
             if spare is None and spares.exists():
                 discard(spares, trash)  # a gateway's, out of date now (it will stage afresh)
             if server is not None and not same_files(settings.state_dir / "server", server):
@@ -307,8 +294,7 @@ def build(
                 if warmed:
                     warm.output = (out, {zone: folder_identity(out / zone) for zone in trees}, snapshot)
             if memo is not None:
-                memo.record(rendered, trees, _content_keys(settings) if encrypt else {}, secrets_of_mixed,
-                            snapshot)
+                memo.record(rendered, trees, _content_keys(settings) if encrypt else {}, snapshot)
             if inputs is not None:
                 inputs.record(site, now, trees, {z: o.pages for z, o in rendered.items()}, counter.messages,
                               snapshot)
@@ -330,23 +316,12 @@ def build(
     return BuildResult(site, views, rendered, trees, counter.messages, time.perf_counter() - started)
 
 
-def audit_protected_output(site: Site, views: dict[str, View], trees: dict[str, dict[str, bytes]],
-                           secrets_for_mixed: "dict[str, str] | Matcher",
-                           audited: dict[str, bytes] | None = None,
-                           sealed: dict[str, dict[str, tuple[bytes, bytes, bytes]]] | None = None) -> list[str]:
-    """Decrypt the trees with the build's keys and prove them (see audit.audit_protected;
-    `audited`: mixed plaintext find_leaks already proved; `sealed`: what render workers sealed
-    and opened again)."""
-    from .audit import audit_protected
-    from .protect.secrets import Secrets
+def _set_aside(views: dict[str, View]) -> list[str]:
+    """What staff must know of the email posts held back from the mixed zone."""
+    from .zones import INTERNAL
 
-    secrets = Secrets.load(site.settings.state_dir)
-    emails = {p.id: p.email for p in site.people.people.values()}
-    before = {z: len(zs.tag_cache) for z, zs in secrets.zones.items()}
-    problems = audit_protected(views, trees, secrets, secrets_for_mixed, emails, audited, sealed)
-    if any(len(zs.tag_cache) != before.get(z) for z, zs in secrets.zones.items()):
-        secrets.save()  # user-name tags cost a PBKDF2 each: derive them once
-    return problems
+    held = views[INTERNAL].held or {}
+    return [f"{key}: held for moderation, not shared: {reason}" for key, reason in sorted(held.items())]
 
 
 def _content_keys(settings: config.Settings) -> dict[str, dict[str, bytes]]:
@@ -357,12 +332,15 @@ def _content_keys(settings: config.Settings) -> dict[str, dict[str, bytes]]:
     return {zone: dict(zs.keys) for zone, zs in secrets.zones.items()}
 
 
-def urls_for(settings: config.Settings, encrypt: bool) -> Urls:
-    """The output paths of a site: opaque (keyed by a site secret) when encrypted, readable otherwise."""
+def urls_for(settings: config.Settings, encrypt: bool) -> dict[str, Urls]:
+    """The output paths of each zone of a site: opaque (keyed by a secret of the zone) when
+    encrypted, readable otherwise."""
     from .site.urls import Urls
+    from .zones import ZONES
 
     if not encrypt:
-        return Urls(None)
+        return {zone: Urls(None) for zone in ZONES}
     from .protect.sitekey import url_secret
 
-    return Urls(url_secret(settings.state_dir))
+    secret = url_secret(settings.state_dir)
+    return {zone: Urls(secret, zone) for zone in ZONES}

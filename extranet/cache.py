@@ -22,7 +22,7 @@ from pathlib import Path
 from . import __version__
 
 log = logging.getLogger("extranet")
-FORMAT = f"extranet-cache/1/{__version__}"
+FORMAT = f"extranet-cache/2/{__version__}"
 MAX_DELTAS = 24  # delta files per namespace before the whole namespace is rewritten
 _MISSING = object()
 

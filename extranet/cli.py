@@ -341,6 +341,8 @@ def moderate_list(root: Path) -> None:
     waiting = pending(root)
     for w in waiting:
         click.echo(f"{w.ref}  {w.date}  {w.author or '?'}  {w.title}\n    {w.excerpt}")
+        if w.held:
+            click.echo(f"    held, internal only: it {w.held}")
     if not waiting:
         click.echo("nothing waits for moderation")
 
@@ -354,8 +356,7 @@ def moderate_approve(root: Path, ref: str) -> None:
     from .build import build as run_build
     from .moderation import approve
 
-    approve(root, ref)
-    click.echo(f"approved {ref}")
+    click.echo(approve(root, ref))
     click.echo(run_build(root).summary())
 
 

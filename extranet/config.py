@@ -21,7 +21,7 @@ from .schema import ID_RE, Field, check
 ZONES = ("internal", "mixed")
 
 SITE_FIELDS = (
-    Field("title", "str", "Site title, shown in every page header.", required=True),
+    Field("title", "line", "Site title, shown in every page header.", required=True),
     Field("language", "choice", "Interface and mail language.", "fr", choices=("fr", "en")),
     Field("org", "id", "The site's own organisation: its people are staff.", required=True),
     Field("theme", "str", "Theme name: themes/<theme>/ in the site, else the packaged one.", "default"),
@@ -39,10 +39,12 @@ PROTECT_FIELDS = (
 BUILD_FIELDS = (
     Field("notify", "bool", "Send notifications for new posts at the end of each build.", False),
     Field("future_posts", "bool", "Publish posts dated in the future.", False),
+    Field("remote_images", "bool", "Keep images from other sites in staff pages (readers' browsers then "
+          "fetch them); an email post never keeps one.", False),
 )
 MAIL_FIELDS = (
-    Field("reply_domain", "str", "Domain of the personal reply addresses reply+<token>@domain.", ""),
-    Field("from", "str", "From address of every message the site sends.", ""),
+    Field("reply_domain", "line", "Domain of the personal reply addresses reply+<token>@domain.", ""),
+    Field("from", "line", "From address of every message the site sends.", ""),
     Field("attach_limit", "int", "Attachments up to this many bytes are attached, larger ones linked.", 2_000_000),
     Field("max_message_size", "int", "Largest inbound message accepted, in bytes.", 25_000_000),
     Field("trusted_authserv_id", "str", "authserv-id of the server whose Authentication-Results we trust.", ""),
@@ -68,13 +70,13 @@ IMAP_FIELDS = (
     Field("poll_seconds", "int", "Polling interval when the server has no IDLE.", 60),
 )
 ORG_FIELDS = (
-    Field("name", "str", "Display name.", required=True),
+    Field("name", "line", "Display name.", required=True),
     Field("kind", "choice", "client or supplier (not set for the site's own organisation).", None,
           choices=("client", "supplier")),
 )
 PERSON_FIELDS = (
-    Field("name", "str", "Display name.", required=True),
-    Field("email", "str", "Email address (also a login name).", required=True),
+    Field("name", "line", "Display name.", required=True),
+    Field("email", "line", "Email address (also a login name).", required=True),
     Field("org", "id", "Organisation id.", required=True),
     Field("expires", "date", "Access ends after this day.", None),
     Field("notify", "choice", "Notifications by email.", "immediate", choices=("immediate", "digest", "none")),
@@ -136,6 +138,7 @@ class Settings:
     iterations: int
     notify_on_build: bool
     future_posts: bool
+    remote_images: bool
     mail: Mail
 
     @property
@@ -290,6 +293,7 @@ def load_settings(root: Path, problems: Problems) -> Settings | None:
         iterations=prot["iterations"],
         notify_on_build=build["notify"],
         future_posts=build["future_posts"],
+        remote_images=build["remote_images"],
         mail=Mail(
             reply_domain=mail["reply_domain"],
             from_addr=mail["from"],

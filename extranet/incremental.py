@@ -3,14 +3,11 @@
 A page is reused only when its page key (a hash of everything it is rendered from, see
 render/fingerprint.py) is the one its previous output file was made from, that file is the
 very one we wrote (same size, mtime and inode), and, when encrypted, it was sealed with the
-content key its scope has now. The mixed zone's audit is memoised the same way: a reused page
-was checked against a set of canaries; if the build has a canary outside that set, every
-mixed page is rendered again and checked in full.
+content key its scope has now.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,11 +16,11 @@ from .cache import Cache, digest, stat_key
 from .inputs import Snapshot
 from .render.pages import Deferred, Memo, ZoneOutput
 
-NAMESPACE = "outputs"  # the output folder, its zones, the canaries its mixed pages were checked against
+NAMESPACE = "outputs"  # the output folder and its zones
 PAGES = "output-pages"  # one namespace per zone: path -> entry (one entry each: the cache writes only changes)
 GROUPS = "output-groups"  # one namespace per zone: group key -> its pages' paths
 BUILD = ""  # an entry of each of them (never a path nor a group key): the build that wrote it, as a
-# crash between their files must not pair pages with canaries they were not checked against
+# crash between their files must not mix entries of two builds
 PLAIN = "plain"
 MOVED = "moved"  # a page the protect stage placed elsewhere (a person's home): entry[2] lists where
 
@@ -36,10 +33,8 @@ def seal_id(secret: bytes) -> str:
 class OutputMemo:
     """The previous build's output, page by page: (page key, seal id, file stat, warnings)."""
 
-    def __init__(self, cache: Cache, out_dir: Path, encrypt: bool, hashes: dict[str, str] | None = None) -> None:
-        """`hashes`: the canaries' hashes by text, kept by a long-running process (filled here)."""
+    def __init__(self, cache: Cache, out_dir: Path, encrypt: bool) -> None:
         self.cache = cache
-        self.hashes = hashes
         self.out_dir = out_dir
         self.encrypt = encrypt
         stored = cache.get(NAMESPACE)
@@ -51,23 +46,10 @@ class OutputMemo:
             if pages.get(BUILD) == build and groups.get(BUILD) == build:  # written by the same build
                 self.entries[zone] = {k: v for k, v in pages.items() if k != BUILD}
                 self.groups[zone] = {k: v for k, v in groups.items() if k != BUILD}
-        self.checked: frozenset[str] = stored.get("canaries", frozenset()) if self.entries else frozenset()
-        self._digests: tuple[object, frozenset[str]] | None = None  # (canaries, their hashes)
         self._targets = {zone: {t for e in entries.values() if e[1] == MOVED for t in e[2]}
                          for zone, entries in self.entries.items()}
         self._approved: dict[tuple[str, str], str] = {}  # (zone, placed path) -> page key it may keep
         self._seals: dict[bytes, str] = {}
-
-    def _canary_digests(self, canaries: Mapping[str, str]) -> frozenset[str]:
-        """The hashes of the canaries (computed once per build for the same mapping)."""
-        if self._digests is None or self._digests[0] is not canaries:
-            known = self.hashes or {}
-            found = {c: known.get(c) or hashlib.sha256(c.encode()).hexdigest() for c in canaries}
-            if self.hashes is not None:
-                self.hashes.clear()
-                self.hashes.update(found)
-            self._digests = (canaries, frozenset(found.values()))
-        return self._digests[1]
 
     def for_zone(self, zone: str) -> Memo:
         """The renderer's question: may the page at `path` with this key keep its previous output?"""
@@ -124,13 +106,8 @@ class OutputMemo:
         # a placed page (a person's home) only where its page was found unchanged in this build
         return path not in self._targets.get(zone, ()) or self._approved.get((zone, path)) == entry[0]
 
-    def audited(self, canaries: Mapping[str, str]) -> bool:
-        """Whether every reused mixed page was already checked against all of these canaries."""
-        return self._canary_digests(canaries) <= self.checked
-
     def record(self, rendered: Mapping[str, ZoneOutput], trees: Mapping[str, Mapping[str, object]],
-               keys: Mapping[str, Mapping[str, bytes]], canaries: Mapping[str, str],
-               snapshot: Snapshot | None = None) -> None:
+               keys: Mapping[str, Mapping[str, bytes]], snapshot: Snapshot | None = None) -> None:
         """Remember the pages just published (`keys`: zone -> scope -> content key, empty when
         plain; `snapshot`: inputs.output_snapshot of the published zones, to save a stat per file)."""
         stats = snapshot.stats if snapshot is not None else None
@@ -165,22 +142,9 @@ class OutputMemo:
                       if all(p in entries for p in paths)}
             self.cache.replace(f"{PAGES}-{zone}", entries | {BUILD: build})
             self.cache.replace(f"{GROUPS}-{zone}", groups | {BUILD: build})
-        self.cache.replace(NAMESPACE, {"out": str(self.out_dir), "zones": tuple(sorted(rendered)),
-                                       "canaries": self._canary_digests(canaries), BUILD: build})
+        self.cache.replace(NAMESPACE, {"out": str(self.out_dir), "zones": tuple(sorted(rendered)), BUILD: build})
 
 
 def _same(value: tuple, before: tuple | None) -> tuple:
     """`before` when it equals `value` (the same object: the cache then writes nothing for it)."""
     return before if before == value else value
-
-
-def render_deferred(out: ZoneOutput) -> None:
-    """Render every deferred page of a zone now (its bytes are needed, e.g. for a full audit)."""
-    for path, data in list(out.files.items()):
-        if isinstance(data, Deferred):
-            out.files[path] = data.render()
-
-
-def plain_files(tree: Mapping[str, object]) -> dict[str, bytes]:
-    """The files of a tree that were produced in this build (deferred ones left out)."""
-    return {p: d for p, d in tree.items() if isinstance(d, bytes)}

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -182,11 +182,13 @@ def settle() -> None:
 
 
 def publish(out_dir: Path, trees: Mapping[str, Mapping[str, bytes]], trash: Path | None = None,
-            spare: "Spare | None" = None) -> None:
-    """Stage every tree first (any failure leaves the old output untouched), then swap each in
+            spare: "Spare | None" = None, check: Callable[[dict[str, Path]], None] | None = None) -> None:
+    """Stage every tree first, then swap each in; any failure, and any exception `check`
+    raises when given the staged folders (name -> folder), leaves the old output untouched
     (`trash`: where the previous trees go to be deleted in the background, see `discard`;
     `spare`: the swapped-out trees a long-running process keeps, see Spare)."""
     staged: dict[str, Path] = {}
+    new_folder = not out_dir.exists()
     try:
         for name, files in trees.items():
             if spare is not None and spare.usable(name, out_dir / name):
@@ -196,12 +198,16 @@ def publish(out_dir: Path, trees: Mapping[str, Mapping[str, bytes]], trash: Path
                 except (OSError, SpareMismatch):
                     spare.drop(name, trash)  # whatever happened to it: a fresh staging tree instead
             staged[name] = stage(out_dir, name, files)
+        if check is not None:
+            check(dict(staged))
     except BaseException:
         for name, path in staged.items():
             if spare is not None and spare.holds(name, path):
                 spare.drop(name, trash)  # half brought up to date: no longer what it is known to be
             else:
                 shutil.rmtree(path, ignore_errors=True)
+        if new_folder:
+            shutil.rmtree(out_dir, ignore_errors=True)  # (made for the staging trees only)
         raise
     for name, path in staged.items():
         if spare is not None and spare.holds(name, path):

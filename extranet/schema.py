@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,8 @@ _MISSING = object()
 
 @dataclass(frozen=True)
 class Field:
-    """One allowed key: its kind (str, bool, int, date, datetime, list, id, ids, choice) and default."""
+    """One allowed key: its kind (str, line, bool, int, date, datetime, list, lines, id, ids, choice)
+    and default."""
 
     name: str
     kind: str
@@ -33,10 +35,20 @@ class Field:
     choices: tuple[str, ...] = ()
 
 
+def one_line(text: str) -> bool:
+    """Whether a text holds no control character, line or paragraph separator (it is shown
+    in titles and mail headers, where a line break would forge a header)."""
+    return not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in text)
+
+
 def _type_error(kind: str, value: Any, choices: tuple[str, ...]) -> str | None:
     """Return why `value` is not of `kind`, or None if it is."""
     if kind == "str":
         return None if isinstance(value, str) else "must be a text"
+    if kind == "line":
+        if not isinstance(value, str):
+            return "must be a text"
+        return None if one_line(value) else "must be one line, without control characters"
     if kind == "bool":
         return None if isinstance(value, bool) else "must be true or false"
     if kind == "int":
@@ -47,9 +59,11 @@ def _type_error(kind: str, value: Any, choices: tuple[str, ...]) -> str | None:
         return None if isinstance(value, dt.date) else "must be a date (YYYY-MM-DD) or a date and time"
     if kind == "id":
         return None if isinstance(value, str) and ID_RE.match(value) else "must be an id (lowercase letters, digits, . _ -)"
-    if kind in ("list", "ids"):
+    if kind in ("list", "ids", "lines"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             return "must be a list of texts"
+        if kind == "lines" and not all(one_line(v) for v in value):
+            return "must be a list of one-line texts, without control characters"
         if kind == "ids" and not all(ID_RE.match(v) for v in value):
             return "must be a list of ids (lowercase letters, digits, . _ -)"
         return None

@@ -4,6 +4,15 @@ Default deny: content is internal unless marked `visibility: mixed`. The mixed z
 for each project with active external participants, its title and summary, and only the
 pages, posts, passages and attachments shared with them. `view()` returns the filtered site
 for one zone; the renderer only ever sees a View, so it cannot show what the View lacks.
+
+Rules content cannot bend:
+- an attachment of project P is shared only when a shared, staff-written body of P links
+  it, or when it came attached to a shared email post of P (it lies in that post's folder
+  below files/); text that arrived by email never shares what it links;
+- a mixed page links only to what its own readers may open: its project's shared items and
+  the zone's shared pages; any other link is removed, whether its target exists or not;
+- an email post that would be shared is held, internal only, when it failed to load or when
+  it contains an internal passage of the site (a quote of an internal note, say).
 """
 
 from __future__ import annotations
@@ -11,10 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from .config import Org, Person
-from .content.markup import PLACEHOLDER
+from .content.markup import PLACEHOLDER, MarkupError, split_internal
 from .content.model import Attachment, Body, Page, Post, Project, Site
+from .textmatch import Matcher, name, normalise, passages
 
 INTERNAL = "internal"
 MIXED = "mixed"
@@ -35,6 +46,22 @@ class ProjectView:
     people: tuple[Person, ...]  # external people with access
 
 
+def scope_of(key: str) -> str:
+    """The scope of a content key: its project's id, or the site's for site-wide pages."""
+    parts = key.split("/")
+    return parts[1] if parts[0] == "projects" and len(parts) > 2 else SITE_SCOPE
+
+
+def person_scope(person_id: str) -> str:
+    """The scope of a person's own pages (their home page in the mixed zone)."""
+    return f"person:{person_id}"
+
+
+def visible_segments(zone: str, body: Body) -> list[tuple[str, bool]]:
+    """The (html, internal) passages of a body `zone` may show: never an internal one in the mixed zone."""
+    return [(s.html, s.internal) for s in body.segments if zone == INTERNAL or not s.internal]
+
+
 @dataclass(frozen=True)
 class View:
     """The part of a site one zone may show, and who may read each scope of it."""
@@ -46,6 +73,7 @@ class View:
     keys: frozenset[str]  # content keys a link may point to in this zone
     grants: dict[str, frozenset[str]]  # person id -> scopes (project ids, SITE_SCOPE)
     shared: frozenset[str] = frozenset()  # internal zone: the keys the mixed zone shows too
+    held: dict[str, str] | None = None  # internal zone: post key -> why it is not shared
 
     def segments(self, body: Body) -> list[tuple[str, bool]]:
         """The (html, internal) passages of a body this zone may show."""
@@ -60,41 +88,62 @@ class View:
         """The full original of an email post: internal zone only."""
         return post.original if self.zone == INTERNAL else None
 
+    def item(self, key: str | None) -> object | None:
+        """The content record a link target names, if any (a folder link means its index.md)."""
+        item = self.site.by_key.get(key or "")
+        if item is None and key and not key.endswith(".md"):
+            item = self.site.by_key.get(key.rstrip("/") + "/index.md")
+        return item
 
-def person_scope(person_id: str) -> str:
-    """The scope of a person's own pages (their home page in the mixed zone)."""
-    return f"person:{person_id}"
+    def link_target(self, source: str, key: str | None) -> object | None:
+        """What a link written in the source `source` to `key` may point to on this zone's
+        pages, or None: the target must be shown in this zone and, in the mixed zone, be
+        readable by everyone who reads the source (its own project, or a site-wide page)."""
+        item = self.item(key)
+        if item is None or getattr(item, "key") not in self.keys:
+            return None
+        if self.zone != INTERNAL and scope_of(item.key) not in (scope_of(source), SITE_SCOPE):  # type: ignore[attr-defined]
+            return None
+        return item
 
 
-def visible_segments(zone: str, body: Body) -> list[tuple[str, bool]]:
-    """Never an internal passage in the mixed zone."""
-    return [(s.html, s.internal) for s in body.segments if zone == INTERNAL or not s.internal]
+def links_of(zone: str, body: Body) -> list[str]:
+    """Content keys linked from the passages of `body` visible in `zone`."""
+    out = []
+    for html, _ in visible_segments(zone, body):
+        for m in _PLACEHOLDER_RE.finditer(html):
+            target = body.links[int(m.group(1))].target
+            if target:
+                out.append(target)
+    return out
+
+
+def email_folder(post: Post) -> str:
+    """Where the attachments of a post that came by email lie (below its project's files/)."""
+    return f"projects/{post.project}/files/{post.id}/"
 
 
 class Rules:
     """Visibility rules for one build at one moment `now` (expiry and future posts depend on it)."""
 
-    def __init__(self, site: Site, now: dt.datetime, memo: "ViewMemo | None" = None) -> None:
-        """`memo`: what a long-running process keeps of its last build's views (see ViewMemo)."""
+    def __init__(self, site: Site, now: dt.datetime) -> None:
         self.site = site
         self.settings = site.settings
         self.people = site.people
         self.now = now
         self.today = now.date()
         self._views: dict[str, View] = {}
-        self._staff: list[Person] | None = None
-        self.memo = memo
-        if memo is not None:
-            memo.begin()
 
     def is_staff(self, person: Person) -> bool:
         """Staff are the people of the site's own organisation."""
         return person.org == self.settings.org
 
+    @cached_property
+    def _staff(self) -> tuple[Person, ...]:
+        return tuple(p for p in self.people.people.values() if self.is_staff(p) and p.active(self.today))
+
     def staff(self) -> list[Person]:
         """Active staff."""
-        if self._staff is None:
-            self._staff = [p for p in self.people.people.values() if self.is_staff(p) and p.active(self.today)]
         return list(self._staff)
 
     def external_members(self, project: Project) -> list[Person]:
@@ -112,8 +161,14 @@ class Rules:
         return not post.draft and (self.settings.future_posts or post.date <= self.now)
 
     def post_visible(self, zone: str, post: Post) -> bool:
-        """Mixed zone: only posts marked mixed that are not waiting for moderation."""
-        return self.published(post) and (zone == INTERNAL or (post.visibility == MIXED and not post.pending))
+        """Mixed zone: only posts marked mixed that wait for no moderation and are not held."""
+        if not self.published(post):
+            return False
+        return zone == INTERNAL or (self._shareable(post) and self.held(post) is None)
+
+    def _shareable(self, post: Post) -> bool:
+        """Marked mixed and not waiting for a staff approval (what the author asked for)."""
+        return post.visibility == MIXED and not post.pending
 
     def page_visible(self, zone: str, page: Page) -> bool:
         """Mixed zone: only pages marked mixed."""
@@ -129,109 +184,126 @@ class Rules:
             return []
         return self.staff() + (self.external_members(project) if zone == MIXED else [])
 
+    # -- email posts held back --------------------------------------------------------------
+    def held(self, post: Post) -> str | None:
+        """Why an email post that would be shared is kept internal (waiting for a staff
+        decision), or None: it failed to load, or it contains an internal passage."""
+        if post.source != "email":
+            return None
+        if post.defect:
+            return f"could not be rendered ({post.defect})"
+        if not self._shareable(post) or not self.published(post):
+            return None
+        project = self._project(post.project)
+        if project is None or not self.project_visible(MIXED, project):
+            return None
+        rendered = "\n".join([post.title, *(html for html, _ in visible_segments(MIXED, post.body))])
+        found = (self._internal_passages.find(normalise(post.title + "\n" + post.body.text))
+                 | self._internal_passages.find(normalise(rendered)))
+        if found:
+            text = max(found, key=len)
+            return f"contains {self._internal_passages.secrets[text]}: '{text.strip()[:80]}'"
+        return None
+
+    def _project(self, pid: str) -> Project | None:
+        item = self.site.by_key.get(f"projects/{pid}/index.md")
+        return item if isinstance(item, Project) else None
+
+    @cached_property
+    def _internal_passages(self) -> Matcher:
+        """Every passage of the site's internal content (internal posts, pages and blocks,
+        titles, names of unshared files) that no shared, staff-written text contains."""
+        secret: dict[str, str] = {}
+        shown: list[str] = []
+
+        def body(b: Body, shared: bool) -> None:
+            try:
+                parts = split_internal(b.text)  # (the Markdown as written, as the audit reads it)
+            except MarkupError:
+                parts = [(b.text, True)]
+            for markdown, internal in parts:
+                if shared and not internal:
+                    shown.append(normalise(markdown))
+                else:
+                    secret.update((p, "internal text") for p in passages(markdown))
+
+        for page in self.site.pages:
+            shared = self.page_visible(MIXED, page)
+            (shown.append(normalise(page.title)) if shared else
+             secret.update((p, "an internal title") for p in name(page.title)))
+            body(page.body, shared)
+        for project in self.site.projects:
+            in_mixed = self.project_visible(MIXED, project)
+            for text in (project.title, project.summary):
+                (shown.append(normalise(text)) if in_mixed else
+                 secret.update((p, "an internal title") for p in name(text)))
+            body(project.body, in_mixed and self.body_visible(MIXED, project))
+            staff_shared = {p.key for p in project.posts
+                            if p.source != "email" and in_mixed and self.published(p) and self._shareable(p)}
+            for post in project.posts:
+                if post.source == "email" and post.visibility == MIXED:
+                    continue  # an external's own words: neither secret nor a reason to drop one
+                shared = post.key in staff_shared
+                (shown.append(normalise(post.title)) if shared else
+                 secret.update((p, "an internal title") for p in name(post.title)))
+                body(post.body, shared)
+            linked = {k for p in project.posts if p.key in staff_shared for k in links_of(MIXED, p.body)}
+            if in_mixed and self.body_visible(MIXED, project):
+                linked.update(links_of(MIXED, project.body))
+            email_folders = tuple(email_folder(p) for p in project.posts
+                                  if p.source == "email" and p.visibility == MIXED)
+            for a in project.files:
+                if a.key in linked or a.key.startswith(email_folders):
+                    shown.append(normalise(a.name))
+                else:
+                    secret.update((p, "the name of an internal file") for p in name(a.name.rsplit("/", 1)[-1]))
+        matcher = Matcher(secret)
+        return matcher.without(s for text in shown for s in matcher.find(text))
+
+    # -- views --------------------------------------------------------------------------------
     def view(self, zone: str) -> View:
         """Filter the site for `zone` (once per zone: the internal view needs the mixed one)."""
         if zone not in self._views:
             self._views[zone] = self._view(zone)
         return self._views[zone]
 
+    def shared_files(self, project: Project, posts: tuple[Post, ...], show_body: bool) -> tuple[Attachment, ...]:
+        """The attachments of a project the mixed zone shows, given its shared posts: those a
+        shared staff-written body of the project links, and those of its shared email posts."""
+        linked: set[str] = set()
+        for post in posts:
+            if post.source != "email":
+                linked.update(links_of(MIXED, post.body))
+        if show_body:
+            linked.update(links_of(MIXED, project.body))
+        folders = tuple(email_folder(p) for p in posts if p.source == "email")
+        return tuple(a for a in project.files if a.key in linked or a.key.startswith(folders))
+
     def _view(self, zone: str) -> View:
         projects: list[ProjectView] = []
-        bodies: list[Body] = []
         pages = tuple(p for p in self.site.pages if self.page_visible(zone, p))
-        bodies += [p.body for p in pages]
+        grants: dict[str, set[str]] = {}
         for project in self.site.projects:
             if not self.project_visible(zone, project):
                 continue
             posts = tuple(p for p in project.posts if self.post_visible(zone, p))
             show_body = self.body_visible(zone, project)
-            bodies += [p.body for p in posts] + ([project.body] if show_body else [])
-            projects.append(ProjectView(project, show_body, posts, (), (), ()))
-        keys = {p.key for p in pages} | {pv.project.key for pv in projects}
-        keys |= {post.key for pv in projects for post in pv.posts}
-        linked = _linked_keys(zone, bodies, self.memo)
-        grants: dict[str, set[str]] = {}
-        final = []
-        for pv in projects:
-            project = pv.project
-            files = tuple(a for a in project.files if zone == INTERNAL or a.key in linked)
-            keys |= {a.key for a in files}
-            people = self.external_members(project) if zone == MIXED else []
+            files = project.files if zone == INTERNAL else self.shared_files(project, posts, show_body)
+            people = tuple(self.external_members(project)) if zone == MIXED else ()
             orgs = tuple(self.people.orgs[o] for o in project.orgs if o in self.people.orgs)
             for person in self.readers(zone, project):
                 grants.setdefault(person.id, {SITE_SCOPE}).add(project.id)
-            made = ProjectView(project, pv.show_body, pv.posts, files, orgs, tuple(people))
-            final.append(self.memo.project_view(zone, made) if self.memo is not None else made)
+            projects.append(ProjectView(project, show_body, posts, files, orgs, people))
+        keys = {p.key for p in pages} | {pv.project.key for pv in projects}
+        keys |= {item.key for pv in projects for item in (*pv.posts, *pv.files)}
         for person in self.staff():
             grants.setdefault(person.id, {SITE_SCOPE})
         for pid in grants:
             grants[pid].add(person_scope(pid))
-        shared = self.view(MIXED).keys if zone == INTERNAL else frozenset()
-        return View(zone, self.site, tuple(final), pages, frozenset(keys),
-                    {pid: frozenset(s) for pid, s in grants.items()}, shared)
-
-
-def _linked_keys(zone: str, bodies: list[Body], memo: "ViewMemo | None" = None) -> set[str]:
-    """Content keys linked from the passages of `bodies` visible in `zone`."""
-    out: set[str] = set()
-    for body in bodies:
-        out.update(memo.linked(zone, body) if memo is not None else _links_of(zone, body))
-    return out
-
-
-def _links_of(zone: str, body: Body) -> list[str]:
-    """Content keys linked from the passages of `body` visible in `zone`."""
-    out = []
-    for html, _ in visible_segments(zone, body):
-        for m in _PLACEHOLDER_RE.finditer(html):
-            target = body.links[int(m.group(1))].target
-            if target:
-                out.append(target)
-    return out
-
-
-class ViewMemo:
-    """What a long-running process (the gateway) keeps of its last build's views.
-
-    Nothing here decides anything: each view is computed as always, then a project view equal
-    to last build's (the same project, post and file records, equal organisations and people)
-    is given as that very object again, so that what is memoised by identity (fingerprints)
-    still holds; and the links of a body (an immutable record, kept alive by its entry) are
-    read once."""
-
-    def __init__(self) -> None:
-        self._views: dict[tuple[str, str], ProjectView] = {}
-        self._links: dict[tuple[str, int], tuple[Body, list[str]]] = {}
-        self._used_views: dict[tuple[str, str], ProjectView] = {}
-        self._used_links: dict[tuple[str, int], tuple[Body, list[str]]] = {}
-
-    def begin(self) -> None:
-        """A new build: keep what the last one used."""
-        if self._used_views or self._used_links:
-            self._views, self._links = self._used_views, self._used_links
-            self._used_views, self._used_links = {}, {}
-
-    def project_view(self, zone: str, pv: ProjectView) -> ProjectView:
-        """`pv`, or the equal project view of the last build."""
-        key = (zone, pv.project.id)
-        old = self._views.get(key)
-        if (old is not None and old.project is pv.project and old.show_body == pv.show_body
-                and _identical(old.posts, pv.posts) and _identical(old.files, pv.files)
-                and old.orgs == pv.orgs and old.people == pv.people):
-            pv = old
-        self._used_views[key] = pv
-        return pv
-
-    def linked(self, zone: str, body: Body) -> list[str]:
-        """_links_of(zone, body), read once per body record."""
-        key = (zone, id(body))
-        entry = self._links.get(key) or self._used_links.get(key)
-        if entry is None or entry[0] is not body:
-            entry = (body, _links_of(zone, body))
-        self._used_links[key] = entry
-        return entry[1]
-
-
-def _identical(a: tuple, b: tuple) -> bool:
-    """The same records, in the same order."""
-    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+        shared, held = frozenset(), None
+        if zone == INTERNAL:
+            shared = self.view(MIXED).keys
+            held = {post.key: reason for pv in projects for post in pv.posts
+                    if (reason := self.held(post)) is not None}
+        return View(zone, self.site, tuple(projects), pages, frozenset(keys),
+                    {pid: frozenset(s) for pid, s in grants.items()}, shared, held)

@@ -218,7 +218,7 @@ def load(root: Path, now: dt.datetime = NOW):
 
     settings, people = config.load(root)
     site = load_site(settings, people)
-    return site, Rules(site, now), Urls(None)
+    return site, Rules(site, now), {zone: Urls(None) for zone in ("internal", "mixed")}
 
 
 def notify(root: Path, now: dt.datetime = NOW, **kwargs):

@@ -121,7 +121,7 @@ def test_links_point_to_built_pages(tmp_path):
         notify(root)
         add_new_posts(root)
         result = build(root, encrypt=False, now=NOW)
-        notify_new_posts(result.site, Rules(result.site, NOW), Urls(None), NOW)
+        notify_new_posts(result.site, Rules(result.site, NOW), {z: Urls(None) for z in ("internal", "mixed")}, NOW)
     [quote] = handler.to("carl@acme.example")
     link = re.search(r"https://projects\.small\.example/(\S+\.html)", plain(quote)).group(1)
     assert (root / "public/mixed" / link).is_file()

@@ -20,7 +20,7 @@ from extranet.content.model import Attachment, Post, Project, Site
 from extranet.mail.message import Composer, MailTemplates
 from extranet.mail.notify import plan
 from extranet.site.urls import Urls
-from extranet.zones import MIXED, Rules
+from extranet.zones import MIXED, ZONES, Rules
 
 FILES = ("f0.txt", "f1.txt", "f2.txt")
 EXT_ORGS = ("o1", "o2", "o3")
@@ -55,7 +55,7 @@ project_st = st.tuples(st.sets(st.sampled_from(EXT_ORGS), min_size=1, max_size=2
 
 def make_site(root: Path, people_spec, projects_spec) -> Site:
     settings = Settings(root, "Prop", "en", "own", "default", {"internal": "https://int.example/",
-                        "mixed": "https://mix.example/"}, False, 30, 600_000, False, False,
+                        "mixed": "https://mix.example/"}, False, 30, 600_000, False, False, False,
                         Mail("reply.example", "x@own.example", 10_000, 1, "", None, None, None))
     orgs = {o: Org(o, o.upper(), None if o == "own" else "client") for o in ("own",) + EXT_ORGS}
     people = {f"u{i}": Person(f"u{i}", f"User {i}", f"u{i}@{org}.example", org, exp, notify)
@@ -103,7 +103,7 @@ def make_site(root: Path, people_spec, projects_spec) -> Site:
 def test_no_internal_content_is_ever_mailed_to_an_external_person(root, people_spec, projects_spec):
     site = make_site(root, people_spec, projects_spec)
     rules = Rules(site, NOW)
-    composer = Composer(site, rules, Urls(None), {0: b"k" * 32}, NOW, MailTemplates(root, "default"))
+    composer = Composer(site, rules, {z: Urls(None) for z in ZONES}, {0: b"k" * 32}, NOW, MailTemplates(root, "default"))
     _, deliveries = plan(rules, set())
     messages = []
     for d in deliveries:

@@ -13,7 +13,7 @@ import pytest
 
 from extranet.protect import ProtectError, Secrets, generate_password, htpasswd_line, remove_person, set_password, verify_password
 from extranet.protect.credentials import ALPHABET, PASSWORD_ENTROPY_BITS
-from extranet.protect.crypto import HEADER_SIZE, ContentKey, key_for, open_blob, seal
+from extranet.protect.crypto import HEADER_SIZE, ContentKey, key_for, open_blob, padded_size, seal
 
 
 def test_seal_round_trip_compresses_text_and_keeps_random_bytes_raw() -> None:
@@ -25,8 +25,20 @@ def test_seal_round_trip_compresses_text_and_keeps_random_bytes_raw() -> None:
     noise = os.urandom(20_000)
     blob = seal(key, noise)
     assert open_blob(key, blob) == noise
-    assert len(blob) == len(noise) + HEADER_SIZE + 16
+    assert padded_size(len(noise)) - len(noise) <= 0.12 * len(noise)
+    assert len(blob) == padded_size(len(noise)) + HEADER_SIZE + 16
     assert open_blob(key, seal(key, b"")) == b""
+
+
+def test_sealed_sizes_fall_in_few_buckets() -> None:
+    """Padded to Padmé buckets: pages of neighbouring sizes are told apart by nothing, and
+    what padding costs stays under 12 %."""
+    key = ContentKey.generate()
+    sizes = {len(seal(key, os.urandom(n), compress=False)) for n in range(3000, 3300)}
+    assert len(sizes) <= 3
+    for n in (1, 255, 256, 1000, 4097, 65_537, 1_000_003):
+        assert n < padded_size(n) <= max(256, n * 1.12 + 1)
+    assert len(seal(key, b"x", size=4096)) == 4096 + HEADER_SIZE + 16  # an asked-for size
 
 
 def test_same_plaintext_encrypts_differently_each_time() -> None:
@@ -98,15 +110,16 @@ def test_default_credentials_use_600k_iterations_and_bcrypt_cost_12(tmp_path) ->
     cred = secrets.people["a"]
     assert cred.iterations >= 600_000
     assert cred.bcrypt_hash.startswith("$2b$12$")
-    assert len(cred.salt) == 16
+    salts = [cred.wrap(zone).salt for zone in ("internal", "mixed")]
+    assert all(len(s) == 16 for s in salts) and salts[0] != salts[1]  # a salt of each zone's own
 
 
 def test_reset_changes_password_and_salt_remove_forgets(tmp_path) -> None:
     secrets = Secrets.load(tmp_path, create=True)
     first = set_password(secrets, "a", "a@x.example", iterations=1000, bcrypt_cost=4)
-    salt = secrets.people["a"].salt
+    salt = secrets.people["a"].wrap("mixed").salt
     second = set_password(secrets, "a", "a@x.example", iterations=1000, bcrypt_cost=4)
-    assert first != second and secrets.people["a"].salt != salt
+    assert first != second and secrets.people["a"].wrap("mixed").salt != salt
     assert not verify_password(secrets, "a", first)
     remove_person(secrets, "a")
     assert not verify_password(secrets, "a", second)

@@ -75,9 +75,10 @@ def test_incremental_build_after_a_parallel_cold_build_equals_a_cold_build(tmp_p
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_audit_in_workers_fails_the_build_on_a_leaking_template(tmp_path: Path, monkeypatch, jobs: int) -> None:
-    """A theme printing every segment of a body (internal ones too) is caught whichever
-    process rendered the page; nothing is written."""
+def test_the_audit_fails_the_build_on_a_leaking_template(tmp_path: Path, monkeypatch, jobs: int) -> None:
+    """A theme printing every segment of a body (internal ones too) is caught, whichever
+    process rendered the page: the audit reads the output, not what rendered it; nothing is
+    written."""
     monkeypatch.setattr(pool, "POOL_THRESHOLD", 0)
     root = _site(tmp_path, "site")
     original = (PACKAGE_THEMES / "default" / "templates" / "post.html").read_text(encoding="utf-8")

@@ -54,7 +54,7 @@ def test_htpasswd_holds_bcrypt_hashes_of_the_real_passwords(built) -> None:
 def test_snippets_limit_each_project_folder_to_its_members(built) -> None:
     root, _ = built
     settings, _ = config.load(root)
-    alpha = urls_for(settings, True).project_dir("alpha")
+    alpha = urls_for(settings, True)["mixed"].project_dir("alpha")
     assert alpha.startswith("p/") and "alpha" not in alpha
     server = root / ".extranet/server"
     assert set(users(server / "htpasswd/mixed/alpha.htpasswd")) == {"alice", "alice@small.example", "carl",

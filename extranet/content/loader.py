@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import hashlib
+import html as htmlmod
 import os
 import re
 import unicodedata
@@ -15,12 +17,12 @@ from ..errors import Problems
 from ..schema import Field, check
 from .frontmatter import FrontMatter, FrontMatterError, parse
 from .markup import MarkupError, Renderer
-from .model import Attachment, Page, Post, Project, Site
+from .model import Attachment, Body, Page, Post, Project, Segment, Site
 from .parallel import BodyStore
 from .records import Lines, ProjectMemo, RecordStore
 
 PROJECT_FIELDS = (
-    Field("title", "str", "Project title (shared with the project's members).", required=True),
+    Field("title", "line", "Project title (shared with the project's members).", required=True),
     Field("summary", "str", "One-paragraph summary (shared with the project's members).", ""),
     Field("status", "choice", "active or closed.", "active", choices=("active", "closed")),
     Field("orgs", "ids", "External organisations taking part.", ()),
@@ -30,22 +32,29 @@ PROJECT_FIELDS = (
     Field("visibility", "choice", "Visibility of the page body.", "internal", choices=("internal", "mixed")),
 )
 POST_FIELDS = (
-    Field("title", "str", "Post title.", required=True),
+    Field("title", "line", "Post title.", required=True),
     Field("date", "datetime", "Publication date (and time); defaults to the file name's date.", None),
     Field("author", "id", "Author, by person id.", None),
     Field("visibility", "choice", "internal (default) or mixed.", "internal", choices=("internal", "mixed")),
     Field("in_reply_to", "str", "Id of the post this one answers.", None),
-    Field("tags", "list", "Tags.", ()),
+    Field("tags", "lines", "Tags.", ()),
     Field("draft", "bool", "A draft is never published.", False),
     Field("pending", "bool", "An email post waiting for moderation (internal site only).", False),
     Field("message_id", "str", "Message-ID of the email this post came from.", None),
     Field("source", "choice", "file or email.", "file", choices=("file", "email")),
 )
 PAGE_FIELDS = (
-    Field("title", "str", "Page title.", required=True),
+    Field("title", "line", "Page title.", required=True),
     Field("visibility", "choice", "internal (default) or mixed.", "internal", choices=("internal", "mixed")),
 )
+log = logging.getLogger("extranet")
 POST_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(.+)$")
+
+
+def set_aside(text: str) -> Body:
+    """The body of an email post that could not be rendered: its text as written, one
+    internal passage (for staff to see what arrived)."""
+    return Body((Segment(f"<pre>{htmlmod.escape(text)}</pre>", True),), (), text)
 
 
 def slugify(name: str) -> str:
@@ -85,7 +94,7 @@ class _Loader:
         self.settings = settings
         self.people = people
         self.problems = problems
-        self.renderer = bodies or Renderer()
+        self.renderer = bodies or Renderer(settings.remote_images)
         self.records = records
         self.memo = memo
         self.early = early if early is not None else {}  # path -> (text, front matter, hashed bytes?) read ahead
@@ -100,13 +109,15 @@ class _Loader:
         None; a source whose bytes an earlier build loaded without problems comes from the
         record store."""
         rkey = self.records.key(path, self.key_of(path), what) if self.records else None
-        hit = self.records.get(rkey) if rkey else None
-        if hit is not None:
-            return hit
-        before = len(self.problems.items)
-        parsed = self._parse(path, fields, what)
-        if parsed is not None and rkey and len(self.problems.items) == before:
-            self.records.put(rkey, parsed)
+        parsed = self.records.get(rkey) if rkey else None
+        if parsed is None:
+            before = len(self.problems.items)
+            parsed = self._parse(path, fields, what)
+            if parsed is not None and rkey and len(self.problems.items) == before:
+                self.records.put(rkey, parsed)
+        if parsed is not None and parsed[0].get("source") != "email":
+            for note in parsed[2].notes:
+                log.warning("%s: %s", path.relative_to(self.root) if path.is_relative_to(self.root) else path, note)
         return parsed
 
     def _parse(self, path: Path, fields: tuple[Field, ...], what: str):
@@ -127,11 +138,16 @@ class _Loader:
         if values is None:
             return None
         key = self.key_of(path)
+        email = values.get("source") == "email"
         try:
-            body = self.renderer.render(key, fm.body, fm.body_line, email=values.get("source") == "email")
+            body = self.renderer.render(key, fm.body, fm.body_line, email=email)
         except MarkupError as e:
-            self.problems.add(path, e.line, str(e))
-            return None
+            if not email:
+                self.problems.add(path, e.line, str(e))
+                return None
+            # what arrived by email never stops a build: the post is set aside, internal only
+            values["defect"] = f"line {e.line}: {e}"
+            body = set_aside(fm.body)
         return values, Lines({f.name: fm.line_of(f.name) for f in fields}), body
 
     def person(self, path: Path, line: int | None, pid: str) -> None:
@@ -184,7 +200,7 @@ class _Loader:
                                  date.isoformat())
         return Post(key, project, stem, v["title"], date, v["author"], v["visibility"],
                     v["in_reply_to"], tuple(v["tags"]), v["draft"], v["pending"], v["message_id"],
-                    v["source"], original, body, fingerprint)
+                    v["source"], original, body, v.get("defect"), fingerprint=fingerprint)
 
     def project(self, folder: Path) -> Project | None:
         """A project folder: index.md, posts/, files/ (taken over from the memo when every

@@ -38,6 +38,7 @@ class Body:
     links: tuple[Link, ...]
     text: str  # the Markdown source (for excerpts and mail)
     digest: str = field(default="", compare=False)  # hash of what it was rendered from (cache key)
+    notes: tuple[str, ...] = ()  # what rendering changed and the author should know (e.g. an image dropped)
 
     def has_internal(self) -> bool:
         """Whether any passage is internal-only."""
@@ -74,6 +75,7 @@ class Post:
     source: str  # 'file' | 'email'
     original: str | None  # full original text of an email post (internal only)
     body: Body
+    defect: str | None = None  # an email post that failed to load: why (it is held, internal only)
     # what every field above is a function of (source and original bytes, path, date), when the
     # build hashed them: render/fingerprint.py hashes this instead of each field
     fingerprint: str = field(default="", compare=False, repr=False)

@@ -25,16 +25,16 @@ CHUNK = 50  # bodies per task
 _worker_renderer: Renderer | None = None
 
 
-def body_key(key: str, text: str, first_line: int, email: bool = False) -> str:
-    """The cache key of a body."""
-    return digest("body", key, str(first_line), "email" if email else "file", text)
+def body_key(key: str, text: str, first_line: int, email: bool = False, remote_images: bool = False) -> str:
+    """The cache key of a body: everything it is rendered from."""
+    return digest("body", key, str(first_line), "email" if email else "file", str(remote_images), text)
 
 
-def _render_chunk(items: list[tuple[str, str, int, bool]]) -> list[Body | tuple[int, str]]:
+def _render_chunk(items: list[tuple[str, str, int, bool]], remote_images: bool) -> list[Body | tuple[int, str]]:
     """Worker: render (key, text, first_line, email) items; a MarkupError comes back as (line, message)."""
     global _worker_renderer
-    if _worker_renderer is None:
-        _worker_renderer = Renderer()
+    if _worker_renderer is None or _worker_renderer.remote_images != remote_images:
+        _worker_renderer = Renderer(remote_images)
     out: list[Body | tuple[int, str]] = []
     for key, text, line, email in items:
         try:
@@ -47,15 +47,16 @@ def _render_chunk(items: list[tuple[str, str, int, bool]]) -> list[Body | tuple[
 class BodyStore:
     """Renders bodies through the cache; keeps only the entries this build used."""
 
-    def __init__(self, cache: Cache, jobs: int | None = None) -> None:
+    def __init__(self, cache: Cache, jobs: int | None = None, remote_images: bool = False) -> None:
         self.cache = cache
+        self.remote_images = remote_images
         self.known: dict[str, Body] = cache.get(NAMESPACE)
         self.used: dict[str, Body] = {}
         self.sources: dict[str, tuple[str, str]] = cache.get(SOURCES)  # key -> (hash of file bytes, body key)
         self.noted: dict[str, tuple[str, str]] = {}
         self._items: dict[str, tuple[tuple[str, str, int, bool], str]] = {}  # source key -> (item, body key)
         self.jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-        self.renderer = Renderer()
+        self.renderer = Renderer(remote_images)
         self.pool: ProcessPoolExecutor | None = None
         self.pending: dict[str, tuple[Future, list[str]]] = {}  # body key -> (its task, the task's keys)
 
@@ -71,14 +72,14 @@ class BodyStore:
     def note_source(self, key: str, raw: bytes, item: tuple[str, str, int, bool]) -> None:
         """Remember which body key the source `key` with these bytes has (and the item it was
         computed from: prefetch and render take it instead of hashing the same text again)."""
-        k = body_key(*item)
+        k = body_key(*item, self.remote_images)
         self.noted[key] = (digest("source", raw), k)
         self._items[key] = (item, k)
 
     def _key(self, item: tuple[str, str, int, bool]) -> str:
         """The body key of an item (the one note_source computed for the same item)."""
         known = self._items.get(item[0])
-        return known[1] if known is not None and known[0] == item else body_key(*item)
+        return known[1] if known is not None and known[0] == item else body_key(*item, self.remote_images)
 
     def prefetch(self, items: Iterable[tuple[str, str, int, bool]]) -> None:
         """Start rendering the missing bodies of `items` in a process pool (when there are
@@ -111,7 +112,7 @@ class BodyStore:
         keys = list(chunk)
         for i in range(0, len(keys), CHUNK):
             part = keys[i:i + CHUNK]
-            future = self.pool.submit(_render_chunk, [chunk[k] for k in part])
+            future = self.pool.submit(_render_chunk, [chunk[k] for k in part], self.remote_images)
             for k in part:
                 self.pending[k] = (future, part)
 

@@ -94,7 +94,7 @@ class Content:
 class Composer:
     """Builds the messages of one notify run (content is rendered once per post and zone)."""
 
-    def __init__(self, site: Site, rules: Rules, urls: Urls, token_keys: Mapping[int, bytes], now: dt.datetime,
+    def __init__(self, site: Site, rules: Rules, urls: Mapping[str, Urls], token_keys: Mapping[int, bytes], now: dt.datetime,
                  templates: MailTemplates | None = None) -> None:
         from ..protect.sitekey import url_secret
 
@@ -145,23 +145,23 @@ class Composer:
         """The post's passages visible in `zone`, links absolute, attachments split by size."""
         cached = self._content.get((post.key, zone))
         if cached is None:
-            cached = self._content[(post.key, zone)] = self._render(post.body, zone)
+            cached = self._content[(post.key, zone)] = self._render(post.body, post.key, zone)
         return cached
 
     @cached_property
     def links(self) -> dict[str, LinkResolver]:
         """Per zone: the site's link resolution, with absolute URLs and no repeated warnings."""
-        return {zone: LinkResolver(view, self.urls, url_of=lambda path, z=zone: self.url(z, path), quiet=True)
+        return {zone: LinkResolver(view, self.urls[zone], url_of=lambda path, z=zone: self.url(z, path), quiet=True)
                 for zone, view in self.views.items()}
 
-    def _render(self, body: Body, zone: str) -> Content:
+    def _render(self, body: Body, source: str, zone: str) -> Content:
         html_parts, text_parts = [], []
         files: dict[str, Attachment] = {}
         for html, internal in visible_segments(zone, body):
-            for item in self.links[zone].linked(html, body):
+            for item in self.links[zone].linked(html, body, source):
                 if isinstance(item, Attachment):
                     files.setdefault(item.key, item)
-            html = self.links[zone].resolve(html, body, "", "")
+            html = self.links[zone].resolve(html, body, "", source)
             text = markdownify.markdownify(html, heading_style="ATX", bullets="-").strip()
             if internal:
                 label = htmlmod.escape(self.t["internal_passage"])
@@ -195,11 +195,11 @@ class Composer:
             "headline": (self.t["posted"].format(author=author, project=project.title) if author
                          else self.t["posted_anon"].format(project=project.title)),
             "parent_title": parent.title if parent else None, "content": content,
-            "url": self.url(zone, self.urls.post(post)),
+            "url": self.url(zone, self.urls[zone].post(post)),
             "files": [{"name": PurePosixPath(a.name).name, "size": a.size, "attached": True,
-                       "url": self.url(zone, self.urls.attachment(a))} for a in content.attached]
+                       "url": self.url(zone, self.urls[zone].attachment(a))} for a in content.attached]
                      + [{"name": PurePosixPath(a.name).name, "size": a.size, "attached": False,
-                         "url": self.url(zone, self.urls.attachment(a))} for a in content.linked],
+                         "url": self.url(zone, self.urls[zone].attachment(a))} for a in content.linked],
             "reply_address": reply_address(self.settings, self.token_keys, person.id, post.key, "reply"),
             "note_address": reply_address(self.settings, self.token_keys, person.id, post.key, "note") if staff else None,
             "internal_post": staff and post.visibility != MIXED, "staff": staff,

@@ -11,7 +11,7 @@ as announced without any mail ("baseline"), unless `send_all` (`extranet notify 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,7 +121,7 @@ def _check_settings(site: Site) -> None:
 
 
 def notify_new_posts(
-    site: Site, rules: Rules, urls: Urls, now: dt.datetime, *,
+    site: Site, rules: Rules, urls: Mapping[str, Urls], now: dt.datetime, *,
     send_all: bool = False, digest: bool = False, transport: Transport | None = None,
     delays: Sequence[float] = (2.0, 10.0), clock: Callable[[], dt.datetime] | None = None,
     progress: Callable[[str], None] | None = None,

@@ -32,6 +32,7 @@ from ..content.model import Post, Project, Site
 from ..output import atomic_write
 from ..zones import INTERNAL, MIXED, Rules
 from .extract import extract
+from .neutralise import neutralise
 from .pipeline import Envelope, Outcome, Posted, Refused
 
 log = logging.getLogger("extranet")
@@ -160,7 +161,10 @@ class PostWriter:
         moderation = placed.project.moderation
         pending = moderation == "all" or (moderation == "external" and not placed.staff) or bool(reasons)
         links = self._attachments(folder, post_id, ex.attachments)
-        body = ex.text.strip().replace("\\<", "&lt;")  # Python-Markdown has no \< escape: use the entity
+        inert = neutralise(ex.text.strip())
+        reasons += inert.reasons
+        pending = pending or bool(inert.reasons)
+        body = inert.text
         if links:
             body += "\n\n" + "\n".join(links)
         front = {

@@ -156,7 +156,7 @@ class SiteGateway:
         from ..build import urls_for
 
         urls = urls_for(site.settings, site.settings.encrypt)
-        link = site.settings.zone_urls[zone].rstrip("/") + "/" + urls.post(post)
+        link = site.settings.zone_urls[zone].rstrip("/") + "/" + urls[zone].post(post)
         msg = EmailMessage()
         msg["From"] = site.settings.mail.from_addr
         msg["To"] = person.email

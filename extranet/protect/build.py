@@ -22,7 +22,7 @@ log = logging.getLogger("extranet")
 
 
 def protect_site(site: Site, views: Mapping[str, View], rendered: Mapping[str, ZoneOutput],
-                 urls: Urls, reusable: Callable[[str, str, bytes], bool] | None = None,
+                 urls: Mapping[str, Urls], reusable: Callable[[str, str, bytes], bool] | None = None,
                  sealers: Mapping[str, Sealer] | None = None) -> dict[str, dict[str, bytes]]:
     """Encrypt every zone for exactly its readers; people without a password are left out.
     `reusable(zone, path, content key)`: whether a deferred page's previous output may be kept;
@@ -42,7 +42,7 @@ def protect_site(site: Site, views: Mapping[str, View], rendered: Mapping[str, Z
         scopes = dict(out.scopes)
         if zone == MIXED:
             out.moved.clear()
-            out.moved.update(_place_homes(files, scopes, grants, secrets, zone, urls, emails))
+            out.moved.update(_place_homes(files, scopes, grants, secrets, zone, emails))
         ahead = sealers.get(zone) if sealers else None
         trees[zone] = protect_zone(zone, files, scopes, grants, secrets, title=settings.title,
                                    language=settings.language, remember_days=settings.remember_days,
@@ -66,16 +66,17 @@ def sealers_for(site: Site, views: Mapping[str, View]) -> dict[str, Sealer]:
     return out
 
 
-def server_tree(site: Site, views: Mapping[str, View], urls: Urls, secrets: Secrets | None = None) -> dict[str, bytes]:
+def server_tree(site: Site, views: Mapping[str, View], urls: Mapping[str, Urls],
+                secrets: Secrets | None = None) -> dict[str, bytes]:
     """The server-side layer (.htpasswd and snippets): with encryption, and alone without it."""
     secrets = secrets or Secrets.load(site.settings.state_dir, create=True)
     emails = {p.id: p.email for p in site.people.people.values()}
-    project_dirs = {p.id: urls.project_dir(p.id) for p in site.projects}
+    project_dirs = {zone: {p.id: urls[zone].project_dir(p.id) for p in site.projects} for zone in views}
     return server_files(views, project_dirs, secrets, emails)
 
 
 def _place_homes(files: dict[str, bytes], scopes: dict[str, str], grants: Mapping[str, frozenset[str]],
-                 secrets: Secrets, zone: str, urls: Urls, emails: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+                 secrets: Secrets, zone: str, emails: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
     """Move each person's home page to the path their browser derives from their user name;
     returns where each home went (rendered path -> output paths)."""
     zs = secrets.zone(zone)

@@ -15,7 +15,7 @@ import secrets as _rng
 import bcrypt
 
 from .crypto import ProtectError, pbkdf2
-from .secrets import PersonCredentials, Secrets
+from .secrets import ZONES, PersonCredentials, Secrets, ZoneWrap
 
 ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 GROUPS = 4
@@ -43,8 +43,8 @@ def set_password(
 ) -> str:
     """Create or reset a person's credentials in ``secrets`` and return the password.
 
-    The password is generated unless given; only a fresh salt, the PBKDF2-derived
-    wrapping key and a bcrypt hash are kept. A reset changes the salt, which makes the
+    The password is generated unless given; only a fresh salt and the PBKDF2-derived
+    wrapping key per zone, and a bcrypt hash, are kept. A reset changes the salt, which makes the
     next build rotate every scope the person could open. The caller saves ``secrets``
     and shows or mails the returned password once.
     """
@@ -54,13 +54,15 @@ def set_password(
         raise ProtectError("PBKDF2 iterations must be positive")
     password = password if password is not None else generate_password()
     secret = password.encode("utf-8")
-    salt = os.urandom(16)
+    wraps = {}
+    for zone in ZONES:
+        salt = os.urandom(16)
+        wraps[zone] = ZoneWrap(salt, pbkdf2(secret, salt, iterations))
     secrets.people[person_id] = PersonCredentials(
         email=email,
-        salt=salt,
         iterations=iterations,
-        wrap_key=pbkdf2(secret, salt, iterations),
         bcrypt_hash=bcrypt.hashpw(secret, bcrypt.gensalt(rounds=bcrypt_cost)).decode("ascii"),
+        wraps=wraps,
     )
     return password
 
@@ -76,8 +78,8 @@ def verify_password(secrets: Secrets, person_id: str, password: str) -> bool:
     cred = secrets.people.get(person_id)
     if cred is None:
         return False
-    derived = pbkdf2(password.encode("utf-8"), cred.salt, cred.iterations)
-    return hmac.compare_digest(derived, cred.wrap_key)
+    wrap = cred.wrap(ZONES[-1])
+    return hmac.compare_digest(pbkdf2(password.encode("utf-8"), wrap.salt, cred.iterations), wrap.key)
 
 
 def htpasswd_line(secrets: Secrets, person_id: str) -> str:

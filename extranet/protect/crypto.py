@@ -3,10 +3,14 @@
 Blob format (one encrypted page or attachment), every integer big-endian::
 
     magic  b"XNE1"                       4 bytes
-    flags  bit 0 = payload is zlib (deflate) compressed   1 byte
+    flags  bit 0 = payload is zlib (deflate) compressed; bit 1 = payload is padded   1 byte
     nonce  random                        12 bytes
     hint   HMAC-SHA256(hint_key, nonce)[:8]  8 bytes
     body   AES-256-GCM(enc_key, nonce, payload, aad=the 25 header bytes)
+
+A padded payload ends with 0x80 and zero bytes up to a size bucket (Padmé: at most 12 %
+more, and a size tells at most O(log log n) bits), so that file sizes do not tell what a
+page holds, which passages were left out of it, or whose home page it is.
 
 A *content key* is 32 random bytes; the AES key and the hint key are derived from it
 with HKDF-SHA256 so that a browser holding several keys finds the right one by the
@@ -30,6 +34,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 MAGIC = b"XNE1"
 FLAG_DEFLATE = 0x01
+FLAG_PADDED = 0x02
+MIN_PADDED = 256  # the smallest size bucket
 DEFLATE_LEVEL = 1  # pages of 2–50 kB: level 9 made them 6 % smaller and took 1.5 times as long
 NONCE_SIZE = 12
 HINT_SIZE = 8
@@ -79,13 +85,32 @@ def pbkdf2(secret: bytes, salt: bytes, iterations: int, length: int = KEY_SIZE) 
     return hashlib.pbkdf2_hmac("sha256", secret, salt, iterations, length)
 
 
-def seal(key: ContentKey, plaintext: bytes, *, compress: bool = True) -> bytes:
-    """Encrypt one file into a blob; compresses first unless that does not help."""
-    flags, payload = 0, plaintext
+def padded_size(n: int) -> int:
+    """The size bucket of a payload of n bytes (plus its end mark): Padmé rounding."""
+    n = max(n + 1, MIN_PADDED)
+    exponent = n.bit_length() - 1
+    low = exponent - exponent.bit_length()  # the low bits that are rounded away
+    mask = (1 << low) - 1
+    return (n + mask) & ~mask
+
+
+def payload_of(plaintext: bytes, compress: bool = True) -> tuple[int, bytes]:
+    """(flags, payload) of a file before padding: deflated unless that does not help."""
     if compress:
         packed = zlib.compress(plaintext, DEFLATE_LEVEL)
         if len(packed) < len(plaintext):
-            flags, payload = FLAG_DEFLATE, packed
+            return FLAG_DEFLATE, packed
+    return 0, plaintext
+
+
+def seal(key: ContentKey, plaintext: bytes, *, compress: bool = True, size: int = 0) -> bytes:
+    """Encrypt one file into a blob: compressed unless that does not help, padded to its size
+    bucket, or to `size` bytes of payload when that is larger (files that must not be told
+    apart by their size)."""
+    flags, payload = payload_of(plaintext, compress)
+    target = max(padded_size(len(payload)), size)
+    payload = payload + b"\x80" + bytes(target - len(payload) - 1)
+    flags |= FLAG_PADDED
     nonce = os.urandom(NONCE_SIZE)
     header = MAGIC + bytes([flags]) + nonce + key.hint(nonce)
     return header + AESGCM(key.enc_key).encrypt(nonce, payload, header)
@@ -116,6 +141,11 @@ def open_blob(key: ContentKey, blob: bytes) -> bytes:
         payload = AESGCM(key.enc_key).decrypt(nonce, blob[HEADER_SIZE:], header)
     except InvalidTag as exc:
         raise ProtectError("decryption failed: wrong key or damaged file") from exc
+    if blob[4] & FLAG_PADDED:
+        end = len(payload.rstrip(b"\x00")) - 1
+        if end < 0 or payload[end] != 0x80:
+            raise ProtectError("damaged padding")
+        payload = payload[:end]
     return zlib.decompress(payload) if blob[4] & FLAG_DEFLATE else payload
 
 

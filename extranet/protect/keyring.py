@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .crypto import KEY_SIZE, ProtectError, aead_decrypt, aead_encrypt, b64d, b64e, pbkdf2
-from .secrets import PersonCredentials
+from .secrets import ZoneWrap
 
 KEYRING_FILE = "keyring.json"
 FORMAT = "extranet-keyring-1"
@@ -58,10 +58,12 @@ def tag_and_entry_key(t: bytes) -> tuple[bytes, bytes]:
 
 @dataclass(frozen=True)
 class KeyringMember:
-    """One person as the keyring sees them: user-name secrets, credentials, content secrets."""
+    """One person as a zone's keyring sees them: user-name secrets, the zone's salt and
+    wrapping key of theirs, content secrets."""
 
     name_secrets: tuple[bytes, ...]
-    credentials: PersonCredentials
+    wrap: ZoneWrap
+    iterations: int
     content_secrets: tuple[bytes, ...]
 
 
@@ -71,11 +73,12 @@ def slots_for(counts: Iterable[int]) -> int:
     return max(MIN_SLOTS, math.ceil(top / MIN_SLOTS) * MIN_SLOTS)
 
 
-def _wrap(cred: PersonCredentials, content: tuple[bytes, ...], slots: int) -> bytes:
+def _wrap(member: KeyringMember, slots: int) -> bytes:
+    content = member.content_secrets
     body = struct.pack(">H", len(content)) + b"".join(content)
     body += bytes(2 + slots * KEY_SIZE - len(body))
-    wrapped = aead_encrypt(cred.wrap_key, body, WRAP_AAD)
-    return cred.salt + struct.pack(">I", cred.iterations) + wrapped
+    wrapped = aead_encrypt(member.wrap.key, body, WRAP_AAD)
+    return member.wrap.salt + struct.pack(">I", member.iterations) + wrapped
 
 
 def build_keyring(salt: bytes, members: list[KeyringMember], *, tag_iterations: int = TAG_ITERATIONS) -> bytes:
@@ -84,7 +87,7 @@ def build_keyring(salt: bytes, members: list[KeyringMember], *, tag_iterations: 
     entries: dict[str, str] = {}
     size = 0
     for member in members:
-        inner = _wrap(member.credentials, member.content_secrets, slots)
+        inner = _wrap(member, slots)
         for t in member.name_secrets:
             tag, entry_key = tag_and_entry_key(t)
             entry = aead_encrypt(entry_key, inner, ENTRY_AAD)
@@ -95,7 +98,7 @@ def build_keyring(salt: bytes, members: list[KeyringMember], *, tag_iterations: 
     padded = max(ENTRY_BLOCK, math.ceil(len(entries) / ENTRY_BLOCK) * ENTRY_BLOCK)
     while len(entries) < padded:
         entries[b64e(os.urandom(TAG_SIZE))] = b64e(os.urandom(size))
-    iterations = max((m.credentials.iterations for m in members), default=600_000)
+    iterations = max((m.iterations for m in members), default=600_000)
     doc = {
         "format": FORMAT,
         "salt": b64e(salt),

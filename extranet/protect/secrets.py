@@ -1,7 +1,7 @@
 """The site's secrets, kept in the secrets dir (``.extranet/secrets.json``, mode 600).
 
-What is stored: per person the PBKDF2 salt and iterations, the PBKDF2-derived wrapping
-key and a bcrypt hash (never the password); per zone the content key of every scope,
+What is stored: per person and zone a PBKDF2 salt and the PBKDF2-derived wrapping key,
+the iterations and a bcrypt hash (never the password); per zone the content key of every scope,
 the grants recorded at the previous build (to know when to rotate), the salt of the
 user-name lookup tags and a cache of those tags (they cost a PBKDF2 each).
 """
@@ -18,18 +18,37 @@ from ..output import atomic_write
 from .crypto import KEY_SIZE, ProtectError, b64d, b64e
 
 SECRETS_FILE = "secrets.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+ZONES = ("internal", "mixed")  # (as zones.ZONES: this module is loaded without the build)
+
+
+@dataclass(frozen=True)
+class ZoneWrap:
+    """What wraps a person's keys in one zone: a salt of that zone's own and the key
+    PBKDF2-SHA256(password, salt) derived from it."""
+
+    salt: bytes
+    key: bytes
 
 
 @dataclass(frozen=True)
 class PersonCredentials:
-    """One person's stored credentials: enough to wrap keys for them, nothing to log in."""
+    """One person's stored credentials: enough to wrap keys for them, nothing to log in.
+    Each zone has its own salt, so that the two keyrings share nothing about a person."""
 
     email: str
-    salt: bytes
     iterations: int
-    wrap_key: bytes
     bcrypt_hash: str
+    wraps: dict[str, ZoneWrap]  # zone -> salt and wrapping key
+
+    def wrap(self, zone: str) -> ZoneWrap:
+        """The salt and wrapping key of `zone`."""
+        return self.wraps[zone]
+
+    @property
+    def one_salt(self) -> bool:
+        """Whether the zones share a salt (credentials from before zones had their own)."""
+        return len({w.salt for w in self.wraps.values()}) < len(self.wraps)
 
 
 @dataclass(frozen=True)
@@ -94,19 +113,16 @@ class Secrets:
         atomic_write(self.file, text.encode("utf-8"), mode=0o600)
 
     def _read(self, data: dict[str, Any]) -> None:
-        if data.get("version") != FORMAT_VERSION:
+        if data.get("version") not in (1, FORMAT_VERSION):
             raise ProtectError(f"unknown format version {data.get('version')!r}")
         for pid, p in data["people"].items():
-            cred = PersonCredentials(
-                email=str(p["email"]),
-                salt=b64d(p["salt"]),
-                iterations=int(p["iterations"]),
-                wrap_key=b64d(p["wrap_key"]),
-                bcrypt_hash=str(p["bcrypt"]),
-            )
-            if len(cred.wrap_key) != KEY_SIZE:
-                raise ProtectError(f"bad wrapping key for {pid}")
-            self.people[pid] = cred
+            if "wraps" in p:
+                wraps = {z: ZoneWrap(b64d(w["salt"]), b64d(w["key"])) for z, w in p["wraps"].items()}
+            else:  # format 1: one salt for every zone
+                wraps = {z: ZoneWrap(b64d(p["salt"]), b64d(p["wrap_key"])) for z in ZONES}
+            if any(len(w.key) != KEY_SIZE for w in wraps.values()) or set(wraps) != set(ZONES):
+                raise ProtectError(f"bad wrapping keys for {pid}")
+            self.people[pid] = PersonCredentials(str(p["email"]), int(p["iterations"]), str(p["bcrypt"]), wraps)
         for name, z in data["zones"].items():
             zone = ZoneSecrets(tag_salt=b64d(z["tag_salt"]))
             zone.keys = {s: b64d(k) for s, k in z["keys"].items()}
@@ -125,9 +141,8 @@ class Secrets:
             "people": {
                 pid: {
                     "email": c.email,
-                    "salt": b64e(c.salt),
                     "iterations": c.iterations,
-                    "wrap_key": b64e(c.wrap_key),
+                    "wraps": {z: {"salt": b64e(w.salt), "key": b64e(w.key)} for z, w in sorted(c.wraps.items())},
                     "bcrypt": c.bcrypt_hash,
                 }
                 for pid, c in self.people.items()

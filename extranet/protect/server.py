@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..zones import View
+from ..site.policy import content_security_policy
 from .secrets import Secrets
 
-CSP = "default-src 'self'; img-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+CSP = content_security_policy(header=True)
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -36,7 +37,7 @@ def _lines(secrets: Secrets, people: Mapping[str, str], ids: list[str]) -> list[
     return out
 
 
-def server_files(views: Mapping[str, View], project_dirs: Mapping[str, str], secrets: Secrets,
+def server_files(views: Mapping[str, View], project_dirs: Mapping[str, Mapping[str, str]], secrets: Secrets,
                  emails: Mapping[str, str]) -> dict[str, bytes]:
     """Every server file, by path below .extranet/server/."""
     files: dict[str, str] = {}
@@ -49,7 +50,7 @@ def server_files(views: Mapping[str, View], project_dirs: Mapping[str, str], sec
         for pv in view.projects:
             pid = pv.project.id
             members = sorted(p for p, scopes in view.grants.items() if pid in scopes)
-            d = project_dirs[pid]
+            d = project_dirs[zone][pid]
             files[f"htpasswd/{zone}/{pid}.htpasswd"] = "\n".join(_lines(secrets, emails, members)) + "\n"
             users = sorted(u.split(":", 1)[0] for u in _lines(secrets, emails, members))
             projects.append((pid, d, users))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jinja2
 
+from ..site.policy import content_security_policy
 from .crypto import ProtectError
 
 THEME_DIR = Path(__file__).resolve().parent.parent / "themes" / "default"
@@ -78,6 +79,7 @@ def _shell_head(root: str, zone: str, title: str, language: str, static_prefix: 
         f'<!DOCTYPE html>\n<html lang="{esc(language)}" data-xn-root="{root}" '
         f'data-xn-zone="{esc(zone)}" data-xn-static="{esc(static_prefix)}">\n<head>\n'
         '<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(content_security_policy())}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="robots" content="noindex, nofollow">\n'
         f"<title>{esc(title)}</title>\n"
@@ -116,6 +118,7 @@ def login_page(*, zone: str, title: str, language: str, remember_days: int, stat
     t = dict(texts(language))
     t["remember"] = t["remember"].format(days=remember_days)
     return template.render(
+        csp=content_security_policy(),
         zone=zone,
         title=title,
         language=language,

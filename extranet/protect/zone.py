@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from .crypto import ContentKey, ProtectError, key_for, open_blob, seal
+from .crypto import ContentKey, ProtectError, key_for, open_blob, padded_size, payload_of, seal
 from .keyring import KEYRING_FILE, TAG_ITERATIONS, KeyringMember, build_keyring, normalize_username, username_secret
 from .secrets import GrantRecord, Secrets, ZoneSecrets
 from .shell import LOGIN_PAGE, THEME_DIR, login_page, shell_blob, shell_page
 
 SITE_SCOPE = "_site"
+PERSON_SCOPE = "person:"  # the scope of a person's own pages (zones.person_scope)
 BROWSER_FILES = ("extranet.js", "extranet.css")
 
 
@@ -65,7 +66,7 @@ def protect_zone(
             f"no credentials for {', '.join(missing)}: run `extranet people reset` for them"
         )
     earlier = set(zs.keys.values())  # a fresh key is never one of these (a rotated key stays retired)
-    _rotate(zs, current, secrets)
+    _rotate(zone, zs, current, secrets)
     needed = {scope_of[p] for p in private} | {s for scopes in current.values() for s in scopes}
     for scope in list(zs.keys):
         if scope not in needed:
@@ -76,7 +77,14 @@ def protect_zone(
     sealed = sealed or {}
 
     out: dict[str, bytes] = {}
+    homes = {p: d if isinstance(d, bytes) else d.render() for p, d in files.items()
+             if scope_of.get(p, "").startswith(PERSON_SCOPE)}
+    home_size = max((padded_size(len(payload_of(d)[1])) for d in homes.values()), default=0)
     for path, data in files.items():
+        if path in homes:  # every home page of the zone has the same size: none tells whose it is
+            out[path] = _served(path, seal(keys[scope_of[path]], homes[path], size=home_size), zone, title,
+                                language, static_prefix)
+            continue
         if not isinstance(data, bytes):
             if path in private and reusable is not None and reusable(path, keys[scope_of[path]].secret):
                 out[path] = data
@@ -97,7 +105,7 @@ def protect_zone(
     )
     members = _members(zone, zs, current, secrets, keys, emails or {}, tag_iterations)
     out[KEYRING_FILE] = build_keyring(zs.tag_salt, members, tag_iterations=tag_iterations)
-    zs.grants = {pid: GrantRecord(scopes, secrets.people[pid].salt) for pid, scopes in current.items()}
+    zs.grants = {pid: GrantRecord(scopes, secrets.people[pid].wrap(zone).salt) for pid, scopes in current.items()}
     secrets.save()
     return out
 
@@ -113,21 +121,15 @@ class Sealer:
         self._content = {scope: ContentKey.from_secret(secret) for scope, secret in self.keys.items()}
 
     def seal_all(self, files: Mapping[str, bytes], scope_of: Mapping[str, str]) -> dict[str, tuple[bytes, bytes, bytes]]:
-        """path -> (plaintext, content key, output) of every private file whose scope has a key.
-        Each output is opened again as the build's audit opens a served file (decrypt_file):
-        the audit then need not decrypt it, when it is served as is and that key is the one
-        saved for the zone (audit.audit_protected, `sealed`). One that does not open to its
-        plaintext is a ProtectError."""
+        """path -> (plaintext, content key, output) of every private file whose scope has a key."""
         out = {}
         for path, data in files.items():
             scope = scope_of.get(path)
             key = self._content.get(scope) if scope else None
             if key is None or not isinstance(data, bytes) or path.startswith(self.static_prefix):
                 continue
-            served = _served(path, seal(key, data), self.zone, self.title, self.language, self.static_prefix)
-            if decrypt_file(path, served, [key]) != data:
-                raise ProtectError(f"{path}: sealed ahead, it does not open to its own page")
-            out[path] = (data, key.secret, served)
+            out[path] = (data, key.secret, _served(path, seal(key, data), self.zone, self.title, self.language,
+                                                   self.static_prefix))
         return out
 
 
@@ -143,7 +145,7 @@ def plan_keys(zone: str, scopes: set[str], grants: Mapping[str, frozenset[str]],
     (pass the new ones to it as ``fresh``); the secrets are left as they are."""
     zs = secrets.zone(zone)
     current = {pid: frozenset(s) | {SITE_SCOPE} for pid, s in grants.items()}
-    lost = lost_scopes(zs, current, secrets)
+    lost = lost_scopes(zone, zs, current, secrets)
     return {scope: zs.keys[scope] if scope in zs.keys and scope not in lost else ContentKey.generate().secret
             for scope in scopes}
 
@@ -157,7 +159,7 @@ def _check_paths(private: set[str], scope_of: Mapping[str, str]) -> None:
         raise ProtectError(f"no scope for {', '.join(unscoped[:5])}: every protected file needs one")
 
 
-def lost_scopes(zs: ZoneSecrets, current: Mapping[str, frozenset[str]], secrets: Secrets) -> set[str]:
+def lost_scopes(zone: str, zs: ZoneSecrets, current: Mapping[str, frozenset[str]], secrets: Secrets) -> set[str]:
     """Scopes that someone could open at the previous build and cannot open now.
 
     A person whose credentials changed since (password reset) counts as having lost
@@ -166,15 +168,15 @@ def lost_scopes(zs: ZoneSecrets, current: Mapping[str, frozenset[str]], secrets:
     lost: set[str] = set()
     for pid, before in zs.grants.items():
         cred = secrets.people.get(pid)
-        if pid not in current or cred is None or cred.salt != before.salt:
+        if pid not in current or cred is None or cred.wrap(zone).salt != before.salt:
             lost |= before.scopes
         else:
             lost |= before.scopes - current[pid]
     return lost
 
 
-def _rotate(zs: ZoneSecrets, current: Mapping[str, frozenset[str]], secrets: Secrets) -> None:
-    for scope in lost_scopes(zs, current, secrets):
+def _rotate(zone: str, zs: ZoneSecrets, current: Mapping[str, frozenset[str]], secrets: Secrets) -> None:
+    for scope in lost_scopes(zone, zs, current, secrets):
         zs.keys.pop(scope, None)
 
 
@@ -202,7 +204,8 @@ def _members(
         members.append(
             KeyringMember(
                 name_secrets=tuple(cache[f"{tag_iterations}|{n}"] for n in sorted(names)),
-                credentials=cred,
+                wrap=cred.wrap(zone),
+                iterations=cred.iterations,
                 content_secrets=tuple(keys[s].secret for s in sorted(current[pid])),
             )
         )

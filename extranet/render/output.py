@@ -17,8 +17,6 @@ class ZoneOutput:
     keys: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # path -> (page key, warnings)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group key -> its memoised paths
     moved: dict[str, tuple[str, ...]] = field(default_factory=dict)  # path -> where protect placed it
-    audited: set[str] = field(default_factory=set)  # paths already checked by the audit (render/pool.py)
-    findings: list = field(default_factory=list)  # what that check found
     sealed: dict[str, tuple[bytes, bytes, bytes]] = field(default_factory=dict)  # sealed ahead (protect/zone.py)
 
     def add(self, path: str, data: bytes, scope: str | None) -> None:

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from ..config import Person
 from ..content.model import Body, Post
 from ..site.links import LinkResolver
+from ..site.policy import content_security_policy
 from ..site.urls import HOME, Urls, relative
 from ..zones import INTERNAL, SITE_SCOPE, ProjectView, View, person_scope
 from ..cache import FORMAT, digest
@@ -151,7 +152,7 @@ class ZoneRenderer:
 
     def content(self, body: Body, here: str, where: str) -> Lazy:
         """A body's HTML for one page, computed only if the page is rendered."""
-        key = digest(body.digest, here, where, repr(self.links.signature(body)))
+        key = digest(body.digest, here, where, repr(self.links.signature(body, where)))
         return Lazy(key, lambda: self.body_html(body, here, where))
 
     def write(self, template: str, path: str, scope: str, **context) -> None:
@@ -209,6 +210,7 @@ class ZoneRenderer:
             livereload=self.livereload,
             date=lambda d: format_date(d, self.lang), person=self.person,
             protected=self.urls.secret is not None, shared=self.view.shared,
+            csp=content_security_policy(self.settings.remote_images),
         )
         ctx.update(context)
         return self.theme.env.get_template(template).render(ctx).encode("utf-8")
@@ -287,8 +289,6 @@ class ZoneRenderer:
             self.out.add(path, data, part.scopes.get(path))
         self.out.keys.update(part.keys)
         self.out.pages += part.pages
-        self.out.audited |= part.audited
-        self.out.findings += part.findings
         self.out.sealed.update(part.sealed)
         if gkey and len(part.keys) == part.pages:
             self.out.groups[gkey] = tuple(part.keys)
@@ -299,10 +299,10 @@ class ZoneRenderer:
         shared) and what each shown body's links resolve to in this zone."""
         if self.memo is None:
             return None
-        bodies = ([pv.project.body] if pv.show_body else []) + [p.body for p in pv.posts]
+        bodies = ([(pv.project.body, pv.project.key)] if pv.show_body else []) + [(p.body, p.key) for p in pv.posts]
         try:
             return digest(self.zone_key, "project-group", self.fp.of(pv),
-                          repr([self.links.signature(b) for b in bodies]))
+                          repr([self.links.signature(b, source) for b, source in bodies]))
         except Unhashable:
             return None
 
@@ -345,7 +345,7 @@ class ZoneRenderer:
                        parent=by_id.get(post.in_reply_to or ""), replies=replies.get(post.id, []),
                        previous=posts[i - 1] if i > 0 else None,
                        next=posts[i + 1] if i + 1 < len(posts) else None,
-                       original=self.view.original(post))
+                       original=self.view.original(post), held=(self.view.held or {}).get(post.key))
         for tag, tagged in self.tags(pv).items():
             self.write("tag.html", self.urls.tag(project.id, tag), scope, pv=pv, project=project,
                        tag=tag, posts=tagged, excerpt=self.excerpt)

@@ -18,7 +18,6 @@ import resource
 import threading
 from collections.abc import Callable, Mapping
 
-from ..incremental import plain_files
 from ..output import settle
 from .pages import PAGE_TEMPLATES, Deferred, ZoneOutput, ZoneRenderer
 
@@ -27,24 +26,18 @@ MAX_TASKS = 4  # then a fresh worker: what a worker copies of the site (by touch
 RECYCLE_ABOVE_MB = 120  # a smaller build process keeps its workers to the end: their copies stay small anyway
 
 log = logging.getLogger("extranet")
-Audit = Callable[[dict[str, bytes]], list]  # plaintext files -> what it found wrong in them
 Seal = Callable[[Mapping[str, bytes], Mapping[str, str]], dict]  # files, scopes -> what it sealed ahead
 _RENDERERS: Mapping[str, ZoneRenderer] | None = None  # set in the parent just before the fork
-_AUDITS: Mapping[str, Audit] = {}
 _SEALS: Mapping[str, Seal] = {}
 _CAUGHT: list[str] = []
 
 
 def render_zones(renderers: Mapping[str, ZoneRenderer], jobs: int | None = None,
-                 audits: Mapping[str, Audit] | None = None,
                  seals: Callable[[], Mapping[str, Seal]] | None = None) -> dict[str, ZoneOutput]:
     """Render every zone; projects in `jobs` processes (default: all cores) when it pays.
 
-    `audits` (zone -> check): a worker also runs the check of its zone on the pages it
-    rendered; their paths go to the zone's `audited` and the findings to its `findings`
-    (files rendered in the parent are left to the caller to check). `seals`: called when there
-    are workers, gives zone -> sealer (see protect/zone.py Sealer); a worker then also seals
-    those files, into the zone's `sealed`."""
+    `seals`: called when there are workers, gives zone -> sealer (see protect/zone.py Sealer);
+    a worker then also seals those files, into the zone's `sealed`."""
     plans = {zone: [r.plan(pv) for pv in r.view.projects] for zone, r in renderers.items()}
     todo = [(zone, i) for zone, zplans in plans.items() for i, (_, entries) in enumerate(zplans) if entries is None]
     weight = sum(len(renderers[zone].view.projects[i].posts) + 1 for zone, i in todo)
@@ -53,7 +46,7 @@ def render_zones(renderers: Mapping[str, ZoneRenderer], jobs: int | None = None,
     if jobs >= 2 and len(todo) >= 2 and weight >= POOL_THRESHOLD and _can_fork():
         for r in renderers.values():
             r.theme.prepare(PAGE_TEMPLATES)
-        parts = dict(zip(todo, _in_workers(renderers, todo, jobs, audits or {}, seals() if seals else {})))
+        parts = dict(zip(todo, _in_workers(renderers, todo, jobs, seals() if seals else {})))
     for zone, r in renderers.items():
         r.start()
         for i, pv in enumerate(r.view.projects):
@@ -79,11 +72,10 @@ def _can_fork() -> bool:
 
 
 def _in_workers(renderers: Mapping[str, ZoneRenderer], todo: list[tuple[str, int]],
-                jobs: int, audits: Mapping[str, Audit],
-                seals: Mapping[str, Seal]) -> list[tuple[ZoneOutput, list[str]]]:
+                jobs: int, seals: Mapping[str, Seal]) -> list[tuple[ZoneOutput, list[str]]]:
     """Render the projects of `todo` in forked workers; results in the order of `todo`."""
-    global _RENDERERS, _AUDITS, _SEALS
-    _RENDERERS, _AUDITS, _SEALS = renderers, audits, seals
+    global _RENDERERS, _SEALS
+    _RENDERERS, _SEALS = renderers, seals
     gc.freeze()  # the site's objects stay out of the workers' collections: fewer pages copied on write
     try:
         with multiprocessing.get_context("fork").Pool(min(jobs, len(todo)), initializer=_worker_logging,
@@ -91,7 +83,7 @@ def _in_workers(renderers: Mapping[str, ZoneRenderer], todo: list[tuple[str, int
             return list(pool.imap(_render_task, todo))
     finally:
         gc.unfreeze()
-        _RENDERERS, _AUDITS, _SEALS = None, {}, {}
+        _RENDERERS, _SEALS = None, {}
 
 
 def _tasks_per_worker() -> int | None:
@@ -125,11 +117,6 @@ def _render_task(task: tuple[str, int]) -> tuple[ZoneOutput, list[str]]:
     r.out = ZoneOutput(zone)
     _CAUGHT.clear()
     r._project(r.view.projects[i])
-    audit = _AUDITS.get(zone)
-    if audit is not None:
-        plain = plain_files(r.out.files)
-        r.out.findings = audit(plain)
-        r.out.audited = set(plain)
     seal = _SEALS.get(zone)
     if seal is not None:
         r.out.sealed = seal(r.out.files, r.out.scopes)

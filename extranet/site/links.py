@@ -1,4 +1,9 @@
-"""Resolve the symbolic links of a body for one zone: rewrite, or remove with a warning."""
+"""Resolve the symbolic links of a body for one zone: rewrite, or remove with a warning.
+
+Which targets a link may keep is the zone's decision (zones.View.link_target); here the
+placeholders are turned into URLs, and every link the zone refuses is rendered the same
+way, its text kept, whether its target exists or not.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ import re
 from collections.abc import Callable
 
 from ..content.markup import PLACEHOLDER
-from ..content.model import Attachment, Body
-from ..zones import INTERNAL, View
+from ..content.model import Attachment, Body, Post
+from ..zones import INTERNAL, SITE_SCOPE, View, scope_of
 from .urls import Urls, relative
 
 log = logging.getLogger("extranet")
@@ -20,7 +25,7 @@ _LINK = re.compile(re.escape(PLACEHOLDER) + r"(\d+)")
 
 
 class LinkResolver:
-    """Rewrites placeholders in one zone; reports links the zone cannot keep.
+    """Rewrites placeholders in one zone; reports the links of staff sources it cannot keep.
 
     Pages link relatively (`url_of` None); mail links absolutely to the zone's base URL
     (`url_of` maps an output path to a URL) and stays `quiet`: the build already warned.
@@ -33,54 +38,55 @@ class LinkResolver:
         self.url_of = url_of
         self.quiet = quiet
 
-    def _lookup(self, target: str | None) -> object | None:
-        """The content record a link target names (a folder link means its index.md)."""
-        item = self.view.site.by_key.get(target or "")
-        if item is None and target and not target.endswith(".md"):
-            item = self.view.site.by_key.get(target.rstrip("/") + "/index.md")
-        return item
-
-    def target(self, body: Body, index: int, where: str = "") -> tuple[object | None, str]:
-        """The item link `index` of `body` points to, if this zone shows it, and its fragment."""
+    def target(self, body: Body, index: int, source: str) -> tuple[object | None, str]:
+        """The item link `index` of `body` (written in the source `source`) points to on this
+        zone's pages, and its fragment; (None, "") when the link is removed."""
         link = body.links[index]
-        item = self._lookup(link.target)
-        if item is None:
-            if self.view.zone == INTERNAL and not self.quiet:
-                log.warning("%s: broken link '%s'", where, link.written)
-            return None, ""
-        key = getattr(item, "key")
-        if key not in self.view.keys:
-            if self.view.zone != INTERNAL and not self.quiet:
-                log.warning("%s: link to internal content '%s' removed from the mixed site", where, link.written)
-            return None, ""
-        return item, link.fragment
+        item = self.view.link_target(source, link.target)
+        if item is None and not self.quiet and not self._from_email(source):
+            target = self.view.item(link.target)
+            if target is None:
+                if self.view.zone == INTERNAL:
+                    log.warning("%s: broken link '%s'", source, link.written)
+            elif self.view.zone != INTERNAL:
+                what = "internal content" if scope_of(target.key) in (scope_of(source), SITE_SCOPE) else \
+                    "another project's content"  # type: ignore[attr-defined]
+                log.warning("%s: link to %s '%s' removed from the mixed site", source, what, link.written)
+        return (item, link.fragment) if item is not None else (None, "")
 
-    def linked(self, html: str, body: Body) -> list[object]:
-        """The items a passage links to that this zone shows (e.g. attachments to mail)."""
+    def _from_email(self, source: str) -> bool:
+        """Whether the source arrived by email (its links are an external's: nothing to warn about)."""
+        item = self.view.site.by_key.get(source)
+        return isinstance(item, Post) and item.source == "email"
+
+    def linked(self, html: str, body: Body, source: str) -> list[object]:
+        """The items a passage links to that this zone keeps (e.g. attachments to mail)."""
         return [item for m in _LINK.finditer(html)
-                if (item := self.target(body, int(m.group(1)))[0]) is not None]
+                if (item := self.target(body, int(m.group(1)), source)[0]) is not None]
 
     def _url(self, here: str, item: object) -> str:
         path = self.urls.for_item(item)
         return self.url_of(path) if self.url_of else relative(here, path)
 
-    def signature(self, body: Body) -> tuple:
-        """What resolving `body` depends on in this zone: each link's target and whether it is shown."""
+    def signature(self, body: Body, source: str) -> tuple:
+        """What resolving `body` depends on in this zone: each link's kept target and its name."""
         out = []
         for link in body.links:
-            item = self._lookup(link.target)
+            item = self.view.link_target(source, link.target)
             key = getattr(item, "key", None)
             name = getattr(item, "name", None) if isinstance(item, Attachment) else None
-            out.append((key, key in self.view.keys if key else False, name, type(item).__name__))
+            known = self.view.item(link.target) is not None  # (what the warnings say)
+            out.append((key, name, type(item).__name__, known))
         return tuple(out)
 
-    def resolve(self, html: str, body: Body, here: str, where: str) -> str:
-        """Rewrite the placeholders of `html` (a passage of `body`) for the page at `here`."""
+    def resolve(self, html: str, body: Body, here: str, source: str) -> str:
+        """Rewrite the placeholders of `html` (a passage of `body`, written in `source`) for
+        the page at `here`."""
         if PLACEHOLDER not in html:
             return html
 
         def anchor(m: re.Match) -> str:
-            item, fragment = self.target(body, int(m.group(1)), where)
+            item, fragment = self.target(body, int(m.group(1)), source)
             inner = m.group(2)
             if item is None:
                 return f'<span class="link-removed">{inner}</span>'
@@ -91,7 +97,7 @@ class LinkResolver:
             return f'<a href="{htmlmod.escape(url)}"{extra}>{inner}</a>'
 
         def image(m: re.Match) -> str:
-            item, _ = self.target(body, int(m.group(1)), where)
+            item, _ = self.target(body, int(m.group(1)), source)
             if item is None:
                 return ""
             url = self._url(here, item)

@@ -1,7 +1,8 @@
 """Where each item lives in a zone's output, readable or opaque.
 
-Readable paths are for previews. Opaque paths (HMAC of the item's key with a site secret)
-are used when the output is protected, so that file names reveal no project, title or person.
+Readable paths are for previews. Opaque paths (HMAC of the item's key with a secret of the
+zone) are used when the output is protected, so that file names reveal no project, title or
+person.
 """
 
 from __future__ import annotations
@@ -17,9 +18,14 @@ STATIC = "static"
 
 
 class Urls:
-    """Maps content to output paths (relative to the zone root)."""
+    """Maps content to the output paths of one zone (relative to the zone root).
 
-    def __init__(self, secret: bytes | None = None) -> None:
+    Opaque names are keyed by the zone's own secret (derived from the site's for `zone`):
+    the two zones share no file name, so that their listings side by side tell nothing."""
+
+    def __init__(self, secret: bytes | None = None, zone: str = "") -> None:
+        if secret is not None and zone:
+            secret = hmac.new(secret, b"zone:" + zone.encode(), hashlib.sha256).digest()
         self.secret = secret
         self._names: dict[str, str] = {}  # every page links the same few items: one HMAC each
 

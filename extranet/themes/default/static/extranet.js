@@ -109,6 +109,15 @@
     return new Uint8Array(await new Response(stream).arrayBuffer());
   }
 
+  /** A payload without its padding (flag bit 1): the bytes before the last 0x80 of it. */
+  function unpad(flags, payload) {
+    if (!(flags & 2)) return payload;
+    let end = payload.length - 1;
+    while (end >= 0 && payload[end] === 0) end--;
+    if (end < 0 || payload[end] !== 0x80) throw new Error("padding");
+    return payload.subarray(0, end);
+  }
+
   /** Plaintext of a blob, null if none of `keys` is its key; throws if it is damaged. */
   async function openBlob(keys, blob) {
     if (blob.length < HEADER + 16 || !sameBytes(blob.subarray(0, 4), MAGIC)) throw new Error("format");
@@ -119,7 +128,7 @@
       if (!sameBytes(mark, hint)) continue;
       const plain = new Uint8Array(await subtle.decrypt(
         { name: "AES-GCM", iv: nonce, additionalData: blob.subarray(0, HEADER) }, key.enc, blob.subarray(HEADER)));
-      return blob[4] & 1 ? inflate(plain) : plain;
+      return blob[4] & 1 ? inflate(unpad(blob[4], plain)) : unpad(blob[4], plain);
     }
     return null;
   }

@@ -1,0 +1,125 @@
+"""Checking output folders, file by file, against an Expectation: decrypt as a reader would.
+
+Every file of a zone is read from the folder that is (or is about to be) served, whether the
+build wrote it just now or kept it from the last build. A private file must be one the zone
+may hold and open with the key of exactly the scope that may hold it; an attachment must
+hold the bytes of the attachment it stands for and never those of an internal one; a page
+must contain no internal passage. The keyring must give each person exactly their scopes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from ..protect.crypto import ContentKey, ProtectError
+from ..protect.homes import name_secret
+from ..protect.keyring import KEYRING_FILE, open_keyring_with_key
+from ..protect.secrets import Secrets
+from ..protect.shell import LOGIN_PAGE
+from ..protect.zone import decrypt_file
+from ..textmatch import Matcher, normalise
+from .expect import Expectation
+
+STATIC = "static/"
+
+
+def files_of(folder: Path) -> Iterator[tuple[str, bytes]]:
+    """Every file below `folder` (relative POSIX path, bytes), in path order."""
+    base = str(folder)
+    for top, dirs, names in os.walk(base):
+        dirs.sort()
+        for n in sorted(names):
+            path = os.path.join(top, n)
+            with open(path, "rb") as f:
+                yield os.path.relpath(path, base).replace(os.sep, "/"), f.read()
+
+
+def _public(path: str) -> bool:
+    return path in (LOGIN_PAGE, KEYRING_FILE) or path.startswith(STATIC)
+
+
+def check_mixed(folder: Path, exp: Expectation, secrets: Secrets | None, emails: Mapping[str, str]) -> list[str]:
+    """Problems of the mixed zone's folder (`secrets`: None for an unencrypted output)."""
+    problems: list[str] = []
+    keys = {s: ContentKey.from_secret(k) for s, k in secrets.zone("mixed").keys.items()} if secrets else {}
+    matcher = Matcher(exp.canaries)
+    keyring = None
+    for path, data in files_of(folder):
+        where = f"mixed/{path}"
+        if path == KEYRING_FILE:
+            keyring = data
+        if _public(path):
+            if path.endswith(".html"):
+                problems += _leaks(where, data, matcher)
+            continue
+        allowed = exp.files.get(path)
+        if allowed is None:
+            problems.append(f"{where}: not a file the mixed zone may hold")
+            continue
+        plain = data
+        if secrets is not None:
+            key = keys.get(allowed.scope)
+            try:
+                if key is None:
+                    raise ProtectError(f"no key for its scope {allowed.scope}")
+                plain = decrypt_file(path, data, [key])
+            except ProtectError as e:
+                problems.append(f"{where}: does not open with the key of its scope {allowed.scope} ({e})")
+                continue
+        sha = hashlib.sha256(plain).hexdigest()
+        if sha in exp.internal_files:
+            problems.append(f"{where}: holds the bytes of an internal attachment")
+        elif allowed.sha256 is not None:
+            if sha != allowed.sha256:
+                problems.append(f"{where}: not the attachment it stands for")
+        else:
+            problems += _leaks(where, plain, matcher)
+    if secrets is not None:
+        problems += _keyring("mixed", keyring, exp, secrets, emails)
+    return problems
+
+
+def _leaks(where: str, data: bytes, matcher: Matcher) -> list[str]:
+    """Each internal passage found in a page."""
+    text = normalise(data.decode("utf-8", "replace"))
+    return [f"{where}: contains {matcher.secrets[c]} '{c.strip()[:60]}'" for c in sorted(matcher.find(text))]
+
+
+def check_internal(folder: Path, exp: Expectation, secrets: Secrets, emails: Mapping[str, str]) -> list[str]:
+    """Problems of the internal zone's folder: every private file opens with a key of the
+    zone, and the keyring opens for staff only."""
+    problems: list[str] = []
+    keys = [ContentKey.from_secret(k) for k in secrets.zone("internal").keys.values()]
+    keyring = None
+    for path, data in files_of(folder):
+        if path == KEYRING_FILE:
+            keyring = data
+        if _public(path):
+            continue
+        try:
+            decrypt_file(path, data, keys)
+        except ProtectError as e:
+            problems.append(f"internal/{path}: not encrypted with this zone's keys ({e})")
+    return problems + _keyring("internal", keyring, exp, secrets, emails)
+
+
+def _keyring(zone: str, keyring: bytes | None, exp: Expectation, secrets: Secrets,
+             emails: Mapping[str, str]) -> list[str]:
+    """Each person with credentials opens exactly the scopes they are entitled to, by either
+    of their user names."""
+    if keyring is None:
+        return [f"{zone}: no {KEYRING_FILE}"]
+    zs = secrets.zone(zone)
+    scope_of = {secret: scope for scope, secret in zs.keys.items()}
+    problems = []
+    for pid, cred in sorted(secrets.people.items()):
+        expected = exp.grants.get(pid, set())
+        for user in sorted({pid, emails.get(pid, "")} - {""}):
+            opened = open_keyring_with_key(keyring, name_secret(zs, user), cred.wrap(zone).key)
+            got = {scope_of.get(s, "?") for s in opened} if opened else set()
+            if got != expected:
+                problems.append(f"{zone}: {user} opens {sorted(got)}, entitled to {sorted(expected)}")
+    return problems

@@ -1,0 +1,102 @@
+"""Finding passages of one text inside others, whatever the markup around them.
+
+Texts are compared in a normal form: HTML tags and Markdown syntax become spaces, entities
+are decoded, letters folded to lower case, and every run of characters that are neither
+letters nor digits becomes one space. A passage is then found in a page whether it was
+written in Markdown, rendered to HTML, re-wrapped by a mail client or quoted with `>`.
+"""
+
+from __future__ import annotations
+
+import html as htmlmod
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from itertools import chain
+
+import ahocorasick_rs
+
+MIN_TEXT = 24  # normalised characters of a passage worth looking for (shorter ones are common phrases)
+MIN_NAME = 10  # of a title or a file name
+_TAG = re.compile(r"<[^<>]{0,2000}>")  # (bounded: a text of many "<" is searched in linear time)
+_LINK_TARGET = re.compile(r"\]\([^()\n]{0,2000}\)|\]\[[^\[\]\n]{0,200}\]")  # the target part of a Markdown link
+_NOT_WORD = re.compile(r"[\W_]+")
+_BREAK = re.compile(r"\n|(?<=[.!?;:…,])\s+")  # lines, sentences and clauses
+
+
+def normalise(text: str) -> str:
+    """The normal form of a text (HTML or Markdown): words in lower case, one space apart,
+    with a space at either end (so that a passage is found only as whole words)."""
+    text = htmlmod.unescape(_TAG.sub(" ", _LINK_TARGET.sub("] ", text)))
+    text = _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold())
+    return f" {text.strip()} " if text.strip() else " "
+
+
+def passages(text: str, minimum: int = MIN_TEXT) -> list[str]:
+    """The passages of a text worth looking for elsewhere: each line, sentence and clause of it
+    (a quote of part of a sentence is found), in normal form, at least `minimum` characters
+    long."""
+    found = []
+    for part in _BREAK.split(_TAG.sub("\n", text)):
+        norm = normalise(part)
+        if len(norm) - 2 >= minimum:
+            found.append(norm)
+    return found
+
+
+def name(text: str, minimum: int = MIN_NAME) -> list[str]:
+    """A title or file name as a passage (none when it is too short to be distinctive)."""
+    norm = normalise(text)
+    return [norm] if len(norm) - 2 >= minimum else []
+
+
+class Matcher:
+    """Finds which of many strings (`secrets`: string -> what it is) occur in a text, in one
+    linear pass (an Aho–Corasick automaton of one short anchor per string, each string then
+    confirmed by a substring test)."""
+
+    def __init__(self, secrets: Mapping[str, str]) -> None:
+        self.secrets = dict(secrets)
+        anchors = _anchors(self.secrets)
+        by_anchor: dict[str, list[str]] = {}
+        for s, a in anchors.items():
+            by_anchor.setdefault(a, []).append(s)
+        patterns = list(by_anchor)
+        self._strings = [by_anchor[a] for a in patterns]
+        self._search = ahocorasick_rs.AhoCorasick(
+            patterns, implementation=ahocorasick_rs.Implementation.ContiguousNFA, store_patterns=False,
+        ).find_matches_as_indexes if patterns else None
+
+    def find(self, text: str) -> set[str]:
+        """The strings that occur in `text`."""
+        if self._search is None:
+            return set()
+        found: set[str] = set()
+        for i in {m[0] for m in self._search(text, overlapping=True)}:
+            found.update(s for s in self._strings[i] if s in text)
+        return found
+
+    def without(self, dropped: Iterable[str]) -> "Matcher":
+        """A Matcher of the strings not in `dropped`."""
+        dropped = set(dropped)
+        return Matcher({s: w for s, w in self.secrets.items() if s not in dropped})
+
+
+WINDOW = 24  # characters of a long string its anchor spans
+MAX_ANCHORS = 8  # windows of a string considered for its anchor (the rarest is quickest)
+
+
+def _windows(s: str) -> list[str]:
+    """The substrings a string may be anchored on: itself when short, else its first windows."""
+    if len(s) <= WINDOW:
+        return [s]
+    step = WINDOW // 2
+    return [s[i:i + WINDOW] for i in range(0, min(len(s) - WINDOW, step * (MAX_ANCHORS - 1)) + 1, step)]
+
+
+def _anchors(strings: Iterable[str]) -> dict[str, str]:
+    """An anchor for each string: its window shared by the fewest other strings."""
+    windows = {s: _windows(s) for s in strings if s}
+    rarity = Counter(chain.from_iterable(set(w) for w in windows.values())).__getitem__
+    return {s: min(w, key=rarity) for s, w in windows.items()}

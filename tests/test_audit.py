@@ -1,0 +1,136 @@
+"""The audit trusts nothing of the build it checks: it reads the served files, decrypts them
+with the key of the scope that may hold them, and compares with what the sources allow.
+
+Each test breaks the output (or the build) the way a bug or an intruder would, and the audit
+must say so: `extranet audit` on disk, and the build itself before it swaps anything in.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from client import cli, give_passwords
+from extranet import zones
+from extranet.build import BuildError, build, urls_for
+from extranet.config import load
+from extranet.content.loader import load_site
+from extranet.protect.crypto import ContentKey, seal
+from extranet.protect.secrets import Secrets
+from extranet.protect.shell import shell_blob, shell_page
+from helpers import SITES, read_tree, write
+
+PEOPLE = {"sara": "sara@own.example", "carl": "carl@acme.example", "bob": "bob@bolt.example"}
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    root = tmp_path / "zones"
+    shutil.copytree(SITES / "zones", root)
+    give_passwords(root, PEOPLE)
+    result = cli(root, "build")
+    assert result.returncode == 0, result.stderr.decode()
+    assert cli(root, "audit").returncode == 0
+    return root
+
+
+def audit_fails(root: Path, *words: str) -> str:
+    result = cli(root, "audit")
+    out = result.stdout.decode() + result.stderr.decode()
+    assert result.returncode != 0, out
+    for word in words:
+        assert word in out, out
+    return out
+
+
+def paths(root: Path):
+    settings, people = load(root)
+    site = load_site(settings, people)
+    return site, urls_for(settings, True)
+
+
+def key(root: Path, zone: str, scope: str) -> ContentKey:
+    return ContentKey.from_secret(Secrets.load(root / ".extranet").zone(zone).keys[scope])
+
+
+def test_an_internal_page_copied_into_the_mixed_output_is_found(site: Path) -> None:
+    site_, urls = paths(site)
+    pricing = site_.by_key["projects/alpha/posts/2026-01-06-pricing.md"]
+    data = (site / "public/internal" / urls["internal"].post(pricing)).read_bytes()
+    target = site / "public/mixed" / urls["mixed"].post(pricing)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    audit_fails(site, "not a file the mixed zone may hold")
+
+
+def _reseal(root: Path, scope: str, change=lambda plain: plain) -> None:
+    """Open alpha's kickoff page, change it, and seal it again with the key of `scope`."""
+    site_, urls = paths(root)
+    path = urls["mixed"].post(site_.by_key["projects/alpha/posts/2026-01-05-kickoff.md"])
+    file = root / "public/mixed" / path
+    plain = change(_open(root, "mixed", "alpha", file.read_bytes()))
+    file.write_bytes(shell_page(path, seal(key(root, "mixed", scope), plain), zone="mixed", title="t",
+                                language="en", static_prefix="static/"))
+
+
+def test_a_page_sealed_with_another_projects_key_is_found(site: Path) -> None:
+    """A page of alpha sealed with beta's key would open for beta's supplier."""
+    _reseal(site, "beta")
+    audit_fails(site, "does not open with the key of its scope alpha")
+
+
+def test_an_internal_passage_slipped_into_a_shared_page_is_found(site: Path) -> None:
+    _reseal(site, "alpha", lambda plain: plain.replace(
+        b"We met on Monday", b"We met on Monday. Pricing secret: the supplier quote is 41,200 euros for the deck"))
+    audit_fails(site, "contains internal text")
+
+
+def test_internal_attachment_bytes_at_a_shared_attachments_path_are_found(site: Path) -> None:
+    site_, urls = paths(site)
+    plan = site_.by_key["projects/alpha/files/plan.txt"]
+    file = site / "public/mixed" / urls["mixed"].attachment(plan)
+    file.write_bytes(seal(key(site, "mixed", "alpha"), (site / "content/projects/alpha/files/costs-internal.csv")
+                          .read_bytes()))
+    audit_fails(site, "holds the bytes of an internal attachment")
+
+
+def test_a_file_left_unencrypted_is_found(site: Path) -> None:
+    site_, urls = paths(site)
+    kickoff = site_.by_key["projects/alpha/posts/2026-01-05-kickoff.md"]
+    file = site / "public/mixed" / urls["mixed"].post(kickoff)
+    file.write_bytes(_open(site, "mixed", "alpha", file.read_bytes()))
+    audit_fails(site, "does not open")
+
+
+def test_a_keyring_giving_someone_more_is_found(site: Path) -> None:
+    (site / "public/mixed/keyring.json").write_bytes((site / "public/internal/keyring.json").read_bytes())
+    audit_fails(site, "opens")
+
+
+def test_a_visibility_bug_in_the_rules_fails_the_build_and_keeps_the_old_output(site: Path, monkeypatch) -> None:
+    """Were zones.py to share every post, the audit (with its own reading of the sources)
+    would stop the build before anything is swapped in."""
+    before = read_tree(site / "public")
+    write(site / "content/projects/alpha/posts/2026-01-09-news.md",
+          "---\ntitle: News\nauthor: sara\nvisibility: mixed\n---\nNews.\n")
+    monkeypatch.setattr(zones.Rules, "post_visible", lambda self, zone, post: self.published(post))
+    with pytest.raises(BuildError, match="audit failed"):
+        build(site)
+    assert read_tree(site / "public") == before
+
+
+def test_a_file_rule_bug_fails_the_build(site: Path, monkeypatch) -> None:
+    """Were zones.py to share every attachment of a shared project, likewise."""
+    before = read_tree(site / "public")
+    monkeypatch.setattr(zones.Rules, "shared_files", lambda self, project, posts, show_body: project.files)
+    with pytest.raises(BuildError, match="audit failed"):
+        build(site, cache=False)
+    assert read_tree(site / "public") == before
+
+
+def _open(root: Path, zone: str, scope: str, data: bytes) -> bytes:
+    from extranet.protect.crypto import open_blob
+
+    return open_blob(key(root, zone, scope), shell_blob(data))

@@ -1,0 +1,71 @@
+"""Finding passages in texts whatever their markup: the Matcher and the normal form."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, strategies as st
+
+from extranet.textmatch import MAX_ANCHORS, WINDOW, Matcher, _anchors, _windows, normalise, passages
+
+ALPHABET = st.sampled_from("ab é_1-. '")
+
+
+@given(st.text(alphabet=ALPHABET, max_size=200))
+def test_the_windows_a_string_may_be_anchored_on(s: str) -> None:
+    windows = _windows(s)
+    if len(s) <= WINDOW:
+        assert windows == [s]
+    else:
+        assert windows[0] == s[:WINDOW] and 1 <= len(windows) <= MAX_ANCHORS
+        assert all(len(w) == WINDOW and w in s for w in windows)
+
+
+def test_anchors_are_the_rarest_windows() -> None:
+    """Strings that begin alike are anchored further in, where they differ."""
+    head = "thanks for the update on "
+    strings = [head + tail for tail in ("the budget for next year.", "the schedule of the works.")]
+    anchors = _anchors(strings)
+    assert all(anchors[s] in s and not head.startswith(anchors[s]) for s in strings)
+    assert len(set(anchors.values())) == 2
+
+
+@given(st.lists(st.text(alphabet=ALPHABET, min_size=1, max_size=40), min_size=1, max_size=6),
+       st.text(alphabet=ALPHABET, max_size=120), st.data())
+def test_matcher_finds_exactly_the_strings_a_text_contains(strings: list[str], text: str, data) -> None:
+    matcher = Matcher(dict.fromkeys(strings, "canary"))
+    assert matcher.find(text) == {s for s in strings if s in text}
+    some = set(data.draw(st.lists(st.sampled_from(strings), unique=True)))
+    assert matcher.without(some).find(text) == {s for s in strings if s in text and s not in some}
+
+
+def test_a_long_string_is_found_only_whole() -> None:
+    sentence = " le " + " ".join(f"mot{i}" for i in range(3 * MAX_ANCHORS)) + " fin "
+    matcher = Matcher({sentence: "internal text"})
+    assert matcher.find(f" avant{sentence}après ") == {sentence}
+    assert matcher.find(sentence[: len(sentence) // 2]) == set()
+
+
+@given(st.text(alphabet=st.sampled_from("aB é*_[]()<>/p#\n \t\xa0&;amp>1"), max_size=120))
+def test_the_normal_form_is_words_in_lower_case_one_space_apart(text: str) -> None:
+    norm = normalise(text)
+    assert norm.startswith(" ") and norm.endswith(" ")
+    assert "  " not in norm and norm == norm.casefold()
+    assert all(re.fullmatch(r"[^\W_]+", w) for w in norm.split())
+
+
+def test_a_passage_is_found_through_markdown_html_quoting_and_rewrapping() -> None:
+    """An internal sentence written in Markdown is found in a page that renders it, and in a
+    mail reply that quotes it re-wrapped, with its punctuation and case changed."""
+    [canary] = passages("Notre **marge** sur ce lot est de 12 %, à ne pas [dire](../files/x.pdf).")
+    page = "<p>Notre <strong>marge</strong> sur ce lot est de 12&nbsp;%, à ne pas <a href='x'>dire</a>.</p>"
+    mail = "> notre marge sur ce lot\n> est de 12 % -- à ne pas dire !"
+    assert canary in normalise(page) and canary in normalise(mail)
+    assert canary not in normalise("notre marge sur ce lot est de 13 %, à ne pas dire")
+
+
+def test_passages_are_lines_sentences_and_clauses_long_enough() -> None:
+    text = ("Short one. This sentence is long enough to count here! And so is this second long sentence, "
+            "with a clause long enough as well.\nTiny")
+    assert passages(text) == [" this sentence is long enough to count here ",
+                              " and so is this second long sentence ", " with a clause long enough as well "]
