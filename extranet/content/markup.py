@@ -18,7 +18,6 @@ from urllib.parse import unquote, urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
-from mdit_py_plugins.anchors import anchors_plugin
 from mdit_py_plugins.attrs import attrs_block_plugin, attrs_plugin
 from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
@@ -115,8 +114,27 @@ def _markdown(email: bool) -> MarkdownIt:
         md = MarkdownIt("commonmark", {"html": True, "typographer": True})
         md.enable(["table", "strikethrough", "replacements"])
         md.use(footnote_plugin).use(deflist_plugin).use(attrs_plugin).use(attrs_block_plugin)
-    md.use(anchors_plugin, min_level=1, max_level=6, slug_func=heading_id)
+    md.core.ruler.push("heading_ids", _heading_ids)
     return md
+
+
+def _heading_ids(state) -> None:
+    """Give each heading without one an id from its text; a repeated one gets -1, -2, … (a
+    counter per text: linear, however many headings repeat)."""
+    used = {t.attrGet("id") for t in state.tokens if t.type == "heading_open" and t.attrGet("id")}
+    counters: dict[str, int] = {}
+    for i, token in enumerate(state.tokens):
+        if token.type != "heading_open" or token.attrGet("id"):
+            continue
+        inline = state.tokens[i + 1]
+        base = heading_id("".join(c.content for c in inline.children or () if c.type in ("text", "code_inline")))
+        slug, n = base, counters.get(base, 0)
+        while slug in used:
+            n += 1
+            slug = f"{base}-{n}"
+        counters[base] = n
+        used.add(slug)
+        token.attrSet("id", slug)
 
 
 class Renderer:

@@ -165,7 +165,8 @@ class SiteGateway:
         msg["Message-ID"] = make_msgid(domain=site.settings.mail.reply_domain)
         msg["Auto-Submitted"] = "auto-replied"
         msg["X-Extranet-Loop"] = site.settings.mail.reply_domain
-        if post.pending:
+        held = result.views and (result.views["internal"].held or {}).get(key)
+        if post.pending or held:
             msg.set_content(t["pending"].format(site=site.settings.title) + "\n")
         else:
             msg.set_content(t["posted"].format(site=site.settings.title) + f"\n{link}\n")
