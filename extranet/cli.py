@@ -143,6 +143,28 @@ def serve(root: Path, host: str, port: int, as_person: str | None) -> None:
         preview.stop()
 
 
+# -- deploy, service, doctor (issue 19: from a laptop to production) ------------------------
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Show what would be uploaded and deleted; change nothing.")
+@click.option("--max-deletes", type=click.IntRange(0), default=None, metavar="N",
+              help="Change nothing when more than N files would be deleted (default: [deploy] max_deletes).")
+@click.pass_obj
+def deploy(root: Path, dry_run: bool, max_deletes: int | None) -> None:
+    """Publish the built zones to the destinations of [deploy]: only what changed, files before
+    the pages pointing to them, stale files deleted last."""
+    from .deploy.run import deploy as run_deploy
+
+    listed = logging.getLogger("extranet").isEnabledFor(logging.DEBUG)
+    report = run_deploy(root, dry_run=dry_run, max_deletes=max_deletes,
+                        progress=lambda m: click.echo(f"… {m}", err=True),
+                        observe=(lambda action, job, key: click.echo(f"{action} {job}: {key}", err=True))
+                        if listed else None)
+    for line in report.lines:
+        click.echo(line)
+    click.echo(report.summary())
+
+
 # -- notify (issue 4: email notifications of new posts) -------------------------------------
 
 @main.command()
