@@ -76,7 +76,7 @@ def parse_destination(text: str, site_root: Path) -> Destination:
     url = _URL.match(text)
     if url:
         scheme, userinfo, host = url["scheme"], url["userinfo"] or "", url["host"]
-        if ":" in userinfo:
+        if ":" in userinfo and scheme != "s3":
             raise DestinationError(f"{text!r}: no password in the destination (secrets never go in "
                                    "extranet.toml: use $RSYNC_PASSWORD, an SSH key or the provider's credentials file)")
         path = url["path"] or "/"
@@ -85,7 +85,7 @@ def parse_destination(text: str, site_root: Path) -> Destination:
         if scheme == "s3":
             if userinfo or url["port"]:
                 raise DestinationError(f"{text!r}: write s3://bucket/prefix/ (credentials come from the "
-                                       "environment or ~/.aws/credentials)")
+                                       "environment or ~/.aws/credentials, never from extranet.toml)")
             if not _BUCKET.match(host):
                 raise DestinationError(f"{text!r}: {host!r} is not a bucket name")
             prefix = path.strip("/")

@@ -101,15 +101,20 @@ class RsyncTarget:
             done(f, None)
 
     def delete(self, keys: Sequence[str]) -> None:
-        """Delete the named files (missing from the local zone) with --delete-missing-args."""
+        """Delete the named files with --delete-missing-args, from an empty tree of their
+        folders (the folders must exist on the sending side, the files must not)."""
         if not keys:
             return
-        if self.source is None:
-            raise DeployError(f"{self.description}: no source folder")
+        with tempfile.TemporaryDirectory() as empty:
+            self._delete_from(empty, keys)
+
+    def _delete_from(self, empty: str, keys: Sequence[str]) -> None:
+        for key in keys:
+            if "/" in key:
+                os.makedirs(os.path.join(empty, key.rsplit("/", 1)[0]), exist_ok=True)
         listing = b"\0".join(k.encode("utf-8", "surrogateescape") for k in keys) + b"\0"
-        args = self._command("--delete-missing-args", "--files-from=-", "--from0",
-                             self.source.rstrip("/") + "/", self.url)
-        self._run(args, "deleting", stdin=listing)
+        self._run(self._command("--delete-missing-args", "--files-from=-", "--from0", empty + "/", self.url),
+                  "deleting", stdin=listing)
 
     def probe(self) -> None:
         """List, write and delete a hidden file: reachable and writable."""
@@ -118,5 +123,4 @@ class RsyncTarget:
             (Path(tmp) / PROBE).write_bytes(b"extranet doctor\n")
             self._run(self._command("-t", f"{tmp}/{PROBE}", self.url), "writing a test file")
             (Path(tmp) / PROBE).unlink()
-            self._run(self._command("--delete-missing-args", "--files-from=-", "--from0", f"{tmp}/", self.url),
-                      "deleting the test file", stdin=PROBE.encode() + b"\0")
+            self._delete_from(tmp, [PROBE])
