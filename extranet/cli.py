@@ -327,11 +327,14 @@ def gateway(root: Path, smtp: bool, imap: bool) -> None:
     mail = site_gateway.settings.mail
     imap_settings = None
     if imap and mail.imap is not None:
-        password = os.environ.get("EXTRANET_IMAP_PASSWORD")
-        if not password:
-            raise ExtranetError("set EXTRANET_IMAP_PASSWORD for the IMAP mailbox (never in a file of the site)")
+        password = os.environ.get("EXTRANET_IMAP_PASSWORD", "")
+        if not password and not mail.imap.token_command:
+            raise ExtranetError("set EXTRANET_IMAP_PASSWORD for the IMAP mailbox (never in a file of the site), "
+                                "or [mail.imap] token_command for OAuth2")
         imap_settings = ImapSettings(host=mail.imap.host, port=mail.imap.port, security=mail.imap.security,
                                      user=mail.imap.user, password=password, folder=mail.imap.folder,
+                                     token_command=mail.imap.token_command,
+                                     oauth2_mechanism=mail.imap.oauth2_mechanism,
                                      move_to=mail.imap.processed_folder or None, max_size=mail.max_message_size,
                                      idle_reissue=float(mail.imap.idle_seconds),
                                      poll_interval=float(mail.imap.poll_seconds))
@@ -339,6 +342,7 @@ def gateway(root: Path, smtp: bool, imap: bool) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    site_gateway.publishing.start(stop, site_gateway.rebuild_now)  # deploys and git pulls, in threads
     site_gateway.process_pending()
     site_gateway.warm_up()
     if listen:
