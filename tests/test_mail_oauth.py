@@ -22,17 +22,16 @@ from extranet.mail.demo_reply import reply_to
 from extranet.mail.imap_in import ImapSettings, ImapSource
 from extranet.mail.oauth import TokenError, fresh_token, login
 from extranet.mail.spool import Spool
-from helpers import copy_site, write
+from helpers import copy_site
 from oauth_support import OAuthDovecot, oauth_dovecot  # noqa: F401  (fixture)
-from test_gateway_site import NEW_POST, cli, notification, posts
+from test_gateway_publish import announce
+from test_gateway_site import notification, posts
 
 
 def notified_site(tmp: Path) -> Path:
     """The small test site with a new post notified to its people (in the outbox)."""
     root = copy_site("small", tmp)
-    assert cli(root, "notify").returncode == 0  # first run: existing posts count as announced
-    write(root / "content/projects/alpha/posts/2026-01-09-delivery.md", NEW_POST)
-    assert cli(root, "notify").returncode == 0
+    announce(root)
     return root
 
 
