@@ -165,6 +165,50 @@ def deploy(root: Path, dry_run: bool, max_deletes: int | None) -> None:
     click.echo(report.summary())
 
 
+@main.command()
+@click.option("--write", "write_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write the unit files into DIR (e.g. /etc/systemd/system) instead of printing them.")
+@click.option("--name", default="extranet", show_default=True, help="Prefix of the unit names (one per site).")
+@click.option("--user", help="User running the units (default: the owner of the site folder).")
+@click.option("--digest-at", default="07:00", show_default=True, metavar="HH:MM", help="Time of the daily digest.")
+@click.pass_obj
+def service(root: Path, write_dir: Path | None, name: str, user: str | None, digest_at: str) -> None:
+    """Print (or write) systemd units for this site folder: the gateway and the daily digest."""
+    import grp
+    import pwd
+
+    from . import config
+    from .output import atomic_write
+    from .service import ServiceOptions, next_steps, units
+
+    settings, _ = config.load(root)
+    owner = pwd.getpwuid(root.stat().st_uid)
+    user = user or owner.pw_name
+    try:
+        group = grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name
+    except KeyError:
+        group = user
+    exe = Path(sys.executable).with_name("extranet")
+    command = (str(exe),) if exe.exists() else (sys.executable, "-m", "extranet")
+    options = ServiceOptions(name=name, user=user, group=group, command=command, digest_at=digest_at)
+    try:
+        files = units(settings, options)
+    except ValueError as e:
+        raise ExtranetError(str(e)) from e
+    if user == "root":
+        click.echo("warning: the units run as root; give the gateway its own user: useradd --system "
+                   "--home-dir /srv/extranet extranet && chown -R extranet: <site folder> (docs/deploy.md)", err=True)
+    if write_dir is None:
+        for file_name, text in files.items():
+            click.echo(f"# {file_name}\n{text}")
+        click.echo("# " + next_steps(options, None).replace("\n", "\n# "))
+        return
+    for file_name, text in files.items():
+        atomic_write(write_dir / file_name, text.encode())
+        click.echo(f"wrote {write_dir / file_name}")
+    click.echo(next_steps(options, write_dir))
+
+
 # -- notify (issue 4: email notifications of new posts) -------------------------------------
 
 @main.command()
