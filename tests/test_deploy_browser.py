@@ -20,12 +20,12 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from deploy_support import S3_ENV, example_site, set_deploy, start_s3, stop_s3
 from extranet.deploy.run import deploy
 from extranet.protect.server import CSP
-from test_protect_browser import ARGS, CHROMIUM, login, watch
+from test_protect_browser import browser, login, playwright, watch  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -78,24 +78,19 @@ def bucket_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
         stop_s3(s3)
 
 
-def test_a_client_logs_in_on_the_deployed_site_and_reads_only_her_project(bucket_site) -> None:
+def test_a_client_logs_in_on_the_deployed_site_and_reads_only_her_project(bucket_site, browser) -> None:  # noqa: F811
     base, passwords, served = bucket_site
-    assert os.path.exists(CHROMIUM), "Chromium is required (Debian package chromium)"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            context = browser.new_context()
-            problems = watch(context)
-            page = context.new_page()
-            page.goto(base)
-            expect(page).to_have_url(re.compile(r"/login\.html"))
-            login(page, "b.lemoine@villebois.example", passwords["blemoine"])
-            expect(page.locator("body")).to_contain_text("Passerelle piétonne du Moulin", timeout=20_000)
-            assert "Verrière" not in page.locator("body").inner_text()
-            page.get_by_role("link", name=re.compile("Passerelle piétonne du Moulin")).first.click()
-            expect(page.locator("body")).to_contain_text("Galvanisation", timeout=10_000)
-            assert "Marché remporté" not in page.content()  # the internal block of the project page
-            assert problems == []
-            assert "keyring.json" in served and any(k.startswith("p/") for k in served)
-        finally:
-            browser.close()
+    context = browser.new_context()
+    problems = watch(context)
+    page = context.new_page()
+    page.goto(base)
+    expect(page).to_have_url(re.compile(r"/login\.html"))
+    login(page, "b.lemoine@villebois.example", passwords["blemoine"])
+    expect(page.locator("body")).to_contain_text("Passerelle piétonne du Moulin", timeout=20_000)
+    assert "Verrière" not in page.locator("body").inner_text()
+    page.get_by_role("link", name=re.compile("Passerelle piétonne du Moulin")).first.click()
+    expect(page.locator("body")).to_contain_text("Galvanisation", timeout=10_000)
+    assert "Marché remporté" not in page.content()  # the internal block of the project page
+    assert problems == []
+    assert "keyring.json" in served and any(k.startswith("p/") for k in served)
+    context.close()
