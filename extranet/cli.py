@@ -209,6 +209,24 @@ def service(root: Path, write_dir: Path | None, name: str, user: str | None, dig
     click.echo(next_steps(options, write_dir))
 
 
+@main.command()
+@click.option("--probe", is_flag=True,
+              help="Also send a message to a reply+ and a note+ address and wait for them in the mailbox.")
+@click.option("--probe-wait", default=60, show_default=True, type=click.IntRange(1, 3600), metavar="SECONDS",
+              help="How long to wait for the probe messages.")
+@click.pass_obj
+def doctor(root: Path, probe: bool, probe_wait: int) -> None:
+    """Check the site for production: URLs, secrets, relay, mailbox, deploy destinations, git, DNS."""
+    from .doctor import check_site
+
+    findings = check_site(root, probe=probe, probe_wait=float(probe_wait),
+                          report=lambda f: click.echo(f.line()))
+    problems = [f for f in findings if f.level == "problem"]
+    click.echo(f"{len(problems)} problem(s)" if problems else "no problem found")
+    if problems:
+        sys.exit(1)
+
+
 # -- notify (issue 4: email notifications of new posts) -------------------------------------
 
 @main.command()
@@ -358,30 +376,17 @@ def ingest(root: Path, extract_only: bool, recipient: str | None, sender: str | 
 @click.pass_obj
 def gateway(root: Path, smtp: bool, imap: bool) -> None:
     """Run the inbound mail gateway: SMTP listener and/or IMAP mailbox, until Ctrl+C."""
-    import os
     import signal
     import threading
 
     from .mail.daemon import Transports, run_gateway
-    from .mail.imap_in import ImapSettings
+    from .mail.imap_config import imap_settings as config_imap
     from .mail.site_gateway import SiteGateway
     from .mail.smtp_in import parse_listen
 
     site_gateway = SiteGateway(root)
     mail = site_gateway.settings.mail
-    imap_settings = None
-    if imap and mail.imap is not None:
-        password = os.environ.get("EXTRANET_IMAP_PASSWORD", "")
-        if not password and not mail.imap.token_command:
-            raise ExtranetError("set EXTRANET_IMAP_PASSWORD for the IMAP mailbox (never in a file of the site), "
-                                "or [mail.imap] token_command for OAuth2")
-        imap_settings = ImapSettings(host=mail.imap.host, port=mail.imap.port, security=mail.imap.security,
-                                     user=mail.imap.user, password=password, folder=mail.imap.folder,
-                                     token_command=mail.imap.token_command,
-                                     oauth2_mechanism=mail.imap.oauth2_mechanism,
-                                     move_to=mail.imap.processed_folder or None, max_size=mail.max_message_size,
-                                     idle_reissue=float(mail.imap.idle_seconds),
-                                     poll_interval=float(mail.imap.poll_seconds))
+    imap_settings = config_imap(mail) if imap and mail.imap is not None else None
     listen = parse_listen(mail.smtp_listen) if smtp and mail.smtp_listen else None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

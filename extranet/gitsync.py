@@ -75,18 +75,25 @@ class Repo:
 
     def git(self, *args: str, check: bool = True) -> str:
         """Run one git command in the site folder; its standard output."""
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C",
-               "GIT_COMMITTER_NAME": self.committer[0], "GIT_COMMITTER_EMAIL": self.committer[1]}
-        env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
-        try:
-            result = subprocess.run(["git", "-c", "commit.gpgsign=false", *args], cwd=self.root, env=env,
-                                    capture_output=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired as e:
-            raise GitError(f"git {args[0]}: no answer in {TIMEOUT} s") from e
+        result = self._run(args)
         if check and result.returncode != 0:
             lines = (result.stderr or result.stdout).decode("utf-8", "replace").strip().splitlines()
             raise GitError(f"git {args[0]} failed: {lines[-1] if lines else 'exit ' + str(result.returncode)}")
         return result.stdout.decode("utf-8", "replace")
+
+    def succeeds(self, *args: str) -> bool:
+        """Whether a git command (a question such as check-ignore) answers yes (exit 0)."""
+        return self._run(args).returncode == 0
+
+    def _run(self, args: tuple[str, ...]) -> subprocess.CompletedProcess:
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C",
+               "GIT_COMMITTER_NAME": self.committer[0], "GIT_COMMITTER_EMAIL": self.committer[1]}
+        env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+        try:
+            return subprocess.run(["git", "-c", "commit.gpgsign=false", *args], cwd=self.root, env=env,
+                                  capture_output=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as e:
+            raise GitError(f"git {args[0]}: no answer in {TIMEOUT} s") from e
 
     def head(self) -> str:
         """The commit checked out."""

@@ -9,7 +9,6 @@ is read from public/: what the browser gets is only what the deploy put in the b
 from __future__ import annotations
 
 import http.server
-import os
 import re
 import shutil
 import threading
