@@ -75,6 +75,13 @@ def site_with(tmp: Path, extra: str, *, gitignore: bool = True) -> Path:
     return root
 
 
+def mail(relay_port: int, mailbox: Dovecot, processed: str = "") -> str:
+    """[mail.relay] and [mail.imap] for a loopback relay and the test mailbox."""
+    return (f'\n[mail.relay]\nhost = "127.0.0.1"\nport = {relay_port}\nsecurity = "none"\n'
+            f'[mail.imap]\nhost = "{mailbox.host}"\nport = {mailbox.port}\nsecurity = "none"\nuser = "{mailbox.user}"\n'
+            + (f'processed_folder = "{processed}"\n' if processed else ""))
+
+
 def lines(findings) -> list[str]:
     return [f.line() for f in findings]
 
@@ -88,18 +95,7 @@ def test_a_site_ready_for_production(tmp_path: Path, dovecot: Dovecot, monkeypat
     (tmp_path / "www").mkdir()
     try:
         with provider(dovecot, lambda a: a.endswith("@projects.small.example")) as port:
-            root = site_with(tmp_path, f"""
-[mail.relay]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-[mail.imap]
-host = "{dovecot.host}"
-port = {dovecot.port}
-security = "none"
-user = "{dovecot.user}"
-processed_folder = "Done"
-[deploy]
+            root = site_with(tmp_path, mail(port, dovecot, "Done") + f"""[deploy]
 internal = "{server.url}interne/"
 mixed = "{tmp_path}/www/projets/"
 """)
@@ -137,18 +133,7 @@ def test_each_problem_is_one_line_with_its_fix(tmp_path: Path, dovecot: Dovecot,
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     closed = free_port()
     with provider(dovecot, lambda a: "+" not in a) as port:  # a mailbox without sub-addressing
-        root = site_with(tmp_path, f"""
-[mail.relay]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-[mail.imap]
-host = "{dovecot.host}"
-port = {dovecot.port}
-security = "none"
-user = "{dovecot.user}"
-processed_folder = "Processed"
-[deploy]
+        root = site_with(tmp_path, mail(port, dovecot, "Processed") + f"""[deploy]
 internal = "{tmp_path}/not-mounted/interne/"
 mixed = "s3://projets-small/"
 [deploy.s3]
@@ -184,17 +169,7 @@ pull_every = 60
 def test_a_relay_or_mailbox_that_refuses(tmp_path: Path, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXTRANET_IMAP_PASSWORD", "not the password")
     closed = free_port()
-    root = site_with(tmp_path, f"""
-[mail.relay]
-host = "127.0.0.1"
-port = {closed}
-security = "none"
-[mail.imap]
-host = "{dovecot.host}"
-port = {dovecot.port}
-security = "none"
-user = "{dovecot.user}"
-""")
+    root = site_with(tmp_path, mail(closed, dovecot))
     shown = lines(check_site(root))
     [relay] = [line for line in shown if line.startswith(f"problem: relay 127.0.0.1:{closed}")]
     assert "connection refused" in relay and "-> fix: check host, port and security" in relay
