@@ -33,9 +33,11 @@ class Publishing:
         self.settings = settings
         git = settings.git
         wanted = git.commit or git.pull_every > 0 or git.push
-        self.repo = Repo.find(root, remote=git.remote, branch=git.branch,
-                              committer=("extranet gateway", settings.mail.from_addr or "extranet@localhost")) \
+        repo = Repo.find(root, remote=git.remote, branch=git.branch,
+                         committer=("extranet gateway", settings.mail.from_addr or "extranet@localhost")) \
             if wanted else None
+        # a site the repository ignores (a copy made with `extranet init` inside a clone) is not its to commit
+        self.repo = repo if repo is not None and not repo.succeeds("check-ignore", "-q", "extranet.toml") else None
         if settings.deploy.after_build and settings.deploy.zones:
             self.publisher = publisher or Publisher(root, settings.deploy.report_to)
         else:

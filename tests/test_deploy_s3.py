@@ -188,6 +188,9 @@ def test_a_lost_manifest_costs_no_upload_of_unchanged_objects(site, s3: S3Server
     ('[deploy]\nmixed = "s3://projets/"\ninternal = "s3://projets/interne/"\n', "'internal' is inside 'mixed'"),
     ('[deploy]\nserver_auth = "s3://projets-auth/"\n', "never to object storage"),
     ('[deploy]\nmixed = "public/mixed"\n', "cannot be inside the site's public/"),
+    ('[deploy]\nmixed = "-oProxyCommand=x:/www/"\n', "cannot start with '-'"),
+    ('[deploy]\nmixed = "-e:/www/"\n', "cannot start with '-'"),
+    ('[deploy]\nmixed = "rsync://-x/module/"\n', "cannot start with '-'"),
 ])
 def test_destinations_and_credentials_are_checked_with_their_line(tmp_path: Path, text: str, message: str) -> None:
     root = tmp_path / "site"

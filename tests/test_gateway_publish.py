@@ -256,3 +256,19 @@ def test_deploys_after_rebuilds_never_hold_up_the_mail_and_failures_are_retried_
     assert visible_tree(landing) == visible_tree(site / "public" / "mixed")
     assert json.loads(status_path(site).read_text())["ok"] is True
     assert any(b"published again" in f.read_bytes() for f in (site / ".extranet/outbox").glob("*.eml"))
+
+
+def test_a_site_copy_the_repository_ignores_is_left_alone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`extranet init demo` inside a clone of a repository that ignores demo/ (as extranet's own does)."""
+    from helpers import copy_site
+
+    clone = tmp_path / "clone"
+    git(tmp_path, "init", "--quiet", "-b", "main", str(clone))
+    (clone / ".gitignore").write_text("/small/\n")
+    site = copy_site("small", clone)
+    announce(site)
+    gateway = SiteGateway(site, rebuild=False)
+    gateway.gateway.handle(reply_to(notification(site, "carl@acme.example"), "A demo reply."))
+    gateway.after()
+    assert email_posts(site), "posted"
+    assert git(clone, "rev-list", "--all") == "" and "commit" not in caplog.text

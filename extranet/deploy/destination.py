@@ -64,6 +64,13 @@ class Destination:
         return a[:2] == b[:2] and b[2].startswith(a[2])
 
 
+def _no_option(text: str, *parts: str) -> None:
+    """A host or user starting with '-' would reach rsync or ssh as an option."""
+    if any(part.startswith("-") for part in parts if part):
+        raise DestinationError(f"{text!r}: a destination, host or user cannot start with '-' (rsync and ssh "
+                               "would read it as an option)")
+
+
 def _slash(path: str) -> str:
     return path if path.endswith("/") else path + "/"
 
@@ -73,6 +80,7 @@ def parse_destination(text: str, site_root: Path) -> Destination:
     text = text.strip()
     if not text:
         raise DestinationError("empty destination")
+    _no_option(text, text)
     url = _URL.match(text)
     if url:
         scheme, userinfo, host = url["scheme"], url["userinfo"] or "", url["host"]
@@ -90,6 +98,7 @@ def parse_destination(text: str, site_root: Path) -> Destination:
                 raise DestinationError(f"{text!r}: {host!r} is not a bucket name")
             prefix = path.strip("/")
             return Destination("s3", text, _slash(prefix) if prefix else "", bucket=host)
+        _no_option(text, host, userinfo)
         if scheme == "rsync":
             module = path.strip("/")
             if not host or not module:
@@ -108,6 +117,7 @@ def parse_destination(text: str, site_root: Path) -> Destination:
     ssh = _SSH.match(text)
     if ssh and not text.startswith(("/", "./", "../")):
         path = ssh["path"] or "."
+        _no_option(text, ssh["host"], ssh["user"] or "")
         if ".." in PurePosixPath(path).parts:
             raise DestinationError(f"{text!r}: no '..' in a destination")
         return Destination("ssh", text, _slash(path), host=ssh["host"], user=ssh["user"] or "")
