@@ -131,11 +131,15 @@ def test_dry_run_and_the_deletion_cap_change_nothing(site: BuiltSite, destinatio
 def test_command_line(site: BuiltSite, tmp_path: Path) -> None:
     landing = tmp_path / "www" / "projets"
     landing.parent.mkdir()
-    set_deploy(site.root, {"mixed": str(landing), "max_deletes": 0})
 
     def cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "extranet", "-C", str(site.root), "deploy", *args],
                               capture_output=True, text=True, timeout=120)
+
+    unset = cli()
+    assert unset.returncode == 1 and unset.stderr == ("error: nothing to deploy: set [deploy] internal and/or "
+                                                      "mixed in extranet.toml (see docs/deploy.md)\n")
+    set_deploy(site.root, {"mixed": str(landing), "max_deletes": 0})
 
     dry = cli("--dry-run")
     assert dry.returncode == 0 and dry.stdout.splitlines()[-1].startswith("dry run, nothing changed: mixed -> ")

@@ -193,6 +193,7 @@ class _Meter:
         self.next = time.monotonic() + 1.0
 
     def step(self, f: LocalFile) -> None:
+        """One more file uploaded."""
         self.done += 1
         self.bytes += f.size
         if self.progress and time.monotonic() >= self.next:

@@ -24,15 +24,20 @@ class Target(Protocol):
 
     description: str
 
-    def list(self) -> dict[str, Remote]: ...
+    def list(self) -> dict[str, Remote]:
+        """Every visible file at the destination, by key (none when it does not exist yet)."""
 
-    def same(self, f: LocalFile, remote: Remote) -> bool: ...
+    def same(self, f: LocalFile, remote: Remote) -> bool:
+        """Without a manifest entry: whether the destination's file holds `f`'s bytes."""
 
-    def upload(self, files: Sequence[LocalFile], done: Done) -> None: ...
+    def upload(self, files: Sequence[LocalFile], done: Done) -> None:
+        """Upload `files` (a batch of one step of the plan), reporting each through `done`."""
 
-    def delete(self, keys: Sequence[str]) -> None: ...
+    def delete(self, keys: Sequence[str]) -> None:
+        """Delete these files."""
 
-    def probe(self) -> None: ...
+    def probe(self) -> None:
+        """Write and delete a hidden file: raise DeployError unless reachable and writable."""
 
 
 PROBE = ".extranet-probe"  # the hidden file `probe` writes and deletes (hidden: never listed, never served stale)
