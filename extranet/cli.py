@@ -143,6 +143,90 @@ def serve(root: Path, host: str, port: int, as_person: str | None) -> None:
         preview.stop()
 
 
+# -- deploy, service, doctor (issue 19: from a laptop to production) ------------------------
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Show what would be uploaded and deleted; change nothing.")
+@click.option("--max-deletes", type=click.IntRange(0), default=None, metavar="N",
+              help="Change nothing when more than N files would be deleted (default: [deploy] max_deletes).")
+@click.pass_obj
+def deploy(root: Path, dry_run: bool, max_deletes: int | None) -> None:
+    """Publish the built zones to the destinations of [deploy]: only what changed, files before
+    the pages pointing to them, stale files deleted last."""
+    from .deploy.run import deploy as run_deploy
+
+    listed = logging.getLogger("extranet").isEnabledFor(logging.DEBUG)
+    report = run_deploy(root, dry_run=dry_run, max_deletes=max_deletes,
+                        progress=lambda m: click.echo(f"… {m}", err=True),
+                        observe=(lambda action, job, key: click.echo(f"{action} {job}: {key}", err=True))
+                        if listed else None)
+    for line in report.lines:
+        click.echo(line)
+    click.echo(report.summary())
+
+
+@main.command()
+@click.option("--write", "write_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write the unit files into DIR (e.g. /etc/systemd/system) instead of printing them.")
+@click.option("--name", default="extranet", show_default=True, help="Prefix of the unit names (one per site).")
+@click.option("--user", help="User running the units (default: the owner of the site folder).")
+@click.option("--digest-at", default="07:00", show_default=True, metavar="HH:MM", help="Time of the daily digest.")
+@click.pass_obj
+def service(root: Path, write_dir: Path | None, name: str, user: str | None, digest_at: str) -> None:
+    """Print (or write) systemd units for this site folder: the gateway and the daily digest."""
+    import grp
+    import pwd
+
+    from . import config
+    from .output import atomic_write
+    from .service import ServiceOptions, next_steps, units
+
+    settings, _ = config.load(root)
+    owner = pwd.getpwuid(root.stat().st_uid)
+    user = user or owner.pw_name
+    try:
+        group = grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name
+    except KeyError:
+        group = user
+    exe = Path(sys.executable).with_name("extranet")
+    command = (str(exe),) if exe.exists() else (sys.executable, "-m", "extranet")
+    options = ServiceOptions(name=name, user=user, group=group, command=command, digest_at=digest_at)
+    try:
+        files = units(settings, options)
+    except ValueError as e:
+        raise ExtranetError(str(e)) from e
+    if user == "root":
+        click.echo("warning: the units run as root; give the gateway its own user: useradd --system "
+                   "--home-dir /srv/extranet extranet && chown -R extranet: <site folder> (docs/deploy.md)", err=True)
+    if write_dir is None:
+        for file_name, text in files.items():
+            click.echo(f"# {file_name}\n{text}")
+        click.echo("# " + next_steps(options, None).replace("\n", "\n# "))
+        return
+    for file_name, text in files.items():
+        atomic_write(write_dir / file_name, text.encode())
+        click.echo(f"wrote {write_dir / file_name}")
+    click.echo(next_steps(options, write_dir))
+
+
+@main.command()
+@click.option("--probe", is_flag=True,
+              help="Also send a message to a reply+ and a note+ address and wait for them in the mailbox.")
+@click.option("--probe-wait", default=60, show_default=True, type=click.IntRange(1, 3600), metavar="SECONDS",
+              help="How long to wait for the probe messages.")
+@click.pass_obj
+def doctor(root: Path, probe: bool, probe_wait: int) -> None:
+    """Check the site for production: URLs, secrets, relay, mailbox, deploy destinations, git, DNS."""
+    from .doctor import check_site
+
+    findings = check_site(root, probe=probe, probe_wait=float(probe_wait),
+                          report=lambda f: click.echo(f.line()))
+    problems = [f for f in findings if f.level == "problem"]
+    click.echo(f"{len(problems)} problem(s)" if problems else "no problem found")
+    if problems:
+        sys.exit(1)
+
+
 # -- notify (issue 4: email notifications of new posts) -------------------------------------
 
 @main.command()
@@ -292,31 +376,22 @@ def ingest(root: Path, extract_only: bool, recipient: str | None, sender: str | 
 @click.pass_obj
 def gateway(root: Path, smtp: bool, imap: bool) -> None:
     """Run the inbound mail gateway: SMTP listener and/or IMAP mailbox, until Ctrl+C."""
-    import os
     import signal
     import threading
 
     from .mail.daemon import Transports, run_gateway
-    from .mail.imap_in import ImapSettings
+    from .mail.imap_config import imap_settings as config_imap
     from .mail.site_gateway import SiteGateway
     from .mail.smtp_in import parse_listen
 
     site_gateway = SiteGateway(root)
     mail = site_gateway.settings.mail
-    imap_settings = None
-    if imap and mail.imap is not None:
-        password = os.environ.get("EXTRANET_IMAP_PASSWORD")
-        if not password:
-            raise ExtranetError("set EXTRANET_IMAP_PASSWORD for the IMAP mailbox (never in a file of the site)")
-        imap_settings = ImapSettings(host=mail.imap.host, port=mail.imap.port, security=mail.imap.security,
-                                     user=mail.imap.user, password=password, folder=mail.imap.folder,
-                                     move_to=mail.imap.processed_folder or None, max_size=mail.max_message_size,
-                                     idle_reissue=float(mail.imap.idle_seconds),
-                                     poll_interval=float(mail.imap.poll_seconds))
+    imap_settings = config_imap(mail) if imap and mail.imap is not None else None
     listen = parse_listen(mail.smtp_listen) if smtp and mail.smtp_listen else None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    site_gateway.publishing.start(stop, site_gateway.rebuild_now)  # deploys and git pulls, in threads
     site_gateway.process_pending()
     site_gateway.warm_up()
     if listen:

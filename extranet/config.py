@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .deploy.destination import DestinationError, parse_destination
 from .errors import Problems
 from .schema import ID_RE, Field, check
 
@@ -29,6 +30,8 @@ SITE_FIELDS = (
     Field("mail", "table", "Mail settings: [mail], [mail.relay], [mail.smtp], [mail.imap].", {}),
     Field("protect", "table", "Output protection: [protect].", {}),
     Field("build", "table", "Build options: [build].", {}),
+    Field("deploy", "table", "Where the zones are published: [deploy], [deploy.s3].", {}),
+    Field("git", "table", "The gateway and a git work tree: [git].", {}),
 )
 ZONE_FIELDS = (Field("url", "str", "Public base URL of the zone, ending with /.", "/"),)
 PROTECT_FIELDS = (
@@ -68,6 +71,39 @@ IMAP_FIELDS = (
     Field("processed_folder", "str", "Move processed messages there (empty: flag them \\Seen).", ""),
     Field("idle_seconds", "int", "Re-issue IDLE at least this often (< 1740).", 1500),
     Field("poll_seconds", "int", "Polling interval when the server has no IDLE.", 60),
+    Field("token_command", "str", "OAuth2 (Gmail, Microsoft 365): a command printing a fresh access token; "
+          "no password then.", ""),
+    Field("oauth2_mechanism", "choice", "SASL mechanism used with token_command.", "XOAUTH2",
+          choices=("XOAUTH2", "OAUTHBEARER")),
+)
+DEPLOY_FIELDS = (
+    Field("internal", "str", "Where public/internal/ is published: a folder, user@host:/path/ (rsync over SSH), "
+          "rsync://host/module/ or s3://bucket/prefix/ (empty: not published).", ""),
+    Field("mixed", "str", "Where public/mixed/ is published (same forms).", ""),
+    Field("server_auth", "str", "Where .extranet/server/ (htpasswd files, snippets) goes on a web server: a folder "
+          "or user@host:/path/ outside the web root (empty: not published).", ""),
+    Field("after_build", "bool", "The gateway deploys after each of its rebuilds.", False),
+    Field("max_deletes", "int", "A deploy that would delete more files stops before changing anything "
+          "(extranet deploy --max-deletes N overrides it).", 256),
+    Field("report_to", "list", "Addresses told by mail when the gateway's deploys keep failing "
+          "(empty: the site's active staff).", []),
+    Field("s3", "table", "S3-compatible storage: [deploy.s3].", None),
+)
+S3_FIELDS = (
+    Field("endpoint_url", "str", "The provider's endpoint, e.g. https://s3.gra.io.cloud.ovh.net (empty: AWS).", ""),
+    Field("region", "str", "Region (empty: $AWS_DEFAULT_REGION or ~/.aws/config).", ""),
+    Field("profile", "str", "Profile of ~/.aws/credentials (empty: environment variables, then the default).", ""),
+    Field("addressing_style", "choice", "Bucket in the path or in the host name.", "auto",
+          choices=("auto", "path", "virtual")),
+)
+GIT_FIELDS = (
+    Field("commit", "bool", "When the site folder is in a git work tree, the gateway commits each post it writes.",
+          True),
+    Field("pull_every", "int", "Seconds between two pulls of staff changes by the gateway (0: never).", 0),
+    Field("push", "bool", "The gateway pushes its commits.", False),
+    Field("remote", "str", "The remote pulled from and pushed to.", "origin"),
+    Field("branch", "str", "The branch pulled and pushed (empty: the checked-out one).", ""),
+    Field("report_to", "list", "Addresses told by mail when a pull conflicts (empty: the site's active staff).", []),
 )
 ORG_FIELDS = (
     Field("name", "line", "Display name.", required=True),
@@ -107,6 +143,8 @@ class Imap:
     processed_folder: str
     idle_seconds: int
     poll_seconds: int
+    token_command: str = ""
+    oauth2_mechanism: str = "XOAUTH2"
 
 
 @dataclass(frozen=True)
@@ -121,6 +159,40 @@ class Mail:
     relay: Relay | None
     smtp_listen: str | None
     imap: Imap | None
+
+
+@dataclass(frozen=True)
+class S3:
+    """S3-compatible storage; credentials come from the environment or ~/.aws, never from here."""
+
+    endpoint_url: str = ""
+    region: str = ""
+    profile: str = ""
+    addressing_style: str = "auto"
+
+
+@dataclass(frozen=True)
+class Deploy:
+    """[deploy]: destinations as written (parsed by extranet.deploy.destination) and options."""
+
+    zones: dict[str, str] = field(default_factory=dict)  # zone -> destination; only the zones set
+    server_auth: str = ""
+    after_build: bool = False
+    max_deletes: int = 256
+    report_to: tuple[str, ...] = ()
+    s3: S3 = S3()
+
+
+@dataclass(frozen=True)
+class Git:
+    """[git]: how the gateway shares the site folder's git work tree with staff."""
+
+    commit: bool = True
+    pull_every: int = 0
+    push: bool = False
+    remote: str = "origin"
+    branch: str = ""
+    report_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,6 +212,8 @@ class Settings:
     future_posts: bool
     remote_images: bool
     mail: Mail
+    deploy: Deploy = Deploy()
+    git: Git = Git()
 
     @property
     def state_dir(self) -> Path:
@@ -279,7 +353,11 @@ def load_settings(root: Path, problems: Problems) -> Settings | None:
     relay = _sub(mail_raw, "relay", RELAY_FIELDS, problems, path, lines, "mail.relay")
     smtp = _sub(mail_raw, "smtp", SMTP_FIELDS, problems, path, lines, "mail.smtp")
     imap = _sub(mail_raw, "imap", IMAP_FIELDS, problems, path, lines, "mail.imap")
-    if mail is None or not prot or not build:
+    deploy = _deploy(top["deploy"], root, problems, path, lines)
+    git = check(top["git"], GIT_FIELDS, problems, path, lines.finder("git"), "[git]")
+    if git and git["pull_every"] < 0:
+        problems.add(path, lines.finder("git")("pull_every"), "'pull_every' must be 0 (never) or a number of seconds")
+    if mail is None or not prot or not build or deploy is None or not git:
         return None
     return Settings(
         root=root,
@@ -304,7 +382,43 @@ def load_settings(root: Path, problems: Problems) -> Settings | None:
             smtp_listen=smtp["listen"] if smtp else "127.0.0.1:2525",
             imap=Imap(**imap) if imap else None,
         ),
+        deploy=deploy,
+        git=Git(**{**git, "report_to": tuple(git["report_to"])}),
     )
+
+
+def _deploy(raw: dict, root: Path, problems: Problems, path: Path, lines: TomlLines) -> Deploy | None:
+    """[deploy] and [deploy.s3], with every destination parsed and checked against the others."""
+    where = lines.finder("deploy")
+    values = check(raw, DEPLOY_FIELDS, problems, path, where, "[deploy]")
+    s3 = _sub(raw, "s3", S3_FIELDS, problems, path, lines, "deploy.s3")
+    if values is None or (raw.get("s3") is not None and s3 is None):
+        return None
+    parsed = {}
+    for key in (*ZONES, "server_auth"):
+        if values[key]:
+            try:
+                parsed[key] = parse_destination(values[key], root)
+            except DestinationError as e:
+                problems.add(path, where(key), str(e))
+    ok = len(parsed) == sum(1 for key in (*ZONES, "server_auth") if values[key])
+    for a, b in (("internal", "mixed"), ("mixed", "internal"), ("internal", "server_auth"),
+                 ("mixed", "server_auth"), ("server_auth", "internal"), ("server_auth", "mixed")):
+        if a in parsed and b in parsed and parsed[a].contains(parsed[b]):
+            problems.add(path, where(b), f"'{b}' is inside '{a}': each zone and the server files need a place of their own")
+            ok = False
+    if "server_auth" in parsed and parsed["server_auth"].kind == "s3":
+        problems.add(path, where("server_auth"), "'server_auth' goes to a web server (a folder or user@host:/path/), "
+                     "never to object storage")
+        ok = False
+    if values["max_deletes"] < 0:
+        problems.add(path, where("max_deletes"), "'max_deletes' must be 0 or more")
+        ok = False
+    if not ok:
+        return None
+    return Deploy(zones={z: values[z] for z in ZONES if values[z]}, server_auth=values["server_auth"],
+                  after_build=values["after_build"], max_deletes=values["max_deletes"],
+                  report_to=tuple(values["report_to"]), s3=S3(**s3) if s3 else S3())
 
 
 def load_people(root: Path, own_org: str | None, problems: Problems) -> People | None:

@@ -18,9 +18,15 @@ from pathlib import Path
 @contextlib.contextmanager
 def site_lock(root: Path) -> Iterator[None]:
     """Hold the site's lock (waiting for another command to finish)."""
-    state = root / ".extranet"
-    state.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(state / "site.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    with file_lock(root / ".extranet" / "site.lock"):
+        yield
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on `path` (created, with its private folder, if needed)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

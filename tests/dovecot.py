@@ -133,6 +133,12 @@ def start_dovecot(extra_config: str = "") -> tuple[Dovecot, subprocess.Popen[byt
 
 def stop_dovecot(proc: subprocess.Popen[bytes], root: Path) -> None:
     """Stop the server (it stops its children) and remove its directory."""
+    stop_process(proc)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a server process, killing it if it does not stop within 10 s."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -140,4 +146,3 @@ def stop_dovecot(proc: subprocess.Popen[bytes], root: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-    shutil.rmtree(root, ignore_errors=True)

@@ -66,7 +66,7 @@ def test_snippets_limit_each_project_folder_to_its_members(built) -> None:
     nginx = (server / "nginx/mixed.conf").read_text()
     assert f"location /{alpha}/ {{" in nginx and "htpasswd/mixed/alpha.htpasswd" in nginx
     caddy = (server / "caddy/mixed.Caddyfile").read_text()
-    assert f"basic_auth /{alpha}/* {{" in caddy and "carl $2" in caddy
+    assert f'basic_auth /{alpha}/* bcrypt "extranet mixed" {{' in caddy and "carl $2" in caddy
     assert "beta" not in (server / "caddy/mixed.Caddyfile").read_text().split("# project")[0]
 
 

@@ -23,6 +23,7 @@ from typing import Literal
 from imapclient import DELETED, IMAPClient
 from imapclient.exceptions import IMAPClientError
 
+from extranet.mail.oauth import login
 from extranet.mail.spool import Spool, write_atomic
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class ImapSettings:
     backoff_initial: float = 1.0
     backoff_max: float = 300.0
     timeout: float = 60.0
+    token_command: str = ""  # OAuth2: a command printing a fresh access token (then no password)
+    oauth2_mechanism: str = "XOAUTH2"  # or OAUTHBEARER
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ class ImapSource:
             )
             if s.security == "starttls":
                 client.starttls(context)
-            client.login(s.user, s.password)
+            login(client, s.user, s.password, s.token_command, s.oauth2_mechanism)
             self._client = client
         return self._client
 

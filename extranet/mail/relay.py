@@ -100,6 +100,11 @@ class SmtpTransport:
             raise TemporaryFailure(f"{self.description}: {_reason(e)}", whole_relay=True) from None
         return smtp
 
+    def check(self) -> None:
+        """Connect and log in as a run would, then say QUIT (extranet doctor)."""
+        self.smtp = self._connect()
+        self.close()
+
     def send(self, item: Queued) -> None:
         """Send one message to its one recipient; SMTP codes become Temporary/PermanentFailure."""
         for again in (True, False):

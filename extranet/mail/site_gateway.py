@@ -16,6 +16,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from .. import config
+from ..publishing import Publishing
 from .keys import load_token_keys
 from .notices import Notifier
 from .pipeline import Gateway, GatewayPolicy, Outcome, Person
@@ -62,6 +63,7 @@ class SiteGateway:
         self._lock = threading.Lock()
         self._rebuilds = 0
         self._warned: frozenset[str] = frozenset()  # the warnings of the last rebuild (see _Repeated)
+        self.publishing = Publishing(root, settings)  # git commit of posts, deploy after rebuilds
 
     def _person(self, pid: str) -> Person | None:
         _, people = config.load(self.root)  # people.toml may change while the gateway runs
@@ -80,17 +82,27 @@ class SiteGateway:
         self.writer.posted.clear()
         if not posted:
             return
+        self.publishing.posts_written(posted)
         with self._collector_aside():
             result = self._rebuild("rebuild after new email posts") if self.rebuild else None
             for key, pid in posted:
                 self._confirm(key, pid, result)
+        if result is not None:
+            self.publishing.rebuilt()
+
+    def rebuild_now(self, what: str) -> None:
+        """Rebuild (staff changes came in) and publish."""
+        with self._collector_aside():
+            result = self._rebuild(what)
+        if result is not None:
+            self.publishing.rebuilt()
 
     def warm_up(self) -> None:
         """Build the site once, keeping its state in memory, so that the first reply is
         published as quickly as the next ones (`extranet gateway` does this as it starts)."""
         if self.rebuild and self._warm.output is None:
-            with self._collector_aside():
-                self._rebuild("build at start")
+            self.publishing.posts_written([])  # email posts a crash left uncommitted
+            self.rebuild_now("build at start")
 
     def _rebuild(self, what: str):
         """Build with the state kept between rebuilds; None (and the error logged) on failure:

@@ -138,6 +138,33 @@
   const WRAP_AAD = te("extranet/v1 wrapped keys");
   const normalize = (name) => name.trim().normalize("NFC").toLowerCase();
 
+  /**
+   * The keyring, fetched with the person's own user name and password: where the server adds
+   * its basic-auth layer (the generated snippets), it checks them on this file and the browser
+   * then sends them with every request of the zone, so nobody logs in twice; a server without
+   * that layer ignores them. Null when the server refuses them.
+   */
+  function fetchKeyringAs(username, password) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("GET", KEYRING_URL.href, true, normalize(username), password);
+      xhr.setRequestHeader("Cache-Control", "no-cache");
+      xhr.onload = () => {
+        if (xhr.status === 401 || xhr.status === 403) return resolve(null);
+        if (xhr.status !== 200) return reject(new Error("keyring " + xhr.status));
+        try {
+          const keyring = JSON.parse(xhr.responseText);
+          if (keyring.format !== "extranet-keyring-1") throw new Error("keyring format");
+          resolve(keyring);
+        } catch (err) {
+          reject(err);
+        }
+      };
+      xhr.onerror = () => reject(new Error("keyring unreachable"));
+      xhr.send();
+    });
+  }
+
   async function fetchKeyring() {
     const response = await fetch(KEYRING_URL, { cache: "no-cache", credentials: "same-origin" });
     if (!response.ok) throw new Error("keyring " + response.status);
@@ -380,9 +407,9 @@
       await logout();
       history.replaceState(null, "", location.pathname + location.search);
       say(T.loggedOut, "info");
-    } else if (await currentState()) {
+    } else if (params.get("why") !== "server" && await currentState()) {
       return location.replace(safeTarget(params.get("next")));
-    } else if (params.get("why") === "expired") {
+    } else if (params.get("why") === "expired" || params.get("why") === "server") {
       say(T.expired, "info");
     }
     fields.disabled = false;
@@ -395,7 +422,8 @@
       fields.disabled = true;
       say(T.checking, "info");
       try {
-        const found = await unlock(await fetchKeyring(), user.value, password.value);
+        const keyring = await fetchKeyringAs(user.value, password.value);
+        const found = keyring && await unlock(keyring, user.value, password.value);
         if (!found) {
           say(T.refused, "error");
           fields.disabled = false;
