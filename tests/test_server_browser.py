@@ -112,7 +112,7 @@ def nginx(built) -> Iterator[tuple[str, Path, dict[str, str]]]:  # noqa: F811
 def test_the_server_layer_holds(nginx) -> None:
     base, root, passwords = nginx
     settings, _ = config.load(root)
-    alpha = urls_for(settings, True).project_dir("alpha")
+    alpha = urls_for(settings, True)["mixed"].project_dir("alpha")
     page = f"{base}{alpha}/index.html"
     assert fetch(base + "login.html")[0] == 200 and fetch(base + "static/extranet.js")[0] == 200
     status, location = fetch(page)
@@ -127,7 +127,7 @@ def test_the_server_layer_holds(nginx) -> None:
 def test_a_client_logs_in_once_and_is_never_asked_again(nginx, browser) -> None:  # noqa: F811
     base, root, passwords = nginx
     settings, _ = config.load(root)
-    alpha = urls_for(settings, True).project_dir("alpha")
+    alpha = urls_for(settings, True)["mixed"].project_dir("alpha")
     context = browser.new_context()
     problems = watch(context)
     page = context.new_page()
