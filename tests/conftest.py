@@ -77,7 +77,7 @@ class PostWriter:
 
     def path_for(self, envelope: Envelope) -> Path:
         """The post file of a message: named after its key, so a retry finds it."""
-        return self.posts / (hashlib.sha256(envelope.message_key.encode()).hexdigest()[:20] + ".md")
+        return self.posts / (hashlib.sha256(envelope.idempotency_key.encode()).hexdigest()[:20] + ".md")
 
     def process(self, raw: bytes, envelope: Envelope) -> Posted:
         """Write the post unless it exists already."""

@@ -172,3 +172,41 @@ def test_truncated_index_line_is_ignored(gateway_env: GatewayEnv) -> None:
     assert isinstance(restarted.gateway.handle(reply_message(message_id="<b@acme.example>")), Posted)
     lines = (gateway_env.spool.root / "processed.jsonl").read_bytes().splitlines()
     assert all(json.loads(l) for l in lines if not l.startswith(b'{"id": "half'))
+
+
+# -- exactly once, never swallowing (issue 17) ---------------------------------------------------
+
+
+def test_a_refused_spoof_never_blocks_the_genuine_reply_with_its_message_id(gateway_env: GatewayEnv) -> None:
+    spoof = reply_message(sender="Mallory <mallory@evil.example>", message_id="<x1@acme.example>",
+                          body="New bank details: IBAN FR76 0000")
+    assert gateway_env.gateway.handle(spoof).reason == "sender_mismatch"
+    genuine = reply_message(message_id="<x1@acme.example>", body="Agreed, see you on Monday.")
+    assert isinstance(gateway_env.gateway.handle(genuine), Posted)
+    [post] = gateway_env.posts()
+    assert "see you on Monday" in post.read_text() and "IBAN" not in post.read_text()
+
+
+def test_a_reused_message_id_with_other_content_is_a_new_message(gateway_env: GatewayEnv,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    first = reply_message(message_id="<reused@acme.example>", body="First answer.")
+    second = reply_message(message_id="<reused@acme.example>", body="A second, different answer.")
+    assert isinstance(gateway_env.gateway.handle(first), Posted)
+    assert isinstance(gateway_env.gateway.handle(second), Posted)
+    texts = sorted(p.read_text() for p in gateway_env.posts())
+    assert len(texts) == 2 and any("second, different" in t for t in texts)
+    assert any("reused@acme.example" in r.getMessage() and "different content" in r.getMessage()
+               for r in caplog.records)
+    # and each of them, delivered again (another transport, re-encoded), is a duplicate
+    again = reply_message(message_id="<reused@acme.example>", body="A second, different answer.")
+    assert isinstance(gateway_env.gateway.handle(b"Received: from mx2\r\n" + again), Duplicate)
+    assert len(gateway_env.posts()) == 2
+
+
+def test_only_posted_or_dropped_messages_count_as_processed(gateway_env: GatewayEnv) -> None:
+    auto = reply_message(message_id="<auto@acme.example>", headers={"Auto-Submitted": "auto-replied"})
+    assert isinstance(gateway_env.gateway.handle(auto), Dropped)
+    assert isinstance(gateway_env.gateway.handle(auto), Duplicate)  # deliberately dropped: recorded
+    refused = reply_message(message_id="<r@acme.example>", to="nobody@projets.durand.example")
+    assert gateway_env.gateway.handle(refused).reason == "unknown_recipient"
+    assert gateway_env.gateway.handle(refused).reason == "unknown_recipient"  # refused: never recorded

@@ -325,3 +325,32 @@ def test_authentication_results_from_the_trusted_server_decide_moderation(site: 
     assert cli(site, "ingest", stdin=raw).returncode == 0
     [post] = posts(site)
     assert ("pending: true" in post.read_text()) is pending
+
+
+# -- exactly once, never swallowing (issue 17) ---------------------------------------------------
+
+
+def test_a_spoof_refused_first_does_not_swallow_the_genuine_reply(site: Path) -> None:
+    genuine = _spoof(reply_to(notification(site, "carl@acme.example"), "Tuesday suits us."),
+                     Message_ID="<shared-id@acme.example>")
+    spoof = _spoof(reply_to(notification(site, "carl@acme.example"), "New bank details: IBAN FR76 6666."),
+                   From="Mallory <mallory@evil.example>", Message_ID="<shared-id@acme.example>")
+    cli(site, "ingest", stdin=spoof)
+    assert posts(site) == []
+    assert cli(site, "ingest", stdin=genuine).returncode == 0
+    [post] = posts(site)
+    assert "Tuesday suits us." in post.read_text() and "IBAN" not in post.read_text()
+
+
+def test_a_reused_message_id_with_another_body_becomes_its_own_post(site: Path) -> None:
+    base = notification(site, "carl@acme.example")
+    first = _spoof(reply_to(base, "Tuesday suits us."), Message_ID="<same-id@acme.example>")
+    second = _spoof(reply_to(base, "Actually, Wednesday is better."), Message_ID="<same-id@acme.example>")
+    assert cli(site, "ingest", stdin=first).returncode == 0
+    result = cli(site, "ingest", stdin=second)
+    assert result.returncode == 0
+    texts = [p.read_text() for p in posts(site)]
+    assert len(texts) == 2 and any("Wednesday is better" in t for t in texts)
+    assert b"same-id@acme.example" in result.stderr and b"different content" in result.stderr
+    assert cli(site, "ingest", stdin=second).returncode == 0  # the same one again: a duplicate
+    assert len(posts(site)) == 2

@@ -105,17 +105,25 @@ class Envelope:
     sha256: str
     received_at: float
     resumed: bool = False  # True when resuming after a crash: the post may already exist
+    content: str = ""  # digest of the content (spool.content_digest)
 
     @property
     def message_key(self) -> str:
-        """The identity a handler must use to make posting idempotent."""
-        return self.message_id or f"sha256:{self.sha256}"
+        """The message's name for people: its Message-ID, else the digest of its content."""
+        return self.message_id or f"sha256:{self.content or self.sha256}"
+
+    @property
+    def idempotency_key(self) -> str:
+        """The identity a handler must use to make posting idempotent: the Message-ID
+        together with the content digest (a Message-ID reused for other content is another
+        message)."""
+        return f"{self.message_id or ''} {self.content or self.sha256}"
 
 
 class Handler(Protocol):
     """Turns an authenticated message into a post.
 
-    Must be idempotent on ``envelope.message_key``: if a post from this message already
+    Must be idempotent on ``envelope.idempotency_key``: if a post from this message already
     exists (a crash happened after writing it), return ``Posted`` without writing again.
     Raising an exception counts as a temporary failure.
     """
@@ -302,6 +310,7 @@ class Gateway:
             reply_address=address,
             message_id=entry.message_id,
             sha256=entry.sha256,
+            content=entry.content,
             received_at=float(meta.get("received_at", 0.0)),
             resumed=resumed,
         )

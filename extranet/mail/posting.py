@@ -136,9 +136,10 @@ class PostWriter:
         """Write the post (or find the one already written for this message)."""
         site = self._site(envelope.post_ref.partition("/")[0])
         key = envelope.message_key
+        digest = hashlib.sha256(envelope.idempotency_key.encode()).hexdigest()[:8]
         for project in site.projects:
             for post in project.posts:
-                if post.message_id == key:
+                if post.message_id == key and post.id.endswith(f"-{digest}"):
                     return Posted(post.key)
         rules = Rules(site, self.now())
         placed = self._place(site, rules, envelope)
@@ -150,7 +151,6 @@ class PostWriter:
         received = dt.datetime.fromtimestamp(envelope.received_at or self.now().timestamp()).replace(microsecond=0)
         received = min(received, self.now().replace(microsecond=0))
         parent_slug = slugify(placed.parent.id[11:])[:40]
-        digest = hashlib.sha256(key.encode()).hexdigest()[:8]
         post_id = f"{received:%Y-%m-%d}-re-{parent_slug}-{digest}"
         folder = self.root / "content" / "projects" / placed.project.id
         reasons = list(ex.reasons)
