@@ -317,13 +317,13 @@ def gateway(root: Path, smtp: bool, imap: bool) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    site_gateway.process_pending()
-    site_gateway.warm_up()
     if listen:
         click.echo(f"SMTP listening on {listen[0]}:{listen[1]}")
     if imap_settings:
         click.echo(f"IMAP watching {imap_settings.user}@{imap_settings.host}/{imap_settings.folder}")
-    run_gateway(site_gateway.gateway, Transports(smtp=listen, imap=imap_settings), stop)
+    # the transports accept mail at once; the first build and the backlog follow in the processor
+    run_gateway(site_gateway.gateway, Transports(smtp=listen, imap=imap_settings), stop,
+                prepare=site_gateway.warm_up)
     click.echo("stopped")
 
 
@@ -341,6 +341,8 @@ def moderate_list(root: Path) -> None:
     waiting = pending(root)
     for w in waiting:
         click.echo(f"{w.ref}  {w.date}  {w.author or '?'}  {w.title}\n    {w.excerpt}")
+        if w.reason:
+            click.echo(f"    held: {w.reason}")
     if not waiting:
         click.echo("nothing waits for moderation")
 

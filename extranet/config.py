@@ -49,6 +49,15 @@ MAIL_FIELDS = (
     Field("relay", "table", "Outbound SMTP relay.", None),
     Field("smtp", "table", "Inbound SMTP listener.", None),
     Field("imap", "table", "Inbound IMAP mailbox.", None),
+    Field("auth", "table", "Sender authentication policy: [mail.auth].", {}),
+)
+AUTH_FIELDS = (
+    Field("staff", "choice", "Mail posted as staff (a staff reply+ address, any note+ address) whose sender "
+          "is not authenticated: held for moderation, or refused.", "moderate", choices=("moderate", "refuse")),
+    Field("external", "choice", "Mail from an external person whose sender is not authenticated: accepted, "
+          "held for moderation, or refused.", "accept", choices=("accept", "moderate", "refuse")),
+    Field("dkim", "bool", "Verify DKIM signatures here (DNS lookups); false: trust only the "
+          "Authentication-Results of trusted_authserv_id.", True),
 )
 RELAY_FIELDS = (
     Field("host", "str", "Relay host.", required=True),
@@ -108,6 +117,15 @@ class Imap:
 
 
 @dataclass(frozen=True)
+class MailAuth:
+    """What becomes of mail whose sender is not authenticated (see mail/authentication.py)."""
+
+    staff: str = "moderate"  # moderate | refuse
+    external: str = "accept"  # accept | moderate | refuse
+    dkim: bool = True
+
+
+@dataclass(frozen=True)
 class Mail:
     """Mail settings; relay/imap/smtp_listen are None when not configured."""
 
@@ -119,6 +137,7 @@ class Mail:
     relay: Relay | None
     smtp_listen: str | None
     imap: Imap | None
+    auth: MailAuth = MailAuth()
 
 
 @dataclass(frozen=True)
@@ -276,7 +295,10 @@ def load_settings(root: Path, problems: Problems) -> Settings | None:
     relay = _sub(mail_raw, "relay", RELAY_FIELDS, problems, path, lines, "mail.relay")
     smtp = _sub(mail_raw, "smtp", SMTP_FIELDS, problems, path, lines, "mail.smtp")
     imap = _sub(mail_raw, "imap", IMAP_FIELDS, problems, path, lines, "mail.imap")
-    if mail is None or not prot or not build:
+    auth_raw = mail_raw.get("auth")
+    auth = check(auth_raw if isinstance(auth_raw, dict) else {}, AUTH_FIELDS, problems, path,
+                 lines.finder("mail.auth"), "[mail.auth]")
+    if mail is None or auth is None or not prot or not build:
         return None
     return Settings(
         root=root,
@@ -299,6 +321,7 @@ def load_settings(root: Path, problems: Problems) -> Settings | None:
             relay=Relay(**relay) if relay else None,
             smtp_listen=smtp["listen"] if smtp else "127.0.0.1:2525",
             imap=Imap(**imap) if imap else None,
+            auth=MailAuth(**auth),
         ),
     )
 

@@ -18,6 +18,7 @@ from .errors import ExtranetError
 from .output import atomic_write
 
 _PENDING = re.compile(r"^pending:\s*true\s*$", re.M)
+_REASON = re.compile(r"^pending_reason:.*(?:\n[ \t]+.*)*$", re.M)  # a YAML scalar, maybe folded
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Waiting:
     author: str | None
     date: str
     excerpt: str
+    reason: str = ""  # why the gateway held it
 
 
 def pending(root: Path) -> list[Waiting]:
@@ -41,7 +43,7 @@ def pending(root: Path) -> list[Waiting]:
             if post.pending:
                 text = re.sub(r"\s+", " ", post.body.text).strip()
                 out.append(Waiting(f"{project.id}/{post.id}", post.title, post.author,
-                                   post.date.strftime("%Y-%m-%d %H:%M"), text[:120]))
+                                   post.date.strftime("%Y-%m-%d %H:%M"), text[:120], post.pending_reason or ""))
     return sorted(out, key=lambda w: w.date)
 
 
@@ -62,7 +64,8 @@ def approve(root: Path, ref: str) -> None:
     head, sep, body = text[4:].partition("\n---\n")
     if not text.startswith("---\n") or not _PENDING.search(head):
         raise ExtranetError(f"{ref}: not waiting for moderation")
-    atomic_write(path, ("---\n" + _PENDING.sub("", head).replace("\n\n", "\n").strip("\n") + sep + body).encode())
+    head = _REASON.sub("", _PENDING.sub("", head))
+    atomic_write(path, ("---\n" + re.sub(r"\n{2,}", "\n", head).strip("\n") + sep + body).encode())
 
 
 def reject(root: Path, ref: str) -> Path:

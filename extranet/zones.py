@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .config import Org, Person
+from .config import MailAuth, Org, Person
 from .content.markup import PLACEHOLDER
 from .content.model import Attachment, Body, Page, Post, Project, Site
 
@@ -122,6 +123,23 @@ class Rules:
     def body_visible(self, zone: str, project: Project) -> bool:
         """A project's page body is shared only when marked mixed (title and summary always are)."""
         return zone == INTERNAL or project.visibility == MIXED
+
+    @staticmethod
+    def unauthenticated_mail(auth: MailAuth, *, as_staff: bool) -> str:
+        """What becomes of an email post whose sender is not authenticated: 'accept', 'moderate'
+        or 'refuse', as [mail.auth] says for mail posted as staff (a staff reply address, any
+        note address) or for mail of an external person."""
+        return auth.staff if as_staff else auth.external
+
+    @staticmethod
+    def email_post_held(project: Project, *, staff: bool, doubts: Sequence[str] = ()) -> tuple[str, ...]:
+        """Why an email post waits for a staff approval (empty: published at once): the
+        project's moderation setting, then every doubt about the message (its sender not
+        authenticated, its reply text uncertain)."""
+        held = []
+        if project.moderation == "all" or (project.moderation == "external" and not staff):
+            held.append(f"the project holds {'every' if project.moderation == 'all' else 'external'} email post")
+        return (*held, *doubts)
 
     def readers(self, zone: str, project: Project) -> list[Person]:
         """Who may read a project in a zone: staff, and in the mixed zone its external members."""

@@ -133,7 +133,7 @@ def test_oversized_message_is_refused_from_its_header(dovecot: Dovecot, mailbox:
         source.close()
     entry = gateway_env.spool.read(entry_id, "new")
     assert entry.meta["oversize"] > 100_000 and len(entry.raw) < 2000
-    assert gateway_env.gateway.process_pending() == [Refused("oversize", True)]
+    assert gateway_env.gateway.process_pending() == [Refused("oversize", True, noticed=True)]
     assert len(gateway_env.sent) == 1 and gateway_env.sent[0]["To"] == "jean.dupont@acme.example"
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from email import policy
-from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
 
 from conftest import LOOP_ID, SITE_FROM, GatewayEnv, make_env, reply_address, reply_message
 from extranet.mail.pipeline import Dropped, Duplicate, Posted, Refused, TemporaryFailure
+from extranet.mail.screening import parse_headers
 from extranet.mail.tokens import make_address, make_token
 
 
@@ -64,7 +63,7 @@ def test_duplicates_are_recognised_by_a_restarted_gateway(tmp_path: Path) -> Non
 )
 def test_refusals_explain_once_in_the_site_language(gateway_env: GatewayEnv, raw: bytes, reason: str) -> None:
     outcome = gateway_env.gateway.handle(raw, {"return_path": "jean.dupont@acme.example"})
-    assert outcome == Refused(reason, True)
+    assert outcome == Refused(reason, True, noticed=True)  # the envelope sender is a known person
     assert gateway_env.posts() == [] and gateway_env.spool.entries("rejected")
     [notice] = gateway_env.sent
     assert notice["Auto-Submitted"] == "auto-replied"
@@ -79,10 +78,10 @@ def test_no_notice_without_an_address_to_answer(gateway_env: GatewayEnv) -> None
     assert gateway_env.sent == []
 
 
-def test_notice_goes_to_the_envelope_sender(gateway_env: GatewayEnv) -> None:
-    raw = reply_message(sender="Mallory <mallory@evil.example>")
-    gateway_env.gateway.handle(raw, {"return_path": "bounces@evil.example"})
-    assert gateway_env.sent[0]["To"] == "bounces@evil.example"
+def test_notice_goes_to_the_envelope_sender_when_it_is_a_known_person(gateway_env: GatewayEnv) -> None:
+    raw = reply_message(to="nobody@projets.durand.example")
+    assert gateway_env.gateway.handle(raw, {"return_path": "marie.leroy@durand.example"}).noticed
+    assert gateway_env.sent[0]["To"] == "marie.leroy@durand.example"
 
 
 @pytest.mark.parametrize(
@@ -104,21 +103,22 @@ def test_automated_mail_is_dropped_silently(gateway_env: GatewayEnv, headers: di
 def test_at_most_one_notice_per_sender_and_reason_per_day(gateway_env: GatewayEnv) -> None:
     now = [1_000_000.0]
     gateway_env.gateway.notifier.clock = lambda: now[0]
-    def mallory(n: int) -> bytes:
-        return reply_message(sender="mallory@evil.example", message_id=f"<m{n}@evil.example>")
-    for n in range(3):
-        assert gateway_env.gateway.handle(mallory(n)) == Refused("sender_mismatch", True)
+    def forged(n: int) -> bytes:
+        return reply_message(to="reply+aaaaaaaaaaaaaaaaaaaaaaaa@projets.durand.example", message_id=f"<m{n}@acme.example>")
+    assert gateway_env.gateway.handle(forged(0)) == Refused("bad_token", True, noticed=True)
+    for n in range(1, 3):
+        assert gateway_env.gateway.handle(forged(n)) == Refused("bad_token", True, noticed=False)
     assert len(gateway_env.sent) == 1
-    gateway_env.gateway.handle(reply_message(sender="mallory@evil.example", to="x@projets.durand.example"))
+    gateway_env.gateway.handle(reply_message(to="x@projets.durand.example"))
     assert len(gateway_env.sent) == 2  # another reason: its own notice
     now[0] += 23 * 3600
-    gateway_env.gateway.handle(mallory(10))
+    gateway_env.gateway.handle(forged(10))
     assert len(gateway_env.sent) == 2
     now[0] += 2 * 3600
-    gateway_env.gateway.handle(mallory(11))
+    gateway_env.gateway.handle(forged(11))
     assert len(gateway_env.sent) == 3
     state = json.loads((gateway_env.spool.root / "notices.json").read_text())
-    assert "mallory@evil.example sender_mismatch" in state
+    assert "jean.dupont@acme.example bad_token" in state
 
 
 def test_handler_error_is_temporary_and_retried(gateway_env: GatewayEnv) -> None:
@@ -142,9 +142,8 @@ def test_crash_after_post_before_finish_does_not_post_twice(gateway_env: Gateway
     entry_id = gateway_env.spool.accept(reply_message(message_id="<crash@acme.example>"), {"transport": "test"})
     with gateway_env.spool.lock():
         entry = gateway_env.spool.claim(entry_id)
-        msg = BytesParser(policy=policy.default).parsebytes(entry.raw)
-        envelope = gateway_env.gateway._authenticate(entry, msg, False)
-        gateway_env.writer.process(entry.raw, envelope)  # ... and the process dies here
+        checked = gateway_env.gateway._check(entry.raw, entry.meta, parse_headers(entry.raw))
+        gateway_env.writer.process(entry.raw, gateway_env.gateway._envelope(entry, checked, False))  # ... and the process dies here
     assert gateway_env.spool.entries("cur") == [entry_id] and len(gateway_env.posts()) == 1
     restarted = make_env(gateway_env.spool.root.parent)
     [outcome] = restarted.gateway.process_pending()
@@ -178,9 +177,9 @@ def test_truncated_index_line_is_ignored(gateway_env: GatewayEnv) -> None:
 
 
 def test_a_refused_spoof_never_blocks_the_genuine_reply_with_its_message_id(gateway_env: GatewayEnv) -> None:
-    spoof = reply_message(sender="Mallory <mallory@evil.example>", message_id="<x1@acme.example>",
-                          body="New bank details: IBAN FR76 0000")
-    assert gateway_env.gateway.handle(spoof).reason == "sender_mismatch"
+    forged = reply_message(sender="Mallory <mallory@evil.example>", message_id="<x1@acme.example>",
+                           body="New bank details: IBAN FR76 0000")
+    assert gateway_env.gateway.handle(forged).reason == "sender_mismatch"
     genuine = reply_message(message_id="<x1@acme.example>", body="Agreed, see you on Monday.")
     assert isinstance(gateway_env.gateway.handle(genuine), Posted)
     [post] = gateway_env.posts()

@@ -18,8 +18,6 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from email import policy
-from email.parser import BytesParser
 from pathlib import Path
 from urllib.parse import quote
 
@@ -70,20 +68,6 @@ def clean_title(subject: str, fallback: str) -> str:
     text = re.sub(r"\s+", " ", _PREFIX.sub("", text)).strip()
     text = re.sub(r"^\[[^\]]{0,200}\]\s*", "", text)  # our own "[Project]" subject prefix
     return (text or fallback)[:MAX_TITLE]
-
-
-def auth_passed(raw: bytes, authserv_id: str) -> bool:
-    """Whether an Authentication-Results header from our trusted server shows DKIM or DMARC pass."""
-    msg = BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
-    for value in msg.get_all("Authentication-Results") or []:
-        text = re.sub(r"\s+", " ", str(value))
-        server = text.split(";", 1)[0].strip().split(" ")[0].lower()
-        if server != authserv_id.lower():
-            continue
-        if re.search(r"\bdmarc=fail\b", text, re.I):
-            return False
-        return bool(re.search(r"\b(dkim|dmarc)=pass\b", text, re.I))
-    return False
 
 
 @dataclass(frozen=True)
@@ -153,12 +137,7 @@ class PostWriter:
         parent_slug = slugify(placed.parent.id[11:])[:40]
         post_id = f"{received:%Y-%m-%d}-re-{parent_slug}-{digest}"
         folder = self.root / "content" / "projects" / placed.project.id
-        reasons = list(ex.reasons)
-        settings = site.settings
-        if settings.mail.trusted_authserv_id and not auth_passed(raw, settings.mail.trusted_authserv_id):
-            reasons.append("DKIM/DMARC did not pass at the trusted server")
-        moderation = placed.project.moderation
-        pending = moderation == "all" or (moderation == "external" and not placed.staff) or bool(reasons)
+        held = rules.email_post_held(placed.project, staff=placed.staff, doubts=(*envelope.held, *ex.reasons))
         links = self._attachments(folder, post_id, ex.attachments)
         body = ex.text.strip().replace("\\<", "&lt;")  # Python-Markdown has no \< escape: use the entity
         if links:
@@ -172,14 +151,15 @@ class PostWriter:
             "source": "email",
             "message_id": key,
         }
-        if pending:
+        if held:
             front["pending"] = True
+            front["pending_reason"] = "; ".join(held)[:500]
         if ex.original.strip():
             atomic_write(folder / "posts" / f"{post_id}.original.txt",
                          htmlmod.unescape(ex.original).encode("utf-8"))
         text = "---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n" + body + "\n"
-        if reasons:
-            log.warning("%s waits for moderation: %s", post_id, "; ".join(reasons))
+        if held:
+            log.warning("%s waits for moderation: %s", post_id, "; ".join(held))
         post_key = f"projects/{placed.project.id}/posts/{post_id}.md"
         atomic_write(self.root / "content" / post_key, text.encode("utf-8"))
         self.posted.append((post_key, envelope.person_id))

@@ -7,7 +7,6 @@ After new posts are written the site is rebuilt (the build notifies the others w
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import gc
 import logging
 import threading
@@ -16,9 +15,11 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from .. import config
+from .authentication import DnsLookup
+from .directory import SiteDirectory
 from .keys import load_token_keys
 from .notices import Notifier
-from .pipeline import Gateway, GatewayPolicy, Outcome, Person
+from .pipeline import Gateway, GatewayPolicy, Outcome
 from .posting import PostWriter
 from .relay import send_now
 from .reply_address import token_keys_path
@@ -38,7 +39,8 @@ TEXTS = {
 class SiteGateway:
     """A Gateway whose handler writes posts into the site at `root`, with rebuild and confirmations."""
 
-    def __init__(self, root: Path, *, rebuild: bool = True) -> None:
+    def __init__(self, root: Path, *, rebuild: bool = True, dns: DnsLookup | None = None) -> None:
+        """`dns`: how DKIM keys are looked up (None: the system resolver)."""
         self.root = root
         self.settings, _ = config.load(root)
         settings = self.settings
@@ -54,19 +56,15 @@ class SiteGateway:
         policy = GatewayPolicy(reply_domain=settings.mail.reply_domain,
                                token_keys=load_token_keys(token_keys_path(settings)),
                                own_addresses=tuple(a for a in (settings.mail.from_addr,) if a),
-                               loop_id=settings.mail.reply_domain, max_size=settings.mail.max_message_size)
+                               loop_id=settings.mail.reply_domain, max_size=settings.mail.max_message_size,
+                               auth=settings.mail.auth, trusted_authserv_id=settings.mail.trusted_authserv_id, dns=dns)
         notifier = Notifier(spool.root / "notices.json", self._send, from_addr=settings.mail.from_addr,
                             site=settings.title, language=settings.language, loop_id=policy.loop_id)
-        self.gateway = Gateway(spool, self.writer, policy, self._person, notifier)
+        self.gateway = Gateway(spool, self.writer, policy, SiteDirectory(root), notifier)
         self.gateway.on_batch = self.after
         self._lock = threading.Lock()
         self._rebuilds = 0
         self._warned: frozenset[str] = frozenset()  # the warnings of the last rebuild (see _Repeated)
-
-    def _person(self, pid: str) -> Person | None:
-        _, people = config.load(self.root)  # people.toml may change while the gateway runs
-        p = people.people.get(pid)
-        return None if p is None else Person(pid, p.email, active=p.active(dt.date.today()))
 
     def _send(self, msg: EmailMessage) -> None:
         try:

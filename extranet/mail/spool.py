@@ -49,7 +49,7 @@ INDEX_NAME = "processed.jsonl"
 TMP_MAX_AGE = 36 * 3600  # Maildir convention: older tmp files are abandoned writes
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 PROCESSED = ("posted", "dropped")  # the outcomes that make a later copy a duplicate
-_IDENTITY_HEADERS = ("From", "Subject", "Date", "In-Reply-To")
+_IDENTITY_HEADERS = ("From", "Subject", "In-Reply-To")  # not Date: a resend may refresh it
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -1,0 +1,56 @@
+"""Who a site's gateway knows: the people of people.toml (re-read when it changes) and the
+posts in content/ (the names long reply tokens stand for, see tokens.Names)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from .. import config
+from ..content.model import Site
+from ..zones import Rules
+from .pipeline import Person
+
+
+class SiteDirectory:
+    """The gateway's Directory for the site at ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _people(self) -> dict[str, Person]:
+        settings, people = config.load(self.root)  # people.toml may change while the gateway runs
+        rules = Rules(Site(settings, people, (), ()), dt.datetime.now())
+        return {pid: Person(pid, p.email, active=p.active(rules.today), staff=rules.is_staff(p))
+                for pid, p in people.people.items()}
+
+    def person(self, person_id: str) -> Person | None:
+        """The person with this id in people.toml."""
+        return self._people().get(person_id)
+
+    def person_by_email(self, address: str) -> Person | None:
+        """The person with this address in people.toml (case-insensitive)."""
+        wanted = address.strip().lower()
+        return next((p for p in self._people().values() if p.email.lower() == wanted), None)
+
+    def person_ids(self) -> list[str]:
+        """Every person id of people.toml."""
+        return list(self._people())
+
+    def post_refs(self) -> Iterator[str]:
+        """'<project>/<post id>' of every post file in content/projects/."""
+        projects = self.root / "content" / "projects"
+        try:
+            folders = sorted(os.scandir(projects), key=lambda e: e.name)
+        except FileNotFoundError:
+            return
+        for folder in folders:
+            try:
+                names = sorted(os.listdir(os.path.join(folder.path, "posts")))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for name in names:
+                if name.endswith(".md") and not name.startswith("."):
+                    yield f"{folder.name}/{name[:-3]}"
