@@ -25,7 +25,7 @@ from extranet.mail.daemon import Transports, run_gateway
 from extranet.mail.demo_reply import reply_to
 from extranet.mail.imap_in import ImapSettings
 from extranet.mail.site_gateway import SiteGateway
-from gateway_site_support import can_connect, spoof, wait_until, cli, notification, posts, site  # noqa: F401
+from gateway_site_support import NEW_POST, can_connect, cli, notification, posts, site, spoof, wait_until  # noqa: F401
 from helpers import read_tree, write
 
 
@@ -300,3 +300,19 @@ def test_the_smtp_listener_accepts_mail_while_a_backlog_is_processed(site: Path)
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_reply_addresses_stay_within_64_characters_and_still_work(site: Path) -> None:
+    write(site / "content/projects/alpha/posts/2026-01-10-galvanisation-et-decoupage-des-poutres-du-lot-3.md",
+          NEW_POST.replace("Delivery schedule", "Galvanisation du lot 3"))
+    assert cli(site, "notify").returncode == 0
+    msgs = [BytesParser(policy=policy.default).parsebytes(f.read_bytes())
+            for f in (site / ".extranet/outbox").glob("*.eml")]
+    addresses = [str(m["Reply-To"]) for m in msgs if "Galvanisation" in str(m["Subject"])]
+    addresses += [w.strip("<>.,") for m in msgs for w in m.get_body(("plain",)).get_content().split()
+                  if w.startswith(("reply+", "note+"))]
+    assert addresses and all(len(a.partition("@")[0]) <= 64 for a in addresses), addresses
+    to_carl = next(f.read_bytes() for f in (site / ".extranet/outbox").glob("*.eml")
+                   if b"Galvanisation" in f.read_bytes() and b"carl@acme.example" in f.read_bytes())
+    assert cli(site, "ingest", stdin=reply_to(to_carl, "Bien reçu pour le lot 3.")).returncode == 0
+    assert any("Bien reçu pour le lot 3." in p.read_text() for p in posts(site))
