@@ -292,7 +292,7 @@ def build(
             live = {zone: folder_identity(out / zone) for zone in trees}
             with ThreadPoolExecutor(1) as saver:  # the cache so far (by content) while the files are written
                 saved = saver.submit(store.save)
-                publish(out, trees, trash=trash, spare=spare)
+                publish(out, trees, trash=trash, spare=spare, staging=settings.state_dir / "staging")
             saved.result()
             if spare is None and spares.exists():
                 discard(spares, trash)  # a gateway's, out of date now (it will stage afresh)

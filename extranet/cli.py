@@ -77,6 +77,10 @@ def main(ctx: click.Context, site: Path, verbose: bool) -> None:
     """extranet: build the internal and the mixed project sites, and run their email gateway."""
     setup_logging(verbose)
     ctx.obj = site.resolve()
+    if ctx.invoked_subcommand != "init" and (ctx.obj / "extranet.toml").is_file():
+        from .leftovers import clean_leftovers
+
+        clean_leftovers(ctx.obj)  # what a crashed command left (staging trees, temporary files)
 
 
 @main.command()
