@@ -158,7 +158,7 @@ def test_crash_after_record_before_move_only_moves(gateway_env: GatewayEnv) -> N
     gateway_env.spool.finish(entry, "done", {"outcome": "posted", "ref": "x"})
     gateway_env.spool.move(entry_id, "done", "cur")  # as if the rename never happened
     restarted = make_env(gateway_env.spool.root.parent)
-    assert restarted.gateway.process_pending() == [Posted("x")]
+    assert restarted.gateway.process_pending() == [Posted("x")]  # as recorded
     assert restarted.writer.calls == 0 and restarted.spool.entries("done") == [entry_id]
 
 

@@ -316,3 +316,23 @@ def test_reply_addresses_stay_within_64_characters_and_still_work(site: Path) ->
                    if b"Galvanisation" in f.read_bytes() and b"carl@acme.example" in f.read_bytes())
     assert cli(site, "ingest", stdin=reply_to(to_carl, "Bien reçu pour le lot 3.")).returncode == 0
     assert any("Bien reçu pour le lot 3." in p.read_text() for p in posts(site))
+
+
+def test_a_crash_between_posting_and_confirming_confirms_once_on_restart(site: Path) -> None:
+    raw = reply_to(notification(site, "carl@acme.example"), "Tuesday suits us.")
+    first = SiteGateway(site)
+    assert first.gateway.handle(raw, {"transport": "stdin"}).__class__.__name__ == "Posted"
+    del first  # ... and the process dies before it rebuilds and confirms
+
+    def confirmations() -> list[bytes]:
+        return [f.read_bytes() for f in (site / ".extranet/outbox").glob("*.eml") if b"Subject: Posted:" in f.read_bytes()]
+
+    assert confirmations() == []
+    restarted = SiteGateway(site)
+    restarted.warm_up()  # as `extranet gateway` starts: build, then what was left to confirm
+    [confirmation] = confirmations()
+    assert b"carl@acme.example" in confirmation and posts(site)[0].stem.encode() in confirmation
+    restarted.warm_up()
+    restarted.after()
+    SiteGateway(site).warm_up()
+    assert len(confirmations()) == 1  # exactly once

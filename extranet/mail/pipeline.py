@@ -35,9 +35,10 @@ QUEUE_LIFETIME = 5 * 24 * 3600.0  # as Postfix's maximal_queue_lifetime
 
 @dataclass(frozen=True)
 class Posted:
-    """The message became a post (``ref`` names it, e.g. its path)."""
+    """The message became a post (``ref`` names it, e.g. its path) by ``person`` (an id)."""
 
     ref: str = ""
+    person: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def outcome_from_record(record: Mapping[str, Any]) -> Outcome:
     """Rebuild an outcome from an index record (for a message finished by someone else)."""
     kind = record.get("outcome")
     if kind == "posted":
-        return Posted(record.get("ref", ""))
+        return Posted(record.get("ref", ""), record.get("person", ""))
     if kind == "refused":
         return Refused(record.get("reason", ""), bool(record.get("notify_sender")), bool(record.get("noticed")))
     if kind == "dropped":
@@ -327,11 +328,14 @@ class Gateway:
             return Refused(f"malformed: {exc.__class__.__name__}", notify_sender=False)
         outcome = checked.outcome
         if outcome is None:
+            envelope = self._envelope(entry, checked, resumed)
             try:
-                outcome = self.handler.process(entry.raw, self._envelope(entry, checked, resumed))
+                outcome = self.handler.process(entry.raw, envelope)
             except Exception as exc:
                 log.exception("handler failed on %s", entry.entry_id)
                 outcome = TemporaryFailure(f"handler error: {exc!r}")
+            if isinstance(outcome, Posted) and not outcome.person:
+                outcome = dataclasses.replace(outcome, person=envelope.person_id)  # whom to confirm to
         if isinstance(outcome, TemporaryFailure) and self._expired(entry):
             log.error("%s: still failing after %.0f days (%s): giving up", entry.entry_id,
                       self.policy.max_queue_lifetime / 86400, outcome.reason)

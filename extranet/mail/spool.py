@@ -231,6 +231,35 @@ class Spool:
         self._index_offset = self._index_path.stat().st_size
         self.move(entry.entry_id, "cur", folder)
 
+    def index_size(self) -> int:
+        """The size of the processed index now: where a reader starting from now begins."""
+        try:
+            return self._index_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def records_from(self, offset: int) -> list[tuple[dict[str, Any], int]]:
+        """The finished records written at ``offset`` and after, each with the offset just past
+        its line (where a reader that handled it goes on); a torn last line is not one yet."""
+        try:
+            with open(self._index_path, "rb") as handle:
+                handle.seek(offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return []
+        out: list[tuple[dict[str, Any], int]] = []
+        for line in data.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break
+            offset += len(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None  # the cut half of a line written during a crash
+            if isinstance(record, dict):
+                out.append((record, offset))
+        return out
+
     def move(self, entry_id: str, source: Folder, target: Folder) -> None:
         """Rename an entry between folders, durably."""
         os.rename(self.root / source / entry_id, self.root / target / entry_id)
