@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from ..config import MailAuth
 from ..zones import Rules
 from .authentication import AuthResult, DnsLookup, authenticate, dkim_domains
+from .directory import Directory
 from .notices import Notifier
 from .screening import classify, parse_headers, reply_address, same_address, sender_address
 from .spool import Folder, Spool, SpoolEntry
@@ -137,54 +138,6 @@ class Handler(Protocol):
     """
 
     def process(self, raw: bytes, envelope: Envelope) -> Outcome: ...
-
-
-@dataclass(frozen=True)
-class Person:
-    """What the gateway needs to know about a person named by a token."""
-
-    person_id: str
-    email: str
-    active: bool = True  # False once ``expires`` has passed
-    staff: bool = False  # as zones.Rules.is_staff says
-
-
-class Directory(Protocol):
-    """Who the gateway knows: people by id and by address, and the names long reply tokens
-    stand for (every person id and post ref, see tokens.Names)."""
-
-    def person(self, person_id: str) -> Person | None: ...
-
-    def person_by_email(self, address: str) -> Person | None: ...
-
-    def person_ids(self) -> Iterable[str]: ...
-
-    def post_refs(self) -> Iterable[str]: ...
-
-
-class StaticDirectory:
-    """A Directory over a fixed set of people (and post refs)."""
-
-    def __init__(self, people: Mapping[str, Person], posts: Iterable[str] = ()) -> None:
-        self.people = dict(people)
-        self.posts = tuple(posts)
-        self._emails = {p.email.lower(): p for p in self.people.values()}
-
-    def person(self, person_id: str) -> Person | None:
-        """The person with this id."""
-        return self.people.get(person_id)
-
-    def person_by_email(self, address: str) -> Person | None:
-        """The person with this address (case-insensitive)."""
-        return self._emails.get(address.strip().lower())
-
-    def person_ids(self) -> Iterable[str]:
-        """Every person id."""
-        return self.people.keys()
-
-    def post_refs(self) -> Iterable[str]:
-        """Every post ref given."""
-        return self.posts
 
 
 @dataclass(frozen=True)
