@@ -138,7 +138,7 @@ class Rules:
         authenticated, its reply text uncertain)."""
         held = []
         if project.moderation == "all" or (project.moderation == "external" and not staff):
-            held.append(f"the project holds {'every' if project.moderation == 'all' else 'external'} email post")
+            held.append(f"the project holds {'all' if project.moderation == 'all' else 'external'} email posts for moderation")
         return (*held, *doubts)
 
     def readers(self, zone: str, project: Project) -> list[Person]:

@@ -3,6 +3,7 @@ notice. DKIM signatures are made with generated keys and checked through a local
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import smtplib
 import threading
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GatewayEnv, reply_address, reply_message
+from conftest import POLICY, GatewayEnv, make_env, reply_address, reply_message
 from dkim_support import LocalDns, sign
 from dovecot import free_port
+from extranet.config import MailAuth
 from extranet.mail.authentication import aligned, authenticate, trusted_results
 from extranet.mail.daemon import Transports, run_gateway
 from extranet.mail.demo_reply import reply_to
@@ -71,11 +73,6 @@ def test_a_forwarded_staff_notification_cannot_post_as_staff_unseen(gateway_env:
 
 
 def test_staff_policy_refuse_refuses_unauthenticated_mail_to_a_staff_reply_address(tmp_path: Path) -> None:
-    import dataclasses
-
-    from conftest import POLICY, make_env
-    from extranet.config import MailAuth
-
     env = make_env(tmp_path, dataclasses.replace(POLICY, auth=MailAuth(staff="refuse")))
     raw = reply_message(to=reply_address("mleroy"), sender="marie.leroy@durand.example")
     outcome = env.gateway.handle(raw, {"transport": "stdin", "return_path": "marie.leroy@durand.example"})
