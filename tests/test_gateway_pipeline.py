@@ -209,3 +209,16 @@ def test_only_posted_or_dropped_messages_count_as_processed(gateway_env: Gateway
     refused = reply_message(message_id="<r@acme.example>", to="nobody@projets.durand.example")
     assert gateway_env.gateway.handle(refused).reason == "unknown_recipient"
     assert gateway_env.gateway.handle(refused).reason == "unknown_recipient"  # refused: never recorded
+
+
+def test_the_content_digest_ignores_what_transports_change_and_sees_what_the_sender_wrote() -> None:
+    from extranet.mail.spool import content_digest
+
+    raw = (b"From: J\xc3\xa9r\xc3\xb4me <j@acme.example>\r\nSubject: R\xc3\xa9union\r\nMessage-ID: <d@acme.example>\r\n"
+           b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nD\xc3\xa9j\xc3\xa0 vu\r\n")
+    relayed = (b"Received: from mx2\r\nDelivered-To: x@y.example\r\nFrom: =?utf-8?q?J=C3=A9r=C3=B4me?= <j@acme.example>\r\n"
+               b"Subject: =?utf-8?q?R=C3=A9union?=\r\nMessage-ID: <d@acme.example>\r\nContent-Type: text/plain; "
+               b"charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nD=C3=A9j=C3=A0 vu\r\n")
+    assert content_digest(raw) == content_digest(relayed) == content_digest(raw.replace(b"\r\n", b"\n"))
+    assert content_digest(raw) != content_digest(raw.replace(b"vu", b"lu"))
+    assert content_digest(raw) != content_digest(raw.replace(b"j@acme", b"k@acme"))

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..output import atomic_write, fsync_dir
+from .screening import parse_headers
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +75,11 @@ def content_digest(raw: bytes) -> str:
     another message with the same Message-ID does not."""
     digest = hashlib.sha256()
     try:
-        msg = BytesParser(policy=policy.compat32).parsebytes(raw)
+        head = parse_headers(raw)  # RFC 2047 words and raw UTF-8 read alike
         for name in _IDENTITY_HEADERS:
-            value = " ".join(str(msg.get(name, "")).split())
+            value = " ".join(str(head.get(name, "")).split())
             digest.update(f"{name}:{value}\n".encode("utf-8", "surrogateescape"))
+        msg = BytesParser(policy=policy.compat32).parsebytes(raw)
         for part in msg.walk():
             if part.is_multipart():
                 continue
