@@ -277,7 +277,7 @@ def build(
 
             with ThreadPoolExecutor(1) as saver:  # the cache so far (by content) while the files are written
                 saved = saver.submit(store.save)
-                publish(out, trees, trash=trash, spare=spare, check=audit)
+                publish(out, trees, trash=trash, spare=spare, staging=settings.state_dir / "staging", check=audit)
             saved.result()
             if secrets is not None:
                 secrets.save()  # user-name tags the audit derived (a PBKDF2 each): derived once

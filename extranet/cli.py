@@ -77,6 +77,10 @@ def main(ctx: click.Context, site: Path, verbose: bool) -> None:
     """extranet: build the internal and the mixed project sites, and run their email gateway."""
     setup_logging(verbose)
     ctx.obj = site.resolve()
+    if ctx.invoked_subcommand != "init" and (ctx.obj / "extranet.toml").is_file():
+        from .leftovers import clean_leftovers
+
+        clean_leftovers(ctx.obj)  # what a crashed command left (staging trees, temporary files)
 
 
 @main.command()
@@ -392,13 +396,13 @@ def gateway(root: Path, smtp: bool, imap: bool) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     site_gateway.publishing.start(stop, site_gateway.rebuild_now)  # deploys and git pulls, in threads
-    site_gateway.process_pending()
-    site_gateway.warm_up()
     if listen:
         click.echo(f"SMTP listening on {listen[0]}:{listen[1]}")
     if imap_settings:
         click.echo(f"IMAP watching {imap_settings.user}@{imap_settings.host}/{imap_settings.folder}")
-    run_gateway(site_gateway.gateway, Transports(smtp=listen, imap=imap_settings), stop)
+    # the transports accept mail at once; the first build and the backlog follow in the processor
+    run_gateway(site_gateway.gateway, Transports(smtp=listen, imap=imap_settings), stop,
+                prepare=site_gateway.warm_up)
     click.echo("stopped")
 
 
@@ -418,6 +422,8 @@ def moderate_list(root: Path) -> None:
         click.echo(f"{w.ref}  {w.date}  {w.author or '?'}  {w.title}\n    {w.excerpt}")
         if w.held:
             click.echo(f"    held, internal only: it {w.held}")
+        elif w.reason:
+            click.echo(f"    held: {w.reason}")
     if not waiting:
         click.echo("nothing waits for moderation")
 

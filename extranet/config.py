@@ -54,6 +54,15 @@ MAIL_FIELDS = (
     Field("relay", "table", "Outbound SMTP relay.", None),
     Field("smtp", "table", "Inbound SMTP listener.", None),
     Field("imap", "table", "Inbound IMAP mailbox.", None),
+    Field("auth", "table", "Sender authentication policy: [mail.auth].", {}),
+)
+AUTH_FIELDS = (
+    Field("staff", "choice", "Mail posted as staff (a staff reply+ address, any note+ address) whose sender "
+          "is not authenticated: held for moderation, or refused.", "moderate", choices=("moderate", "refuse")),
+    Field("external", "choice", "Mail from an external person whose sender is not authenticated: accepted, "
+          "held for moderation, or refused.", "accept", choices=("accept", "moderate", "refuse")),
+    Field("dkim", "bool", "Verify DKIM signatures here (DNS lookups); false: trust only the "
+          "Authentication-Results of trusted_authserv_id.", True),
 )
 RELAY_FIELDS = (
     Field("host", "str", "Relay host.", required=True),
@@ -148,6 +157,15 @@ class Imap:
 
 
 @dataclass(frozen=True)
+class MailAuth:
+    """What becomes of mail whose sender is not authenticated (see mail/authentication.py)."""
+
+    staff: str = "moderate"  # moderate | refuse
+    external: str = "accept"  # accept | moderate | refuse
+    dkim: bool = True
+
+
+@dataclass(frozen=True)
 class Mail:
     """Mail settings; relay/imap/smtp_listen are None when not configured."""
 
@@ -159,6 +177,7 @@ class Mail:
     relay: Relay | None
     smtp_listen: str | None
     imap: Imap | None
+    auth: MailAuth = MailAuth()
 
 
 @dataclass(frozen=True)
@@ -357,7 +376,10 @@ def load_settings(root: Path, problems: Problems) -> Settings | None:
     git = check(top["git"], GIT_FIELDS, problems, path, lines.finder("git"), "[git]")
     if git and git["pull_every"] < 0:
         problems.add(path, lines.finder("git")("pull_every"), "'pull_every' must be 0 (never) or a number of seconds")
-    if mail is None or not prot or not build or deploy is None or not git:
+    auth_raw = mail_raw.get("auth")
+    auth = check(auth_raw if isinstance(auth_raw, dict) else {}, AUTH_FIELDS, problems, path,
+                 lines.finder("mail.auth"), "[mail.auth]")
+    if mail is None or auth is None or not prot or not build or deploy is None or not git:
         return None
     return Settings(
         root=root,
@@ -381,6 +403,7 @@ def load_settings(root: Path, problems: Problems) -> Settings | None:
             relay=Relay(**relay) if relay else None,
             smtp_listen=smtp["listen"] if smtp else "127.0.0.1:2525",
             imap=Imap(**imap) if imap else None,
+            auth=MailAuth(**auth),
         ),
         deploy=deploy,
         git=Git(**{**git, "report_to": tuple(git["report_to"])}),

@@ -22,6 +22,7 @@ from .zones import Rules
 
 _PENDING = re.compile(r"^pending:\s*true\s*$", re.M)
 _VISIBILITY = re.compile(r"^visibility:.*$", re.M)
+_REASON = re.compile(r"^pending_reason:.*(?:\n[ \t]+.*)*$", re.M)  # a YAML scalar, maybe folded
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Waiting:
     date: str
     excerpt: str
     held: str | None = None  # why it is not shared even once approved (zones.Rules.held)
+    reason: str = ""  # why the gateway held it
 
 
 def pending(root: Path) -> list[Waiting]:
@@ -48,7 +50,7 @@ def pending(root: Path) -> list[Waiting]:
             if post.pending or held:
                 text = re.sub(r"\s+", " ", post.body.text).strip()
                 out.append(Waiting(f"{project.id}/{post.id}", post.title, post.author,
-                                   post.date.strftime("%Y-%m-%d %H:%M"), text[:120], held))
+                                   post.date.strftime("%Y-%m-%d %H:%M"), text[:120], held, post.pending_reason or ""))
     return sorted(out, key=lambda w: w.date)
 
 
@@ -74,10 +76,10 @@ def approve(root: Path, ref: str) -> str:
     head, sep, body = text[4:].partition("\n---\n")
     if not text.startswith("---\n") or not (_PENDING.search(head) or held):
         raise ExtranetError(f"{ref}: not waiting for moderation")
-    head = _PENDING.sub("", head)
+    head = _REASON.sub("", _PENDING.sub("", head))
     if held:
         head = _VISIBILITY.sub("visibility: internal", head)
-    atomic_write(path, ("---\n" + head.replace("\n\n", "\n").strip("\n") + sep + body).encode())
+    atomic_write(path, ("---\n" + re.sub(r"\n{2,}", "\n", head).strip("\n") + sep + body).encode())
     return f"approved {ref} as internal (it {held})" if held else f"approved {ref}"
 
 

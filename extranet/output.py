@@ -1,7 +1,10 @@
 """Atomic output: every zone is written to a staging folder, then swapped in at once.
 
 A web server serving public/<zone>/ sees either the previous build or the new one, never a
-half-written tree. On Linux the swap is one renameat2(RENAME_EXCHANGE) call.
+half-written tree. On Linux the swap is one renameat2(RENAME_EXCHANGE) call. Staging trees
+live outside the output folder (in the site's `.extranet/staging/` when it is on the same file
+system), so that nothing half-written, nor a crash's leftover, is ever uploaded with it;
+`extranet.leftovers` removes what a crash left.
 """
 
 from __future__ import annotations
@@ -113,10 +116,32 @@ def _write(item: tuple[str, bytes]) -> None:
         os.close(fd)
 
 
-def stage(out_dir: Path, name: str, files: Mapping[str, bytes]) -> Path:
-    """Write one zone into a fresh staging folder next to its final place."""
+STAGING_PREFIX = ".staging-"
+OLD_PREFIX = ".old-"
+
+
+def staging_folder(out_dir: Path, staging: Path | None) -> Path:
+    """Where to stage a tree for `out_dir`: `staging` when it is on the same file system (a
+    rename must put it in place), else the folder holding `out_dir`; `out_dir` itself only
+    when no staging folder is given (or neither is on its file system)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".staging-{name}-", dir=out_dir))
+    if staging is None:
+        return out_dir
+    device = os.stat(out_dir).st_dev
+    for candidate in (staging, out_dir.resolve().parent):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if os.stat(candidate).st_dev == device:
+                return candidate
+        except OSError:
+            continue
+    return out_dir
+
+
+def stage(out_dir: Path, name: str, files: Mapping[str, bytes], staging: Path | None = None) -> Path:
+    """Write one zone into a fresh staging folder (see `staging_folder`), ready to swap in."""
+    folder = staging_folder(out_dir, staging)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{name}-", dir=folder))
     try:
         write_tree(tmp, files, out_dir / name)
         os.chmod(tmp, 0o755)
@@ -132,7 +157,7 @@ def swap(staged: Path, final: Path, trash: Path | None = None) -> None:
         discard(staged, trash)
         return
     if final.exists():
-        old = final.with_name(f".old-{final.name}-{os.getpid()}")
+        old = staged.with_name(f"{OLD_PREFIX}{final.name}-{os.getpid()}")  # beside the staged tree
         os.rename(final, old)
         os.rename(staged, final)
         discard(old, trash)
@@ -182,11 +207,13 @@ def settle() -> None:
 
 
 def publish(out_dir: Path, trees: Mapping[str, Mapping[str, bytes]], trash: Path | None = None,
-            spare: "Spare | None" = None, check: Callable[[dict[str, Path]], None] | None = None) -> None:
+            spare: "Spare | None" = None, staging: Path | None = None,
+            check: Callable[[dict[str, Path]], None] | None = None) -> None:
     """Stage every tree first, then swap each in; any failure, and any exception `check`
     raises when given the staged folders (name -> folder), leaves the old output untouched
     (`trash`: where the previous trees go to be deleted in the background, see `discard`;
-    `spare`: the swapped-out trees a long-running process keeps, see Spare)."""
+    `spare`: the swapped-out trees a long-running process keeps, see Spare; `staging`: where
+    to stage, see `staging_folder`)."""
     staged: dict[str, Path] = {}
     new_folder = not out_dir.exists()
     try:
@@ -197,7 +224,7 @@ def publish(out_dir: Path, trees: Mapping[str, Mapping[str, bytes]], trash: Path
                     continue
                 except (OSError, SpareMismatch):
                     spare.drop(name, trash)  # whatever happened to it: a fresh staging tree instead
-            staged[name] = stage(out_dir, name, files)
+            staged[name] = stage(out_dir, name, files, staging)
         if check is not None:
             check(dict(staged))
     except BaseException:

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from .config import Org, Person
+from .config import MailAuth, Org, Person
 from .content.markup import PLACEHOLDER, MarkupError, split_internal
 from .content.model import Attachment, Body, Page, Post, Project, Site
 from .textmatch import Matcher, name, normalise, passages
@@ -178,6 +179,23 @@ class Rules:
         """A project's page body is shared only when marked mixed (title and summary always are)."""
         return zone == INTERNAL or project.visibility == MIXED
 
+    @staticmethod
+    def unauthenticated_mail(auth: MailAuth, *, as_staff: bool) -> str:
+        """What becomes of an email post whose sender is not authenticated: 'accept', 'moderate'
+        or 'refuse', as [mail.auth] says for mail posted as staff (a staff reply address, any
+        note address) or for mail of an external person."""
+        return auth.staff if as_staff else auth.external
+
+    @staticmethod
+    def email_post_held(project: Project, *, staff: bool, doubts: Sequence[str] = ()) -> tuple[str, ...]:
+        """Why an email post waits for a staff approval (empty: published at once): the
+        project's moderation setting, then every doubt about the message (its sender not
+        authenticated, its reply text uncertain)."""
+        held = []
+        if project.moderation == "all" or (project.moderation == "external" and not staff):
+            held.append(f"the project holds {'all' if project.moderation == 'all' else 'external'} email posts for moderation")
+        return (*held, *doubts)
+
     def readers(self, zone: str, project: Project) -> list[Person]:
         """Who may read a project in a zone: staff, and in the mixed zone its external members."""
         if not self.project_visible(zone, project):
@@ -192,8 +210,8 @@ class Rules:
             return None
         if post.defect:
             return f"could not be rendered ({post.defect})"
-        if not self._shareable(post) or not self.published(post):
-            return None
+        if post.visibility != MIXED or not self.published(post):
+            return None  # (checked even while it waits for moderation: approving it shares nothing)
         project = self._project(post.project)
         if project is None or not self.project_visible(MIXED, project):
             return None

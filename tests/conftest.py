@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from dkim_support import LocalDns
 from dovecot import Dovecot, start_dovecot, stop_dovecot
+from extranet.mail.directory import Person, StaticDirectory
 from extranet.mail.notices import Notifier
-from extranet.mail.pipeline import Envelope, Gateway, GatewayPolicy, Person, Posted
+from extranet.mail.pipeline import Envelope, Gateway, GatewayPolicy, Posted
 from extranet.mail.spool import Spool
 from extranet.mail.tokens import make_address, make_token
 
@@ -27,9 +29,10 @@ LOOP_ID = "durand-extranet"
 TOKEN_KEYS = {1: b"old-key-" * 4, 2: b"new-key-" * 4}
 PEOPLE = {
     "jdupont": Person("jdupont", "Jean.Dupont@acme.example"),
-    "mleroy": Person("mleroy", "marie.leroy@durand.example"),
+    "mleroy": Person("mleroy", "marie.leroy@durand.example", staff=True),
     "gone": Person("gone", "gone@acme.example", active=False),
 }
+DIRECTORY = StaticDirectory(PEOPLE, ["acme/2026-01-05-kickoff"])
 POLICY = GatewayPolicy(
     reply_domain=REPLY_DOMAIN,
     token_keys=TOKEN_KEYS,
@@ -37,6 +40,7 @@ POLICY = GatewayPolicy(
     loop_id=LOOP_ID,
     max_size=200_000,
     retry_delays=(0.0,),
+    dns=LocalDns("acme.example", "durand.example", "evil.example"),  # DKIM keys, never the network
 )
 
 
@@ -74,14 +78,16 @@ class PostWriter:
         self.posts = posts
         self.posts.mkdir(parents=True, exist_ok=True)
         self.calls = 0
+        self.envelopes: list[Envelope] = []
 
     def path_for(self, envelope: Envelope) -> Path:
         """The post file of a message: named after its key, so a retry finds it."""
-        return self.posts / (hashlib.sha256(envelope.message_key.encode()).hexdigest()[:20] + ".md")
+        return self.posts / (hashlib.sha256(envelope.idempotency_key.encode()).hexdigest()[:20] + ".md")
 
     def process(self, raw: bytes, envelope: Envelope) -> Posted:
         """Write the post unless it exists already."""
         self.calls += 1
+        self.envelopes.append(envelope)
         path = self.path_for(envelope)
         if not path.exists():
             tmp = path.with_suffix(".tmp")
@@ -109,7 +115,7 @@ class GatewayEnv:
         return sorted(self.writer.posts.glob("*.md"))
 
 
-def make_env(root: Path) -> GatewayEnv:
+def make_env(root: Path, gateway_policy: GatewayPolicy = POLICY) -> GatewayEnv:
     """Build a gateway whose notices are collected in a list."""
     spool = Spool(root / "spool")
     writer = PostWriter(root / "posts")
@@ -118,7 +124,7 @@ def make_env(root: Path) -> GatewayEnv:
         spool.root / "notices.json", sent.append,
         from_addr=SITE_FROM, site="Atelier Durand", language="fr", loop_id=LOOP_ID,
     )
-    gateway = Gateway(spool, writer, POLICY, PEOPLE.get, notifier)
+    gateway = Gateway(spool, writer, gateway_policy, DIRECTORY, notifier)
     return GatewayEnv(spool, gateway, writer, sent)
 
 

@@ -166,3 +166,11 @@ def test_hostile_inputs_finish() -> None:
     html["Date"] = "Thu, 12 Mar 2026 11:02:00 +0100"
     html.set_content("<div>" * 3_000 + "texte" + "</div>" * 3_000, subtype="html")
     assert "texte" in extract_reply(html.as_bytes(policy=SMTP))
+
+
+def test_nul_bytes_never_reach_the_text(tmp_path: Path) -> None:
+    raw = (b"From: Jean <jean@acme.example>\r\nSubject: Re: Plan\x00ning\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           b"\r\nBon\x00jour,\r\nle plan\x00 est valid\xc3\xa9.\r\n")
+    result = extract(raw)
+    assert "\x00" not in result.text + result.original + result.subject
+    assert "Bonjour," in result.text and "le plan est validé." in result.text and result.subject == "Re: Planning"

@@ -2,7 +2,7 @@
 
 The sender behaves like an MTA: it retries until it gets a 250, so a kill between the
 spool write and the 250 yields a second copy. After the storm, every message must have
-become exactly one post: none lost, none twice.
+become exactly one post, confirmed to its sender exactly once: none lost, none twice.
 
 Run as a script, this file is the gateway worker: ``python test_gateway_crash.py DIR PORT``.
 """
@@ -17,6 +17,8 @@ import subprocess
 import sys
 import threading
 import time
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +27,9 @@ MESSAGES = 200
 
 def worker(workdir: Path, port: int) -> None:
     """The gateway under test: SMTP listener plus spool processor, one process."""
-    from conftest import PostWriter, make_env
+    from conftest import PEOPLE, REPLY_DOMAIN, SITE_FROM, PostWriter, make_env
+    from extranet.mail.confirm import Confirmations, confirmation
+    from extranet.mail.relay import OutboxTransport
     from extranet.mail.smtp_in import SmtpListener, SpoolingHandler
 
     class SlowWriter(PostWriter):
@@ -39,6 +43,16 @@ def worker(workdir: Path, port: int) -> None:
 
     env = make_env(workdir)
     env.gateway.handler = SlowWriter(workdir / "posts")
+    confirmations = Confirmations(env.spool, workdir / "state", lambda: OutboxTransport(workdir / "outbox"))
+    confirmations.start()
+
+    def compose(record):
+        person = PEOPLE[record["person"]]
+        return confirmation(post_ref=record["ref"], person=person.person_id, to=person.email, title="Re: Kickoff",
+                            link=f"https://projets.durand.example/{record['ref']}", language="en", site="Durand",
+                            from_addr=SITE_FROM, domain=REPLY_DOMAIN)
+
+    env.gateway.on_batch = lambda outcomes: confirmations.send(compose)
     listener = SmtpListener(
         SpoolingHandler(env.spool, env.gateway.check_recipient, lambda entry_id: env.gateway.wake.set()),
         "127.0.0.1", port,
@@ -97,8 +111,10 @@ def test_sigkill_storm_loses_nothing_and_posts_nothing_twice(tmp_path: Path) -> 
             proc = start_worker(tmp_path, port)
         sender.join()
         env = make_env(tmp_path)
-        deadline = time.monotonic() + 20
-        while (env.spool.entries("new") or env.spool.entries("cur")) and time.monotonic() < deadline:
+        outbox = tmp_path / "outbox"
+        deadline = time.monotonic() + 30
+        while ((env.spool.entries("new") or env.spool.entries("cur") or len(list(outbox.glob("*.eml"))) < MESSAGES)
+               and time.monotonic() < deadline):
             time.sleep(0.1)
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -110,11 +126,14 @@ def test_sigkill_storm_loses_nothing_and_posts_nothing_twice(tmp_path: Path) -> 
     posts = [p.read_text() for p in env.posts()]
     ids = sorted(int(text.split("<crash-")[1].split("@")[0]) for text in posts)
     assert ids == list(range(MESSAGES)), f"seed {seed}: lost or doubled posts"
+    confirmed = sorted(BytesParser(policy=policy.default).parsebytes(f.read_bytes()).get_content()
+                       .split("https://projets.durand.example/")[1].strip() for f in outbox.glob("*.eml"))
+    assert confirmed == sorted(p.as_posix() for p in env.posts()), f"seed {seed}: confirmations lost or doubled"
     copies = len(env.spool.entries("done"))
     found = tmp_path / "found-existing.log"
     resumed = found.read_text().count("\n") if found.exists() else 0
     print(f"seed {seed}: {kills} kills, {len(delivered)} deliveries, {copies} spooled copies, "
-          f"{len(posts)} posts, {resumed} resumed after the post was written")
+          f"{len(posts)} posts, {len(confirmed)} confirmations, {resumed} resumed after the post was written")
 
 
 if __name__ == "__main__":

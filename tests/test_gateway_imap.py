@@ -133,7 +133,7 @@ def test_oversized_message_is_refused_from_its_header(dovecot: Dovecot, mailbox:
         source.close()
     entry = gateway_env.spool.read(entry_id, "new")
     assert entry.meta["oversize"] > 100_000 and len(entry.raw) < 2000
-    assert gateway_env.gateway.process_pending() == [Refused("oversize", True)]
+    assert gateway_env.gateway.process_pending() == [Refused("oversize", True, noticed=True)]
     assert len(gateway_env.sent) == 1 and gateway_env.sent[0]["To"] == "jean.dupont@acme.example"
 
 
@@ -239,3 +239,63 @@ def test_server_without_idle_or_move(gateway_env: GatewayEnv, tmp_path: Path, ca
     finally:
         stop_dovecot(proc, server.root)
     assert not [r for r in caplog.records if r.levelname == "WARNING"], "fell into the error/reconnect path"
+
+
+# -- a mailbox that keeps flowing (issue 17) -------------------------------------------------------
+
+
+def test_a_missing_processed_folder_is_created_and_every_message_flows(
+    dovecot: Dovecot, mailbox: IMAPClient, gateway_env: GatewayEnv, tmp_path: Path
+) -> None:
+    for n in range(50):
+        mailbox.append("INBOX", reply_message(message_id=f"<flow{n}@acme.example>"))
+    assert not mailbox.folder_exists("Processed")
+    source = ImapSource(settings(dovecot, move_to="Processed"), gateway_env.spool, tmp_path / "imap.json")
+    try:
+        assert len(source.poll_once()) == 50
+    finally:
+        source.close()
+    assert mailbox.folder_status("Processed", ["MESSAGES"])[b"MESSAGES"] == 50
+    mailbox.noop()
+    assert mailbox.search("ALL") == []
+    assert len(gateway_env.spool.entries("new")) == 50
+
+
+def test_a_folder_gone_while_running_never_stores_a_message_twice(
+    dovecot: Dovecot, mailbox: IMAPClient, gateway_env: GatewayEnv, tmp_path: Path
+) -> None:
+    source = ImapSource(settings(dovecot, move_to="Processed"), gateway_env.spool, tmp_path / "imap.json")
+    try:
+        source.poll_once()  # checks the folders: creates Processed
+        mailbox.delete_folder("Processed")  # someone tidies the mailbox
+        for n in range(5):
+            mailbox.append("INBOX", reply_message(message_id=f"<gone{n}@acme.example>"))
+        assert len(source.poll_once()) == 5  # every move fails; nothing stops
+        checkpoint = load_checkpoint(tmp_path / "imap.json")
+        assert checkpoint.last_uid == 5 and sorted(checkpoint.unmarked) == [1, 2, 3, 4, 5]
+        assert source.poll_once() == []  # the folder is created again, the five are moved
+    finally:
+        source.close()
+    assert load_checkpoint(tmp_path / "imap.json").unmarked == {}
+    assert mailbox.folder_status("Processed", ["MESSAGES"])[b"MESSAGES"] == 5
+    assert len(gateway_env.spool.entries("new")) == 5  # each stored once
+    assert [type(o) for o in gateway_env.gateway.process_pending()] == [Posted] * 5
+
+
+def test_a_message_that_cannot_be_flagged_is_retried_a_few_times_then_left(
+    dovecot: Dovecot, mailbox: IMAPClient, gateway_env: GatewayEnv, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for n in range(3):
+        mailbox.append("INBOX", reply_message(message_id=f"<flag{n}@acme.example>"))
+    # the server refuses this flag for every message: STORE fails, message by message
+    source = ImapSource(settings(dovecot, processed_flag="\\Bogus", mark_attempts=3), gateway_env.spool,
+                        tmp_path / "imap.json")
+    try:
+        assert len(source.poll_once()) == 3
+        for _ in range(3):
+            assert source.poll_once() == []
+    finally:
+        source.close()
+    assert load_checkpoint(tmp_path / "imap.json") == Checkpoint(load_checkpoint(tmp_path / "imap.json").uidvalidity, 3)
+    assert len(gateway_env.spool.entries("new")) == 3  # stored once each, however often marking failed
+    assert sum("after 3 tries" in r.getMessage() for r in caplog.records) == 3

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from email import policy
-from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
 
 from conftest import LOOP_ID, SITE_FROM, GatewayEnv, make_env, reply_address, reply_message
 from extranet.mail.pipeline import Dropped, Duplicate, Posted, Refused, TemporaryFailure
+from extranet.mail.screening import parse_headers
 from extranet.mail.tokens import make_address, make_token
 
 
@@ -64,7 +63,7 @@ def test_duplicates_are_recognised_by_a_restarted_gateway(tmp_path: Path) -> Non
 )
 def test_refusals_explain_once_in_the_site_language(gateway_env: GatewayEnv, raw: bytes, reason: str) -> None:
     outcome = gateway_env.gateway.handle(raw, {"return_path": "jean.dupont@acme.example"})
-    assert outcome == Refused(reason, True)
+    assert outcome == Refused(reason, True, noticed=True)  # the envelope sender is a known person
     assert gateway_env.posts() == [] and gateway_env.spool.entries("rejected")
     [notice] = gateway_env.sent
     assert notice["Auto-Submitted"] == "auto-replied"
@@ -79,10 +78,10 @@ def test_no_notice_without_an_address_to_answer(gateway_env: GatewayEnv) -> None
     assert gateway_env.sent == []
 
 
-def test_notice_goes_to_the_envelope_sender(gateway_env: GatewayEnv) -> None:
-    raw = reply_message(sender="Mallory <mallory@evil.example>")
-    gateway_env.gateway.handle(raw, {"return_path": "bounces@evil.example"})
-    assert gateway_env.sent[0]["To"] == "bounces@evil.example"
+def test_notice_goes_to_the_envelope_sender_when_it_is_a_known_person(gateway_env: GatewayEnv) -> None:
+    raw = reply_message(to="nobody@projets.durand.example")
+    assert gateway_env.gateway.handle(raw, {"return_path": "marie.leroy@durand.example"}).noticed
+    assert gateway_env.sent[0]["To"] == "marie.leroy@durand.example"
 
 
 @pytest.mark.parametrize(
@@ -104,21 +103,22 @@ def test_automated_mail_is_dropped_silently(gateway_env: GatewayEnv, headers: di
 def test_at_most_one_notice_per_sender_and_reason_per_day(gateway_env: GatewayEnv) -> None:
     now = [1_000_000.0]
     gateway_env.gateway.notifier.clock = lambda: now[0]
-    def mallory(n: int) -> bytes:
-        return reply_message(sender="mallory@evil.example", message_id=f"<m{n}@evil.example>")
-    for n in range(3):
-        assert gateway_env.gateway.handle(mallory(n)) == Refused("sender_mismatch", True)
+    def forged(n: int) -> bytes:
+        return reply_message(to="reply+aaaaaaaaaaaaaaaaaaaaaaaa@projets.durand.example", message_id=f"<m{n}@acme.example>")
+    assert gateway_env.gateway.handle(forged(0)) == Refused("bad_token", True, noticed=True)
+    for n in range(1, 3):
+        assert gateway_env.gateway.handle(forged(n)) == Refused("bad_token", True, noticed=False)
     assert len(gateway_env.sent) == 1
-    gateway_env.gateway.handle(reply_message(sender="mallory@evil.example", to="x@projets.durand.example"))
+    gateway_env.gateway.handle(reply_message(to="x@projets.durand.example"))
     assert len(gateway_env.sent) == 2  # another reason: its own notice
     now[0] += 23 * 3600
-    gateway_env.gateway.handle(mallory(10))
+    gateway_env.gateway.handle(forged(10))
     assert len(gateway_env.sent) == 2
     now[0] += 2 * 3600
-    gateway_env.gateway.handle(mallory(11))
+    gateway_env.gateway.handle(forged(11))
     assert len(gateway_env.sent) == 3
     state = json.loads((gateway_env.spool.root / "notices.json").read_text())
-    assert "mallory@evil.example sender_mismatch" in state
+    assert "jean.dupont@acme.example bad_token" in state
 
 
 def test_handler_error_is_temporary_and_retried(gateway_env: GatewayEnv) -> None:
@@ -142,9 +142,8 @@ def test_crash_after_post_before_finish_does_not_post_twice(gateway_env: Gateway
     entry_id = gateway_env.spool.accept(reply_message(message_id="<crash@acme.example>"), {"transport": "test"})
     with gateway_env.spool.lock():
         entry = gateway_env.spool.claim(entry_id)
-        msg = BytesParser(policy=policy.default).parsebytes(entry.raw)
-        envelope = gateway_env.gateway._authenticate(entry, msg, False)
-        gateway_env.writer.process(entry.raw, envelope)  # ... and the process dies here
+        checked = gateway_env.gateway._check(entry.raw, entry.meta, parse_headers(entry.raw))
+        gateway_env.writer.process(entry.raw, gateway_env.gateway._envelope(entry, checked, False))  # ... and the process dies here
     assert gateway_env.spool.entries("cur") == [entry_id] and len(gateway_env.posts()) == 1
     restarted = make_env(gateway_env.spool.root.parent)
     [outcome] = restarted.gateway.process_pending()
@@ -159,7 +158,7 @@ def test_crash_after_record_before_move_only_moves(gateway_env: GatewayEnv) -> N
     gateway_env.spool.finish(entry, "done", {"outcome": "posted", "ref": "x"})
     gateway_env.spool.move(entry_id, "done", "cur")  # as if the rename never happened
     restarted = make_env(gateway_env.spool.root.parent)
-    assert restarted.gateway.process_pending() == [Posted("x")]
+    assert restarted.gateway.process_pending() == [Posted("x")]  # as recorded
     assert restarted.writer.calls == 0 and restarted.spool.entries("done") == [entry_id]
 
 
@@ -172,3 +171,54 @@ def test_truncated_index_line_is_ignored(gateway_env: GatewayEnv) -> None:
     assert isinstance(restarted.gateway.handle(reply_message(message_id="<b@acme.example>")), Posted)
     lines = (gateway_env.spool.root / "processed.jsonl").read_bytes().splitlines()
     assert all(json.loads(l) for l in lines if not l.startswith(b'{"id": "half'))
+
+
+# -- exactly once, never swallowing (issue 17) ---------------------------------------------------
+
+
+def test_a_refused_spoof_never_blocks_the_genuine_reply_with_its_message_id(gateway_env: GatewayEnv) -> None:
+    forged = reply_message(sender="Mallory <mallory@evil.example>", message_id="<x1@acme.example>",
+                           body="New bank details: IBAN FR76 0000")
+    assert gateway_env.gateway.handle(forged).reason == "sender_mismatch"
+    genuine = reply_message(message_id="<x1@acme.example>", body="Agreed, see you on Monday.")
+    assert isinstance(gateway_env.gateway.handle(genuine), Posted)
+    [post] = gateway_env.posts()
+    assert "see you on Monday" in post.read_text() and "IBAN" not in post.read_text()
+
+
+def test_a_reused_message_id_with_other_content_is_a_new_message(gateway_env: GatewayEnv,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    first = reply_message(message_id="<reused@acme.example>", body="First answer.")
+    second = reply_message(message_id="<reused@acme.example>", body="A second, different answer.")
+    assert isinstance(gateway_env.gateway.handle(first), Posted)
+    assert isinstance(gateway_env.gateway.handle(second), Posted)
+    texts = sorted(p.read_text() for p in gateway_env.posts())
+    assert len(texts) == 2 and any("second, different" in t for t in texts)
+    assert any("reused@acme.example" in r.getMessage() and "different content" in r.getMessage()
+               for r in caplog.records)
+    # and each of them, delivered again (another transport, re-encoded), is a duplicate
+    again = reply_message(message_id="<reused@acme.example>", body="A second, different answer.")
+    assert isinstance(gateway_env.gateway.handle(b"Received: from mx2\r\n" + again), Duplicate)
+    assert len(gateway_env.posts()) == 2
+
+
+def test_only_posted_or_dropped_messages_count_as_processed(gateway_env: GatewayEnv) -> None:
+    auto = reply_message(message_id="<auto@acme.example>", headers={"Auto-Submitted": "auto-replied"})
+    assert isinstance(gateway_env.gateway.handle(auto), Dropped)
+    assert isinstance(gateway_env.gateway.handle(auto), Duplicate)  # deliberately dropped: recorded
+    refused = reply_message(message_id="<r@acme.example>", to="nobody@projets.durand.example")
+    assert gateway_env.gateway.handle(refused).reason == "unknown_recipient"
+    assert gateway_env.gateway.handle(refused).reason == "unknown_recipient"  # refused: never recorded
+
+
+def test_the_content_digest_ignores_what_transports_change_and_sees_what_the_sender_wrote() -> None:
+    from extranet.mail.spool import content_digest
+
+    raw = (b"From: J\xc3\xa9r\xc3\xb4me <j@acme.example>\r\nSubject: R\xc3\xa9union\r\nMessage-ID: <d@acme.example>\r\n"
+           b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nD\xc3\xa9j\xc3\xa0 vu\r\n")
+    relayed = (b"Received: from mx2\r\nDelivered-To: x@y.example\r\nFrom: =?utf-8?q?J=C3=A9r=C3=B4me?= <j@acme.example>\r\n"
+               b"Subject: =?utf-8?q?R=C3=A9union?=\r\nMessage-ID: <d@acme.example>\r\nContent-Type: text/plain; "
+               b"charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nD=C3=A9j=C3=A0 vu\r\n")
+    assert content_digest(raw) == content_digest(relayed) == content_digest(raw.replace(b"\r\n", b"\n"))
+    assert content_digest(raw) != content_digest(raw.replace(b"vu", b"lu"))
+    assert content_digest(raw) != content_digest(raw.replace(b"j@acme", b"k@acme"))

@@ -22,8 +22,11 @@ def test_reply_is_posted_and_exit_0(gateway_env: GatewayEnv) -> None:
 
 
 def test_refused_with_our_notice_is_0_without_notice_is_a_bounce(gateway_env: GatewayEnv) -> None:
-    raw = reply_message(sender="mallory@evil.example")
+    raw = reply_message(to=reply_address("nobody"))  # from jean, a known person: explained
     assert ingest(io.BytesIO(raw), gateway_env.gateway) == EX_OK and len(gateway_env.sent) == 1
+    # a stranger gets no notice from us (no backscatter): the MTA bounces
+    assert ingest(io.BytesIO(reply_message(sender="mallory@evil.example")), gateway_env.gateway) == EX_NOPERM
+    assert len(gateway_env.sent) == 1
     gateway_env.gateway.notifier = None  # no way to explain: let the MTA bounce
     assert ingest(io.BytesIO(reply_message(sender="mallory@evil.example")), gateway_env.gateway) == EX_NOPERM
     assert ingest(io.BytesIO(reply_message(to="nobody@projets.durand.example")), gateway_env.gateway) == EX_NOUSER

@@ -33,7 +33,8 @@ def test_token_round_trip_fits_a_local_part() -> None:
 def test_any_slugs_round_trip(person: str, project: str, rest: str, kind: str) -> None:
     post_ref = f"{project}/{rest}"
     token = make_token(KEYS[1], person, post_ref, kind, key_id=1)  # type: ignore[arg-type]
-    assert verify_token(KEYS, token) == TokenClaims(person, post_ref, kind, 1)  # type: ignore[arg-type]
+    names = Names([person], [post_ref])  # long ids: looked up among the site's
+    assert verify_token(KEYS, token, names) == TokenClaims(person, post_ref, kind, 1)  # type: ignore[arg-type]
 
 
 def test_uppercased_token_still_verifies() -> None:
@@ -75,3 +76,52 @@ def test_parse_address() -> None:
     assert parse_address("jean@projets.example") is None
     assert parse_address(f"other+{token}@projets.example") is None
     assert parse_address(f"reply+{token}@a@b") is None
+
+
+# -- every reply address within RFC 5321's 64-character local part (issue 17) --------------------
+
+long_slug = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,63}", fullmatch=True)
+
+
+class Names:
+    """The ids a site knows (people.toml, the posts in content/)."""
+
+    def __init__(self, people: list[str], posts: list[str]) -> None:
+        self.people, self.posts = people, posts
+
+    def person_ids(self) -> list[str]:
+        return self.people
+
+    def post_refs(self) -> list[str]:
+        return self.posts
+
+
+def test_an_ordinary_reply_to_an_email_post_fits_in_64_characters() -> None:
+    # an email post's id carries its parent's slug and a digest: 70 characters before issue 17
+    post = "renovation-entrepot/2026-03-14-re-galvanisation-decoupage-des-poutres-1a2b3c4d"
+    for kind in ("reply", "note"):
+        token = make_token(KEYS[2], "jdupont", post, kind, key_id=2)
+        local = make_address(token, kind, "projets.durand.example").partition("@")[0]
+        assert len(local) <= 64, local
+        names = Names(["cdurand", "jdupont"], ["renovation-entrepot/2026-03-10-kickoff", post])
+        assert verify_token(KEYS, token, names) == TokenClaims("jdupont", post, kind, 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(person=long_slug, project=long_slug, rest=st.one_of(long_slug, long_slug.map(lambda s: f"2026-02-28-{s}")),
+       kind=st.sampled_from(["reply", "note"]), others=st.lists(long_slug, max_size=5))
+def test_any_ids_give_a_local_part_within_64_characters_that_verifies(
+        person: str, project: str, rest: str, kind: str, others: list[str]) -> None:
+    post_ref = f"{project}/{rest}"
+    token = make_token(KEYS[1], person, post_ref, kind, key_id=1)  # type: ignore[arg-type]
+    assert len(f"{kind}+{token}") <= 64
+    names = Names([*others, person], [f"{project}/{o}" for o in others] + [post_ref])
+    assert verify_token(KEYS, token, names) == TokenClaims(person, post_ref, kind, 1)  # type: ignore[arg-type]
+
+
+def test_a_long_token_names_nobody_once_its_post_is_gone() -> None:
+    post = "renovation-entrepot/2026-03-14-re-galvanisation-decoupage-des-poutres-1a2b3c4d"
+    token = make_token(KEYS[2], "jdupont", post, "reply", key_id=2)
+    assert verify_token(KEYS, token, Names(["jdupont"], ["renovation-entrepot/2026-03-10-kickoff"])) is None
+    assert verify_token(KEYS, token, Names(["cdurand"], [post])) is None
+    assert verify_token(KEYS, token) is None  # nothing to look the names up in

@@ -40,6 +40,7 @@ POST_FIELDS = (
     Field("tags", "lines", "Tags.", ()),
     Field("draft", "bool", "A draft is never published.", False),
     Field("pending", "bool", "An email post waiting for moderation (internal site only).", False),
+    Field("pending_reason", "str", "Why the gateway holds an email post for moderation.", None),
     Field("message_id", "str", "Message-ID of the email this post came from.", None),
     Field("source", "choice", "file or email.", "file", choices=("file", "email")),
 )
@@ -200,7 +201,8 @@ class _Loader:
                                  date.isoformat())
         return Post(key, project, stem, v["title"], date, v["author"], v["visibility"],
                     v["in_reply_to"], tuple(v["tags"]), v["draft"], v["pending"], v["message_id"],
-                    v["source"], original, body, v.get("defect"), fingerprint=fingerprint)
+                    v["source"], original, body, v.get("defect"), fingerprint=fingerprint,
+                    pending_reason=v["pending_reason"])
 
     def project(self, folder: Path) -> Project | None:
         """A project folder: index.md, posts/, files/ (taken over from the memo when every

@@ -79,6 +79,7 @@ class Post:
     # what every field above is a function of (source and original bytes, path, date), when the
     # build hashed them: render/fingerprint.py hashes this instead of each field
     fingerprint: str = field(default="", compare=False, repr=False)
+    pending_reason: str | None = None  # why the gateway holds an email post for moderation
 
 
 @dataclass(frozen=True)

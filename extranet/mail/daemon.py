@@ -1,13 +1,16 @@
 """``extranet gateway``: the SMTP listener and/or IMAP watcher feeding one spool processor.
 
 Transports only spool and wake the processor; the processor runs in the calling thread,
-so a crash or stop anywhere leaves the spool as the single source of truth.
+so a crash or stop anywhere leaves the spool as the single source of truth. The transports
+start first: mail is accepted into the spool from the first second, while the processor
+warms up and works through a backlog.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +30,10 @@ class Transports:
     imap_checkpoint: Path | None = None  # default: <spool>/imap-checkpoint.json
 
 
-def run_gateway(gateway: Gateway, transports: Transports, stop: threading.Event, interval: float = 5.0) -> None:
-    """Run the configured transports and process the spool until ``stop`` is set."""
+def run_gateway(gateway: Gateway, transports: Transports, stop: threading.Event, interval: float = 5.0,
+                prepare: Callable[[], None] | None = None) -> None:
+    """Run the configured transports and process the spool until ``stop`` is set; ``prepare``
+    (a first build, say) runs once the transports accept mail, before the first pass."""
     if transports.smtp is None and transports.imap is None:
         raise ValueError("no inbound transport configured: set [mail.smtp] and/or [mail.imap]")
     wake = lambda entry_id: gateway.wake.set()  # noqa: E731
@@ -38,7 +43,7 @@ def run_gateway(gateway: Gateway, transports: Transports, stop: threading.Event,
         if transports.smtp is not None:
             host, port = transports.smtp
             listener = SmtpListener(
-                SpoolingHandler(gateway.spool, gateway.check_recipient, wake),
+                SpoolingHandler(gateway.spool, gateway.check_recipient, wake, gateway.screen),
                 host, port, max_size=gateway.policy.max_size,
             )
             listener.start()
@@ -51,6 +56,8 @@ def run_gateway(gateway: Gateway, transports: Transports, stop: threading.Event,
             log.info("IMAP watching %s@%s/%s", transports.imap.user, transports.imap.host, transports.imap.folder)
         stop_waker = threading.Thread(target=lambda: (stop.wait(), gateway.wake.set()), daemon=True)
         stop_waker.start()
+        if prepare is not None:
+            prepare()
         gateway.run(stop, interval=interval)
     finally:
         stop.set()

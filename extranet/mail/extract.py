@@ -49,7 +49,7 @@ def extract(raw: bytes, *, max_parts: int = 100, max_depth: int = 10) -> Extract
     """Extract the reply text, the full body, the attachments and the subject of a message.
 
     ``raw`` is an RFC 5322 message, or a bare text body with no headers. ``text`` is
-    Markdown in which no raw HTML survives (every ``<`` is escaped).
+    Markdown in which no raw HTML survives (every ``<`` is escaped) and no NUL byte.
     """
     body = parse_message(raw, max_parts=max_parts, max_depth=max_depth)
     reasons: list[str] = []
@@ -73,12 +73,12 @@ def extract(raw: bytes, *, max_parts: int = 100, max_depth: int = 10) -> Extract
             ln for ln in source.replace("\r\n", "\n").split("\n") if ln.strip() not in (SENTINEL_CUT, SENTINEL_SIG)
         ).strip("\n")
     return Extraction(
-        text=escape_html(trimmed.text),
-        original=escape_html(full),
+        text=escape_html(trimmed.text).replace("\x00", ""),
+        original=escape_html(full).replace("\x00", ""),
         attachments=body.attachments,
         confident=not reasons,
         reasons=tuple(reasons),
-        subject=body.subject,
+        subject=body.subject.replace("\x00", ""),
     )
 
 
@@ -110,7 +110,7 @@ def trim_reply(body: str) -> Trimmed:
 def _trim(body: str) -> Trimmed:
     lines = [ln.rstrip() for ln in body.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     s = Scan(lines)
-    start, cut, _, top = s.find_cut()
+    start, cut, kind, top = s.find_cut()
     out, dropped = s.drop_quotes(start, cut)
     known = dict(zip(lines, s.probes))
     out = _strip_blank_ends(out)
@@ -120,6 +120,8 @@ def _trim(body: str) -> Trimmed:
     reasons: list[str] = []
     if top:
         reasons.append("the body starts with a quote header or forwarded message; kept the text under it")
+    if kind in _CUT_NAMES and s.sender_text_after(cut):
+        reasons.append(f"text the sender wrote after {_CUT_NAMES[kind]} was cut")
     if not any(ln.strip() for ln in out) and dropped and not any(
         s.probes[k] and not s.quoted[k] for k in range(len(lines))
     ):
@@ -132,6 +134,9 @@ def _trim(body: str) -> Trimmed:
     if not text.strip():
         reasons.append("no reply text found")
     return Trimmed(text, tuple(reasons))
+
+
+_CUT_NAMES = {"device": "a device footer", "delimiter": "a separator line"}  # (after "-- ", all is signature)
 
 
 def _strip_blank_ends(out: list[str]) -> list[str]:

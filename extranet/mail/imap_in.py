@@ -1,10 +1,14 @@
 """IMAP transport: fetch new messages into the spool, then mark them, then advance a checkpoint.
 
 The order is what makes it safe: a message is flagged (or moved) on the server only after
-the spool has it on disk, and the checkpoint (UIDVALIDITY, last UID) advances only after
-that. A crash anywhere re-fetches at most a few messages, which the spool's processed
-index recognises as duplicates. New mail is awaited with IDLE (re-issued well before the
-server's 30-minute timeout), or by polling when the server has no IDLE.
+the spool has it on disk, and the checkpoint (UIDVALIDITY, last UID) advances right after,
+whether the flag or move worked or not: a message is stored once. One that could not be
+marked is remembered in the checkpoint and marked again at the next passes, up to
+``mark_attempts`` times, never blocking the others. A crash re-fetches at most the message
+being taken, which the spool's processed index recognises as a duplicate. The folders the
+settings name are checked, and created when missing, before the first pass and again after
+a mark failed. New mail is awaited with IDLE (re-issued well before the server's 30-minute
+timeout), or by polling when the server has no IDLE.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from imapclient import DELETED, IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from extranet.mail.oauth import login
 from extranet.mail.spool import Spool, write_atomic
@@ -50,28 +54,32 @@ class ImapSettings:
     timeout: float = 60.0
     token_command: str = ""  # OAuth2: a command printing a fresh access token (then no password)
     oauth2_mechanism: str = "XOAUTH2"  # or OAUTHBEARER
+    mark_attempts: int = 5  # tries to flag or move one message before leaving it as it is
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """The last UID spooled and marked, valid only for one UIDVALIDITY."""
+    """The last UID spooled, valid only for one UIDVALIDITY, and the spooled messages not yet
+    marked on the server (UID -> failed attempts)."""
 
     uidvalidity: int
     last_uid: int
+    unmarked: dict[int, int] = field(default_factory=dict)
 
 
 def load_checkpoint(path: Path) -> Checkpoint | None:
     """Read a checkpoint file; None if absent or unreadable (then everything is re-scanned)."""
     try:
         data = json.loads(Path(path).read_text())
-        return Checkpoint(int(data["uidvalidity"]), int(data["last_uid"]))
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        unmarked = {int(uid): int(n) for uid, n in (data.get("unmarked") or {}).items()}
+        return Checkpoint(int(data["uidvalidity"]), int(data["last_uid"]), unmarked)
+    except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Write a checkpoint atomically and durably."""
-    write_atomic(Path(path), json.dumps(vars(checkpoint)).encode())
+    write_atomic(Path(path), json.dumps(vars(checkpoint), sort_keys=True).encode())
 
 
 class ImapSource:
@@ -91,6 +99,7 @@ class ImapSource:
         self.on_accepted = on_accepted
         self.ssl_context = ssl_context
         self._client: IMAPClient | None = None
+        self._folders_checked = False
 
     def connect(self) -> IMAPClient:
         """Open and log in (reusing the open connection if there is one)."""
@@ -110,6 +119,7 @@ class ImapSource:
     def close(self) -> None:
         """Log out, ignoring errors of an already broken connection."""
         client, self._client = self._client, None
+        self._folders_checked = False
         if client is not None:
             try:
                 client.logout()
@@ -119,10 +129,21 @@ class ImapSource:
                 except Exception:
                     pass
 
+    def ensure_folders(self, client: IMAPClient) -> None:
+        """Check the folders the settings name and create those missing (logged)."""
+        s = self.settings
+        for folder in dict.fromkeys(f for f in (s.folder, s.move_to) if f):
+            if not client.folder_exists(folder):
+                log.warning("IMAP folder %r does not exist on %s: creating it", folder, s.host)
+                client.create_folder(folder)
+        self._folders_checked = True
+
     def poll_once(self) -> list[str]:
         """Spool every message newer than the checkpoint; return the new entry ids."""
         s = self.settings
         client = self.connect()
+        if not self._folders_checked:
+            self.ensure_folders(client)
         info = client.select_folder(s.folder)
         uidvalidity = int(info[b"UIDVALIDITY"])
         checkpoint = load_checkpoint(self.checkpoint_path)
@@ -130,20 +151,36 @@ class ImapSource:
             if checkpoint is not None:
                 log.warning("UIDVALIDITY of %s changed: re-scanning the folder", s.folder)
             checkpoint = Checkpoint(uidvalidity, 0)
+        if checkpoint.unmarked:
+            checkpoint = self._mark_again(client, checkpoint)
         _forget_notifications(client)  # what the search below sees needs no wake-up
         # "n:*" always matches the highest UID, even when it is below n: filter.
         uids = sorted(u for u in client.search(["UID", f"{checkpoint.last_uid + 1}:*"]) if u > checkpoint.last_uid)
         spooled = []
         for uid in uids:
             entry_id = self._take(client, uid, uidvalidity)
+            broken: BaseException | None = None
+            unmarked = checkpoint.unmarked
             if entry_id is not None:
                 spooled.append(entry_id)
-            save_checkpoint(self.checkpoint_path, Checkpoint(uidvalidity, uid))
+                try:
+                    self._mark(client, uid)
+                except (IMAPClientError, OSError) as exc:
+                    log.warning("could not mark UID %s in %s (%s): will try again", uid, s.folder, exc)
+                    unmarked = {**unmarked, uid: 1}
+                    self._folders_checked = False  # a folder may have gone
+                    broken = exc if _connection_lost(exc) else None
+            # stored once: the checkpoint moves past it, marked or not
+            checkpoint = Checkpoint(uidvalidity, uid, unmarked)
+            save_checkpoint(self.checkpoint_path, checkpoint)
             if entry_id is not None:
                 self.on_accepted(entry_id)
+            if broken is not None:
+                raise broken
         return spooled
 
     def _take(self, client: IMAPClient, uid: int, uidvalidity: int) -> str | None:
+        """Spool one message (only its header when it is too large); None if it is gone."""
         s = self.settings
         sizes = client.fetch([uid], ["RFC822.SIZE"])
         if uid not in sizes:
@@ -161,8 +198,11 @@ class ImapSource:
         fetched = client.fetch([uid], [part])
         if uid not in fetched:
             return None
-        entry_id = self.spool.accept(bytes(fetched[uid][key]), meta)
-        # Only now, with the message on disk, tell the server it is ours.
+        return self.spool.accept(bytes(fetched[uid][key]), meta)
+
+    def _mark(self, client: IMAPClient, uid: int) -> None:
+        """Tell the server the message is ours (only once it is on disk): flag or move it."""
+        s = self.settings
         if s.move_to and client.has_capability("MOVE"):
             client.move([uid], s.move_to)
         elif s.move_to:  # RFC 3501 fallback: copy, mark deleted, expunge
@@ -174,7 +214,28 @@ class ImapSource:
                 client.expunge()
         else:
             client.add_flags([uid], [s.processed_flag], silent=True)
-        return entry_id
+
+    def _mark_again(self, client: IMAPClient, checkpoint: Checkpoint) -> Checkpoint:
+        """Try again to mark the spooled messages that could not be; give up after
+        ``mark_attempts`` tries (the message stays unmarked on the server, stored once)."""
+        s = self.settings
+        left: dict[int, int] = {}
+        for uid, attempts in sorted(checkpoint.unmarked.items()):
+            try:
+                self._mark(client, uid)
+                continue
+            except IMAPClientError as exc:
+                if isinstance(exc, IMAPClientAbortError):
+                    raise
+                if attempts + 1 >= s.mark_attempts:
+                    log.error("UID %s in %s: could not flag or move it after %d tries (%s); it stays "
+                              "as it is (already stored)", uid, s.folder, attempts + 1, exc)
+                    continue
+                left[uid] = attempts + 1
+                self._folders_checked = False
+        checkpoint = replace(checkpoint, unmarked=left)
+        save_checkpoint(self.checkpoint_path, checkpoint)
+        return checkpoint
 
     def run(self, stop: threading.Event) -> None:
         """Poll, then wait with IDLE (or sleep) until ``stop``; reconnect with backoff on errors."""
@@ -214,6 +275,11 @@ class ImapSource:
                     break
         finally:
             client.idle_done()
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """A failure of the connection (reconnect), not the server refusing one command."""
+    return isinstance(exc, (OSError, IMAPClientAbortError)) or not isinstance(exc, IMAPClientError)
 
 
 def _forget_notifications(client: IMAPClient) -> None:

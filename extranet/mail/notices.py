@@ -33,6 +33,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "no_access": "You do not have access to the message you replied to (any more).",
         "unknown_post": "The message you replied to no longer exists on the site.",
         "empty": "The message was empty once the quoted text was removed.",
+        "unauthenticated": "Your mail server did not prove that the message comes from your address (no valid DKIM signature), and this site only accepts proven messages.",
+        "timeout": "The message could not be processed for several days because of a problem on our side. Please send it again later, or contact your correspondent.",
         "other": "Reason: {reason}.",
     },
     "fr": {
@@ -49,9 +51,26 @@ _TEXTS: dict[str, dict[str, str]] = {
         "no_access": "Vous n'avez pas (ou plus) accès au message auquel vous avez répondu.",
         "unknown_post": "Le message auquel vous avez répondu n'existe plus sur le site.",
         "empty": "Le message était vide une fois le texte cité retiré.",
+        "unauthenticated": "Votre serveur de messagerie n'a pas prouvé que le message vient de votre adresse (pas de signature DKIM valide), et ce site n'accepte que des messages prouvés.",
+        "timeout": "Le message n'a pas pu être traité pendant plusieurs jours à cause d'un problème de notre côté. Merci de le renvoyer plus tard ou de contacter votre interlocuteur.",
         "other": "Motif : {reason}.",
     },
 }
+
+
+_SMTP_CODES = {
+    "oversize": "552 5.3.4",
+    "unknown_recipient": "550 5.1.1",
+    "bad_token": "550 5.1.1",
+    "unknown_person": "550 5.1.1",
+    "malformed": "550 5.6.0",
+}
+
+
+def smtp_reply(reason: str) -> str:
+    """The SMTP reply refusing a message in the session, with the English explanation."""
+    text = _TEXTS["en"].get(reason) or _TEXTS["en"]["other"].format(reason=reason)
+    return f"{_SMTP_CODES.get(reason, '550 5.7.1')} {text}"
 
 
 def build_notice(

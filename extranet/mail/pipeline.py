@@ -9,22 +9,26 @@ at most one refusal notice, and records the outcome before moving the entry away
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
 from typing import Any, Protocol
 
-from extranet.mail.notices import Notifier
-from extranet.mail.screening import classify, reply_address, same_address, sender_address
-from extranet.mail.spool import Folder, Spool, SpoolEntry
-from extranet.mail.tokens import Kind, address_domain, parse_address, verify_token
+from ..config import MailAuth
+from ..zones import Rules
+from .authentication import AuthResult, DnsLookup, authenticate, dkim_domains
+from .directory import Directory
+from .notices import Notifier
+from .screening import classify, parse_headers, reply_address, same_address, sender_address
+from .spool import Folder, Spool, SpoolEntry
+from .tokens import Kind, TokenClaims, address_domain, parse_address, verify_token
 
 log = logging.getLogger(__name__)
+QUEUE_LIFETIME = 5 * 24 * 3600.0  # as Postfix's maximal_queue_lifetime
 
 
 # -- outcomes ---------------------------------------------------------------------------------
@@ -32,17 +36,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Posted:
-    """The message became a post (``ref`` names it, e.g. its path)."""
+    """The message became a post (``ref`` names it, e.g. its path) by ``person`` (an id)."""
 
     ref: str = ""
+    person: str = ""
 
 
 @dataclass(frozen=True)
 class Refused:
-    """A human's message that will not be posted; ``notify_sender``: explain by mail."""
+    """A human's message that will not be posted; ``notify_sender``: explain by mail, which
+    happens only for a known person or an authenticated sender (``noticed``: it was sent)."""
 
     reason: str
     notify_sender: bool = True
+    noticed: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,9 +86,9 @@ def outcome_from_record(record: Mapping[str, Any]) -> Outcome:
     """Rebuild an outcome from an index record (for a message finished by someone else)."""
     kind = record.get("outcome")
     if kind == "posted":
-        return Posted(record.get("ref", ""))
+        return Posted(record.get("ref", ""), record.get("person", ""))
     if kind == "refused":
-        return Refused(record.get("reason", ""), bool(record.get("notify_sender")))
+        return Refused(record.get("reason", ""), bool(record.get("notify_sender")), bool(record.get("noticed")))
     if kind == "dropped":
         return Dropped(record.get("reason", ""))
     return Duplicate(record.get("of", record.get("id", "")))
@@ -105,31 +112,32 @@ class Envelope:
     sha256: str
     received_at: float
     resumed: bool = False  # True when resuming after a crash: the post may already exist
+    content: str = ""  # digest of the content (spool.content_digest)
+    authenticated: bool = False  # the From domain is vouched for (authentication.py)
+    held: tuple[str, ...] = ()  # why the post must wait for moderation, as decided here (unauthenticated)
 
     @property
     def message_key(self) -> str:
-        """The identity a handler must use to make posting idempotent."""
-        return self.message_id or f"sha256:{self.sha256}"
+        """The message's name for people: its Message-ID, else the digest of its content."""
+        return self.message_id or f"sha256:{self.content or self.sha256}"
+
+    @property
+    def idempotency_key(self) -> str:
+        """The identity a handler must use to make posting idempotent: the Message-ID
+        together with the content digest (a Message-ID reused for other content is another
+        message)."""
+        return f"{self.message_id or ''} {self.content or self.sha256}"
 
 
 class Handler(Protocol):
     """Turns an authenticated message into a post.
 
-    Must be idempotent on ``envelope.message_key``: if a post from this message already
+    Must be idempotent on ``envelope.idempotency_key``: if a post from this message already
     exists (a crash happened after writing it), return ``Posted`` without writing again.
     Raising an exception counts as a temporary failure.
     """
 
     def process(self, raw: bytes, envelope: Envelope) -> Outcome: ...
-
-
-@dataclass(frozen=True)
-class Person:
-    """What the gateway needs to know about a person named by a token."""
-
-    person_id: str
-    email: str
-    active: bool = True  # False once ``expires`` has passed
 
 
 @dataclass(frozen=True)
@@ -141,7 +149,23 @@ class GatewayPolicy:
     own_addresses: tuple[str, ...]
     loop_id: str
     max_size: int = 25 * 1024 * 1024
-    retry_delays: tuple[float, ...] = (5, 30, 120, 600)
+    retry_delays: tuple[float, ...] = (5, 30, 120, 600)  # per message; the last one repeats
+    max_queue_lifetime: float = QUEUE_LIFETIME  # then the sender gets a final answer
+    auth: MailAuth = MailAuth()
+    trusted_authserv_id: str = ""  # whose Authentication-Results count (IMAP and stdin only)
+    dns: DnsLookup | None = None  # DKIM key lookups (None: the system resolver)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What the checks found: a refusal or drop (``outcome``), or None for a genuine reply."""
+
+    outcome: Outcome | None
+    sender: str | None = None
+    claims: TokenClaims | None = None
+    address: str = ""
+    auth: AuthResult | None = None
+    held: tuple[str, ...] = ()
 
 
 # -- the gateway -----------------------------------------------------------------------------------
@@ -155,14 +179,14 @@ class Gateway:
         spool: Spool,
         handler: Handler,
         policy: GatewayPolicy,
-        people: Callable[[str], Person | None],
+        directory: Directory,
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.spool = spool
         self.handler = handler
         self.policy = policy
-        self.people = people
+        self.directory = directory
         self.notifier = notifier
         self.clock = clock
         self.wake = threading.Event()
@@ -174,8 +198,16 @@ class Gateway:
         parsed = parse_address(address)
         if not parsed or address_domain(address) != self.policy.reply_domain.lower():
             return False
-        claims = verify_token(self.policy.token_keys, parsed[1])
+        claims = verify_token(self.policy.token_keys, parsed[1], self.directory)
         return claims is not None and claims.kind == parsed[0]
+
+    def screen(self, raw: bytes, meta: dict[str, Any]) -> Refused | TemporaryFailure | None:
+        """For the SMTP listener, before it answers DATA: the refusal known already (to answer
+        in the session, so that the sending MTA tells its sender), or None (spool it). The DKIM
+        verdict is added to ``meta``: checked once, when the message arrived."""
+        msg = parse_headers(raw)
+        checked = self._check(raw, meta, msg, screening=True)
+        return checked.outcome if isinstance(checked.outcome, (Refused, TemporaryFailure)) else None
 
     def handle(self, raw: bytes, meta: Mapping[str, Any] | None = None) -> Outcome:
         """Spool one message durably, then process it now (``extranet ingest``)."""
@@ -242,26 +274,35 @@ class Gateway:
 
     def _process(self, entry: SpoolEntry, resumed: bool) -> Outcome:
         try:
-            msg = BytesParser(policy=policy.default).parsebytes(entry.raw)
-            assert isinstance(msg, EmailMessage)
-            checked = self._authenticate(entry, msg, resumed)
+            msg = parse_headers(entry.raw)
+            checked = self._check(entry.raw, entry.meta, msg)
         except Exception as exc:  # a message our parser chokes on: keep it in rejected/
             log.exception("cannot read %s", entry.entry_id)
             return Refused(f"malformed: {exc.__class__.__name__}", notify_sender=False)
-        if isinstance(checked, Envelope):
+        outcome = checked.outcome
+        if outcome is None:
+            envelope = self._envelope(entry, checked, resumed)
             try:
-                outcome = self.handler.process(entry.raw, checked)
+                outcome = self.handler.process(entry.raw, envelope)
             except Exception as exc:
                 log.exception("handler failed on %s", entry.entry_id)
-                return TemporaryFailure(f"handler error: {exc!r}")
-        else:
-            outcome = checked
-        if isinstance(outcome, Refused) and outcome.notify_sender and self.notifier is not None:
-            self._notify(entry, msg, outcome.reason)
+                outcome = TemporaryFailure(f"handler error: {exc!r}")
+            if isinstance(outcome, Posted) and not outcome.person:
+                outcome = dataclasses.replace(outcome, person=envelope.person_id)  # whom to confirm to
+        if isinstance(outcome, TemporaryFailure) and self._expired(entry):
+            log.error("%s: still failing after %.0f days (%s): giving up", entry.entry_id,
+                      self.policy.max_queue_lifetime / 86400, outcome.reason)
+            outcome = Refused("timeout")
+        if isinstance(outcome, Refused) and outcome.notify_sender:
+            outcome = self._explain(entry, msg, checked, outcome)
         return outcome
 
-    def _authenticate(self, entry: SpoolEntry, msg: EmailMessage, resumed: bool) -> Envelope | Outcome:
-        meta = entry.meta
+    def _expired(self, entry: SpoolEntry) -> bool:
+        received = float(entry.meta.get("received_at") or 0.0)
+        return bool(received) and self.clock() - received > self.policy.max_queue_lifetime
+
+    def _check(self, raw: bytes, meta: Mapping[str, Any], msg: EmailMessage, screening: bool = False) -> _Checked:
+        """Screen, check the reply token and the sender, then the sender's authentication."""
         return_path = meta.get("return_path")
         if return_path is None and "Return-Path" in msg:
             return_path = str(msg["Return-Path"]).strip()
@@ -272,48 +313,100 @@ class Gateway:
             loop_id=self.policy.loop_id,
         )
         if automated is not None:
-            return Dropped(f"{automated.kind}: {automated.detail}")
-        if meta.get("oversize") or len(entry.raw) > self.policy.max_size:
-            return Refused("oversize")
+            return _Checked(Dropped(f"{automated.kind}: {automated.detail}"))
+        if meta.get("oversize") or len(raw) > self.policy.max_size:
+            return _Checked(Refused("oversize"))
         found = reply_address(msg, meta.get("rcpt_tos", ()), self.policy.reply_domain)
         if found is None:
-            return Refused("unknown_recipient")
+            return _Checked(Refused("unknown_recipient"))
         address, kind, token = found
-        claims = verify_token(self.policy.token_keys, token)
+        claims = verify_token(self.policy.token_keys, token, self.directory)
         if claims is None or claims.kind != kind:
-            return Refused("bad_token")
+            return _Checked(Refused("bad_token"))
         sender = sender_address(msg)
         if sender is None:
-            return Refused("malformed")
-        person = self.people(claims.person_id)
+            return _Checked(Refused("malformed"))
+        person = self.directory.person(claims.person_id)
         if person is None:
-            return Refused("unknown_person")
+            return _Checked(Refused("unknown_person"), sender, claims, address)
         if not same_address(sender, person.email):
-            return Refused("sender_mismatch")
+            return _Checked(Refused("sender_mismatch"), sender, claims, address)
         if not person.active:
-            return Refused("expired")
+            return _Checked(Refused("expired"), sender, claims, address)
+        auth = self._auth(raw, meta, msg, sender, screening)
+        held: tuple[str, ...] = ()
+        if not auth.authenticated:
+            as_staff = person.staff or claims.kind == "note"
+            decision = Rules.unauthenticated_mail(self.policy.auth, as_staff=as_staff)
+            what = "posted as staff" if as_staff else "sent"
+            if decision == "refuse":
+                refusal = TemporaryFailure(auth.detail) if auth.temporary else Refused("unauthenticated")
+                return _Checked(refusal, sender, claims, address, auth)
+            if decision == "moderate":
+                held = (f"{what} without authentication: {auth.detail}",)
+        return _Checked(None, sender, claims, address, auth, held)
+
+    def _auth(self, raw: bytes, meta: Mapping[str, Any], msg: EmailMessage, sender: str,
+              screening: bool = False) -> AuthResult:
+        """Authenticate the From domain: DKIM checked here (once: the SMTP listener keeps its
+        verdict in the entry), and the trusted server's results for IMAP and stdin."""
+        passed: Iterable[str] = meta.get("dkim", ())
+        failed_lookup = False
+        if "dkim" not in meta and self.policy.auth.dkim and not meta.get("oversize"):
+            try:
+                passed, failed_lookup = dkim_domains(raw, self.policy.dns)
+            except Exception as exc:  # noqa: BLE001 - a message dkimpy cannot read: not signed for us
+                log.info("DKIM: cannot read the message: %s", exc)
+                passed = ()
+            if screening and not failed_lookup and isinstance(meta, dict):
+                meta["dkim"] = list(passed)
+        trusted = str(meta.get("transport", "")) in ("imap", "stdin")
+        results = [str(v) for v in msg.get_all("Authentication-Results", [])] if trusted else []
+        return authenticate(sender, dkim_passed=passed, results=results,
+                            authserv_id=self.policy.trusted_authserv_id if trusted else "",
+                            dkim_failed_lookup=failed_lookup)
+
+    def _envelope(self, entry: SpoolEntry, checked: _Checked, resumed: bool) -> Envelope:
+        assert checked.claims is not None and checked.sender is not None
         return Envelope(
             spool_id=entry.entry_id,
-            transport=str(meta.get("transport", "")),
-            sender=sender,
-            person_id=claims.person_id,
-            post_ref=claims.post_ref,
-            kind=claims.kind,
-            reply_address=address,
+            transport=str(entry.meta.get("transport", "")),
+            sender=checked.sender,
+            person_id=checked.claims.person_id,
+            post_ref=checked.claims.post_ref,
+            kind=checked.claims.kind,
+            reply_address=checked.address,
             message_id=entry.message_id,
             sha256=entry.sha256,
-            received_at=float(meta.get("received_at", 0.0)),
+            content=entry.content,
+            received_at=float(entry.meta.get("received_at", 0.0)),
             resumed=resumed,
+            authenticated=bool(checked.auth and checked.auth.authenticated),
+            held=checked.held,
         )
 
-    def _notify(self, entry: SpoolEntry, msg: EmailMessage, reason: str) -> None:
-        assert self.notifier is not None
-        return_path = entry.meta.get("return_path") or str(msg.get("Return-Path", "")).strip()
-        to = return_path.strip("<>") if return_path else None
-        to = to or sender_address(msg)
-        if not to:
-            return
+    def _explain(self, entry: SpoolEntry, msg: EmailMessage, checked: _Checked, outcome: Refused) -> Refused:
+        """Send the refusal notice, to a known person or an authenticated sender only (never
+        backscatter to an address a stranger wrote); the outcome says whether it went."""
+        to = self._notice_to(entry, msg, checked)
+        if to is None or self.notifier is None:
+            log.info("%s: refused (%s), no notice: %s", entry.entry_id, outcome.reason,
+                     "no notifier" if to else "the sender is neither known nor authenticated")
+            return outcome
         try:
-            self.notifier.notify(to, reason, subject=str(msg.get("Subject", "")), in_reply_to=entry.message_id)
+            sent = self.notifier.notify(to, outcome.reason, subject=str(msg.get("Subject", "")),
+                                        in_reply_to=entry.message_id)
         except Exception:  # a notice is a courtesy; never let it block the spool
             log.exception("could not send a refusal notice to %s", to)
+            sent = False
+        return dataclasses.replace(outcome, noticed=sent)
+
+    def _notice_to(self, entry: SpoolEntry, msg: EmailMessage, checked: _Checked) -> str | None:
+        return_path = str(entry.meta.get("return_path") or msg.get("Return-Path", "")).strip().strip("<>")
+        for address in (return_path, checked.sender or sender_address(msg) or ""):
+            if address and self.directory.person_by_email(address) is not None:
+                return address
+        if checked.claims is None or not checked.sender:
+            return None
+        auth = checked.auth or self._auth(entry.raw, entry.meta, msg, checked.sender)
+        return checked.sender if auth.authenticated else None

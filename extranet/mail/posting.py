@@ -18,8 +18,6 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from email import policy
-from email.parser import BytesParser
 from pathlib import Path
 from urllib.parse import quote
 
@@ -73,20 +71,6 @@ def clean_title(subject: str, fallback: str) -> str:
     return (text or fallback)[:MAX_TITLE]
 
 
-def auth_passed(raw: bytes, authserv_id: str) -> bool:
-    """Whether an Authentication-Results header from our trusted server shows DKIM or DMARC pass."""
-    msg = BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
-    for value in msg.get_all("Authentication-Results") or []:
-        text = re.sub(r"\s+", " ", str(value))
-        server = text.split(";", 1)[0].strip().split(" ")[0].lower()
-        if server != authserv_id.lower():
-            continue
-        if re.search(r"\bdmarc=fail\b", text, re.I):
-            return False
-        return bool(re.search(r"\b(dkim|dmarc)=pass\b", text, re.I))
-    return False
-
-
 @dataclass(frozen=True)
 class Placed:
     """Where a new post goes and what it answers."""
@@ -137,9 +121,10 @@ class PostWriter:
         """Write the post (or find the one already written for this message)."""
         site = self._site(envelope.post_ref.partition("/")[0])
         key = envelope.message_key
+        digest = hashlib.sha256(envelope.idempotency_key.encode()).hexdigest()[:8]
         for project in site.projects:
             for post in project.posts:
-                if post.message_id == key:
+                if post.message_id == key and post.id.endswith(f"-{digest}"):
                     return Posted(post.key)
         rules = Rules(site, self.now())
         placed = self._place(site, rules, envelope)
@@ -151,19 +136,12 @@ class PostWriter:
         received = dt.datetime.fromtimestamp(envelope.received_at or self.now().timestamp()).replace(microsecond=0)
         received = min(received, self.now().replace(microsecond=0))
         parent_slug = slugify(placed.parent.id[11:])[:40]
-        digest = hashlib.sha256(key.encode()).hexdigest()[:8]
         post_id = f"{received:%Y-%m-%d}-re-{parent_slug}-{digest}"
         folder = self.root / "content" / "projects" / placed.project.id
-        reasons = list(ex.reasons)
-        settings = site.settings
-        if settings.mail.trusted_authserv_id and not auth_passed(raw, settings.mail.trusted_authserv_id):
-            reasons.append("DKIM/DMARC did not pass at the trusted server")
-        moderation = placed.project.moderation
-        pending = moderation == "all" or (moderation == "external" and not placed.staff) or bool(reasons)
-        links = self._attachments(folder, post_id, ex.attachments)
         inert = neutralise(ex.text.strip())
-        reasons += inert.reasons
-        pending = pending or bool(inert.reasons)
+        held = rules.email_post_held(placed.project, staff=placed.staff,
+                                     doubts=(*envelope.held, *ex.reasons, *inert.reasons))
+        links = self._attachments(folder, post_id, ex.attachments)
         body = inert.text
         if links:
             body += "\n\n" + "\n".join(links)
@@ -176,14 +154,15 @@ class PostWriter:
             "source": "email",
             "message_id": key,
         }
-        if pending:
+        if held:
             front["pending"] = True
+            front["pending_reason"] = "; ".join(held)[:500]
         if ex.original.strip():
             atomic_write(folder / "posts" / f"{post_id}.original.txt",
                          htmlmod.unescape(ex.original).encode("utf-8"))
         text = "---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n" + body + "\n"
-        if reasons:
-            log.warning("%s waits for moderation: %s", post_id, "; ".join(reasons))
+        if held:
+            log.warning("%s waits for moderation: %s", post_id, "; ".join(held))
         post_key = f"projects/{placed.project.id}/posts/{post_id}.md"
         atomic_write(self.root / "content" / post_key, text.encode("utf-8"))
         self.posted.append((post_key, envelope.person_id))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-from extranet.mail.signatures import SIG_DELIMITER, WEAK_DELIMITER, is_device_footer, is_disclaimer
+from extranet.mail.signatures import SIG_DELIMITER, WEAK_DELIMITER, is_device_footer, is_disclaimer, signature_line
 
 MAX_PROBE = 600
 """Characters of a line that any pattern looks at."""
@@ -291,15 +291,44 @@ class Scan:
         return i if ISO_DATE_HEADER.match(p) else None
 
     def weak_cut_ok(self, i: int) -> bool:
-        """A ``____`` / ``====`` line ends the reply when little or a header follows it."""
+        """A ``***`` / ``---`` / ``===`` / ``___`` line ends the reply only when what follows is
+        recognisably a signature or the quoted original: between the sender's own points it
+        is just a separator."""
         nxt = self.next_nonblank(i + 1)
         if nxt is None:
             return True
         q = self.probes[nxt]
         if header_key_kind(q) or any(r.match(q) for r in SEPARATORS):
             return True
-        rest = sum(1 for k in range(i + 1, min(self.n, i + 40)) if self.probes[k])
-        return rest <= 15
+        return not self.sender_text_after(i)
+
+    def sender_text_after(self, cut: int) -> bool:
+        """Whether lines after ``cut`` (before the quoted original starts) hold text the sender
+        wrote: anything but a signature block, a device footer, delimiters or a disclaimer
+        (whatever follows a disclaimer paragraph is taken as more of it)."""
+        k, limit = cut + 1, min(self.n, cut + 60)
+        while k < limit:
+            p = self.probes[k]
+            if not p or WEAK_DELIMITER.match(p) or SIG_DELIMITER.match(p):
+                k += 1
+                continue
+            if self.quoted[k] or p in (SENTINEL_CUT, SENTINEL_SIG) or self._original_starts(k):
+                return False
+            if not self.probes[k - 1] and is_disclaimer(self.paragraph(k)):
+                return False
+            if self.code[k] or not signature_line(p):
+                return True
+            k += 1
+        return self.next_nonblank(k) is not None  # too long to be a signature
+
+    def _original_starts(self, k: int) -> bool:
+        """Whether the quoted original (a quote header, a separator, a header block) starts at k."""
+        p = self.probes[k]
+        if self.ends[k] and any(r.match(p) for r in SEPARATORS):
+            return True
+        if header_key_kind(p) in ("from", "date") and self.header_block(k) is not None:
+            return True
+        return self.quote_header(k) is not None
 
     def drop_quotes(self, start: int, cut: int) -> tuple[list[str], list[str]]:
         """Keep lines[start:cut] minus quote headers and quotes the sender did not answer."""

@@ -156,6 +156,18 @@ class SentLog:
             [(o.message_id, o.person, o.sender, o.recipient, o.label, o.raw, _iso(now), _iso(now))
              for o in outgoing])
 
+    def cursor(self, name: str) -> int | None:
+        """A position kept in the log (how far a reader of another log got), None if never set."""
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (f"cursor:{name}",)).fetchone()
+        return int(row[0]) if row else None
+
+    def queue_from(self, now: dt.datetime, outgoing: Iterable[Outgoing], cursor: str, position: int) -> None:
+        """In one transaction: queue messages and move the cursor past what they came from, so
+        that a crash either queues them and moves on, or does neither (see mail/confirm.py)."""
+        with self._tx() as db:
+            self._queue(db, now, outgoing)
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"cursor:{cursor}", str(position)))
+
     def digest_items(self, before: dt.date) -> list[DigestItem]:
         """Digest items of days before `before`, by person, day and post."""
         rows = self.db.execute("SELECT person, day, post, zone FROM digest WHERE day < ? ORDER BY person, day, post",

@@ -136,6 +136,12 @@ def _sig_like(p: str) -> bool:
     return words <= 4 or (words <= 10 and p[-1] not in ".!?:")  # "CEO @ Acme !", "ACME Industries"
 
 
+def signature_line(p: str) -> bool:
+    """A line that can belong to a signature block (a name, a title, a phone number, an
+    address, a link, a device footer), not a sentence the sender wrote."""
+    return is_device_footer(p) or _sig_like(p)
+
+
 def trim_signature_block(out: list[str], probes: list[str]) -> list[str]:
     """After "Cordialement," and the name under it, drop a title/phone/address block."""
     nonblank = [k for k, p in enumerate(probes) if p]

@@ -1,7 +1,8 @@
 """The gateway assembled for a site: settings and people in, a running mail-to-post pipeline out.
 
 After new posts are written the site is rebuilt (the build notifies the others when
-`[build] notify` is on) and each sender gets a short confirmation with the post's link.
+`[build] notify` is on) and each sender gets a short confirmation with the post's link,
+once the rebuild has published it (durable and exactly once: see mail/confirm.py).
 """
 
 from __future__ import annotations
@@ -11,35 +12,35 @@ import datetime as dt
 import gc
 import logging
 import threading
+from collections.abc import Mapping
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
+from typing import Any
 
 from .. import config
 from ..publishing import Publishing
+from ..content.model import Site
+from ..zones import INTERNAL, MIXED, Rules
+from .authentication import DnsLookup
+from .confirm import LATER, Confirmations, confirmation
+from .directory import SiteDirectory
 from .keys import load_token_keys
 from .notices import Notifier
-from .pipeline import Gateway, GatewayPolicy, Outcome, Person
+from .pipeline import Gateway, GatewayPolicy, Outcome
 from .posting import PostWriter
-from .relay import send_now
+from .relay import send_now, transport_for
 from .reply_address import token_keys_path
+from .sentlog import Outgoing
 from .spool import Spool
 
 log = logging.getLogger("extranet")
 FULL_COLLECTION = 100  # rebuilds between two full collections of the gateway's memory (see _collector_aside)
 
-TEXTS = {
-    "fr": {"subject": "Publié : {title}", "posted": "Votre message a été publié sur {site} :",
-           "pending": "Votre message a bien été reçu ; il sera publié sur {site} après validation par l'équipe."},
-    "en": {"subject": "Posted: {title}", "posted": "Your message is now on {site}:",
-           "pending": "Your message was received; it will appear on {site} once the team approves it."},
-}
-
-
 class SiteGateway:
     """A Gateway whose handler writes posts into the site at `root`, with rebuild and confirmations."""
 
-    def __init__(self, root: Path, *, rebuild: bool = True) -> None:
+    def __init__(self, root: Path, *, rebuild: bool = True, dns: DnsLookup | None = None) -> None:
+        """`dns`: how DKIM keys are looked up (None: the system resolver)."""
         self.root = root
         self.settings, _ = config.load(root)
         settings = self.settings
@@ -55,20 +56,19 @@ class SiteGateway:
         policy = GatewayPolicy(reply_domain=settings.mail.reply_domain,
                                token_keys=load_token_keys(token_keys_path(settings)),
                                own_addresses=tuple(a for a in (settings.mail.from_addr,) if a),
-                               loop_id=settings.mail.reply_domain, max_size=settings.mail.max_message_size)
+                               loop_id=settings.mail.reply_domain, max_size=settings.mail.max_message_size,
+                               auth=settings.mail.auth, trusted_authserv_id=settings.mail.trusted_authserv_id, dns=dns)
         notifier = Notifier(spool.root / "notices.json", self._send, from_addr=settings.mail.from_addr,
                             site=settings.title, language=settings.language, loop_id=policy.loop_id)
-        self.gateway = Gateway(spool, self.writer, policy, self._person, notifier)
+        self.gateway = Gateway(spool, self.writer, policy, SiteDirectory(root), notifier)
         self.gateway.on_batch = self.after
+        self.confirmations = Confirmations(spool, settings.state_dir, lambda: transport_for(self.settings))
+        self.confirmations.start()
+        self._published = not rebuild  # whether the posts in content/ are on the site (the last rebuild worked)
         self._lock = threading.Lock()
         self._rebuilds = 0
         self._warned: frozenset[str] = frozenset()  # the warnings of the last rebuild (see _Repeated)
         self.publishing = Publishing(root, settings)  # git commit of posts, deploy after rebuilds
-
-    def _person(self, pid: str) -> Person | None:
-        _, people = config.load(self.root)  # people.toml may change while the gateway runs
-        p = people.people.get(pid)
-        return None if p is None else Person(pid, p.email, active=p.active(dt.date.today()))
 
     def _send(self, msg: EmailMessage) -> None:
         try:
@@ -77,32 +77,31 @@ class SiteGateway:
             log.warning("could not send a message to %s: %s", msg["To"], e)
 
     def after(self, outcomes: list[Outcome] | None = None) -> None:
-        """Rebuild the site and confirm to each sender, once per batch of new posts."""
+        """Rebuild the site once per batch of new posts, then confirm to their senders."""
         posted = list(self.writer.posted)
         self.writer.posted.clear()
-        if not posted:
-            return
-        self.publishing.posts_written(posted)
-        with self._collector_aside():
-            result = self._rebuild("rebuild after new email posts") if self.rebuild else None
-            for key, pid in posted:
-                self._confirm(key, pid, result)
-        if result is not None:
-            self.publishing.rebuilt()
+        if posted:
+            self.publishing.posts_written(posted)
+        if posted and self.rebuild:
+            self.rebuild_now("rebuild after new email posts")
+        self.confirmations.send(self._confirmation)
 
     def rebuild_now(self, what: str) -> None:
-        """Rebuild (staff changes came in) and publish."""
+        """Rebuild (new posts, or staff changes came in) and publish."""
         with self._collector_aside():
             result = self._rebuild(what)
+            self._published = result is not None
         if result is not None:
             self.publishing.rebuilt()
 
     def warm_up(self) -> None:
         """Build the site once, keeping its state in memory, so that the first reply is
-        published as quickly as the next ones (`extranet gateway` does this as it starts)."""
+        published as quickly as the next ones (`extranet gateway` does this as it starts);
+        then send the confirmations an interrupted run left."""
         if self.rebuild and self._warm.output is None:
             self.publishing.posts_written([])  # email posts a crash left uncommitted
             self.rebuild_now("build at start")
+        self.confirmations.send(self._confirmation)
 
     def _rebuild(self, what: str):
         """Build with the state kept between rebuilds; None (and the error logged) on failure:
@@ -154,35 +153,30 @@ class SiteGateway:
             if collecting:
                 gc.enable()
 
-    def _confirm(self, key: str, pid: str, result) -> None:
-        site = result.site if result else None
-        if site is None:
-            return
-        post = site.by_key.get(key)
-        person = site.people.people.get(pid)
-        if post is None or person is None:
-            return
-        staff = person.org == site.settings.org
-        zone = "internal" if staff or post.visibility == "internal" else "mixed"
-        t = TEXTS[site.settings.language]
+    def _confirmation(self, record: Mapping[str, Any]) -> Outgoing | None | str:
+        """The confirmation of a posted record (confirm.Composer): LATER until a rebuild has
+        published the post, None when the post or its author is gone."""
+        if not self._published:
+            return LATER
+        key, pid = str(record.get("ref", "")), str(record.get("person", ""))
+        settings, people = config.load(self.root)
+        person = people.people.get(pid)
+        parts = key.split("/")
+        if person is None or not settings.mail.from_addr or len(parts) != 4 or parts[0] != "projects":
+            return None
+        project = self._warm.load_project(settings, people, parts[1])
+        post = next((p for p in project.posts if p.key == key), None) if project else None
+        if project is None or post is None:
+            return None  # rejected by a moderator, or deleted, meanwhile
         from ..build import urls_for
 
-        urls = urls_for(site.settings, site.settings.encrypt)
-        link = site.settings.zone_urls[zone].rstrip("/") + "/" + urls[zone].post(post)
-        msg = EmailMessage()
-        msg["From"] = site.settings.mail.from_addr
-        msg["To"] = person.email
-        msg["Subject"] = t["subject"].format(title=post.title)
-        msg["Date"] = formatdate(localtime=True)
-        msg["Message-ID"] = make_msgid(domain=site.settings.mail.reply_domain)
-        msg["Auto-Submitted"] = "auto-replied"
-        msg["X-Extranet-Loop"] = site.settings.mail.reply_domain
-        held = result.views and (result.views["internal"].held or {}).get(key)
-        if post.pending or held:
-            msg.set_content(t["pending"].format(site=site.settings.title) + "\n")
-        else:
-            msg.set_content(t["posted"].format(site=site.settings.title) + f"\n{link}\n")
-        self._send(msg)
+        rules = Rules(Site(settings, people, (), (project,)), dt.datetime.now())
+        zone = MIXED if not rules.is_staff(person) and rules.post_visible(MIXED, post) else INTERNAL
+        link = None if post.pending else (settings.zone_urls[zone].rstrip("/") + "/"
+                                          + urls_for(settings, settings.encrypt)[zone].post(post))
+        return confirmation(post_ref=key, person=pid, to=person.email, title=post.title, link=link,
+                            language=settings.language, site=settings.title, from_addr=settings.mail.from_addr,
+                            domain=settings.mail.reply_domain)
 
     def process_pending(self) -> list[Outcome]:
         """Process what is waiting in the spool, then rebuild once."""

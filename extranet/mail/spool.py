@@ -7,8 +7,13 @@ Layout under the spool root (e.g. ``.extranet/spool/``)::
     cur/        claimed by a processor; after a crash, the entries to resume
     done/       processed (posted, or a duplicate of a processed message)
     rejected/   refused or dropped
-    processed.jsonl   one line per finished entry: id, Message-ID, SHA-256, outcome
+    processed.jsonl   one line per finished entry: id, Message-ID, content digest, outcome
     lock        flock: one processor at a time across processes
+
+A message's identity is its Message-ID together with a digest of its content (``content_digest``):
+copies of one message are duplicates, a Message-ID reused for other content is a new message.
+Only posted and deliberately dropped messages count as processed: a refused message never
+makes a later one a duplicate.
 
 An entry file is one line of JSON metadata followed by the raw message bytes. The
 protocol that makes "nothing lost, nothing posted twice" hold is described in
@@ -19,24 +24,33 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any, Literal
 
 from ..output import atomic_write, fsync_dir
+from .screening import parse_headers
+
+log = logging.getLogger(__name__)
 
 Folder = Literal["tmp", "new", "cur", "done", "rejected"]
 FOLDERS: tuple[Folder, ...] = ("tmp", "new", "cur", "done", "rejected")
 INDEX_NAME = "processed.jsonl"
 TMP_MAX_AGE = 36 * 3600  # Maildir convention: older tmp files are abandoned writes
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+PROCESSED = ("posted", "dropped")  # the outcomes that make a later copy a duplicate
+_IDENTITY_HEADERS = ("From", "Subject", "In-Reply-To")  # not Date: a resend may refresh it
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -52,6 +66,29 @@ def message_id_of(raw: bytes) -> str | None:
         return None
     value = re.sub(rb"\s+", b"", match.group(1)).decode("ascii", "replace").strip("<>")
     return value or None
+
+
+def content_digest(raw: bytes) -> str:
+    """Hex SHA-256 of what the sender wrote: a few of their headers and every part's decoded
+    content, line endings normalised. Copies of one message agree whatever the transports
+    added or changed on the way (Received headers, CRLF or LF, a body re-encoded in transit);
+    another message with the same Message-ID does not."""
+    digest = hashlib.sha256()
+    try:
+        head = parse_headers(raw)  # RFC 2047 words and raw UTF-8 read alike
+        for name in _IDENTITY_HEADERS:
+            value = " ".join(str(head.get(name, "")).split())
+            digest.update(f"{name}:{value}\n".encode("utf-8", "surrogateescape"))
+        msg = BytesParser(policy=policy.compat32).parsebytes(raw)
+        for part in msg.walk():
+            if part.is_multipart():
+                continue
+            payload = part.get_payload(decode=True) or b""
+            lines = payload.replace(b"\r\n", b"\n").replace(b"\r", b"\n").rstrip(b"\n")
+            digest.update(f"{part.get_content_type()}:{len(lines)}\n".encode() + lines + b"\n")
+    except Exception:  # noqa: BLE001 - an unparsable message: its normalised bytes
+        digest.update(raw.replace(b"\r\n", b"\n"))
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -73,6 +110,11 @@ class SpoolEntry:
         """The message's Message-ID, if it has one."""
         return message_id_of(self.raw)
 
+    @functools.cached_property
+    def content(self) -> str:
+        """The digest of the message's content (see ``content_digest``)."""
+        return content_digest(self.raw)
+
 
 class Spool:
     """The spool directory: durable acceptance, claiming, finishing, and the processed index."""
@@ -84,6 +126,7 @@ class Spool:
         self._index_path = self.root / INDEX_NAME
         self._index_offset = 0
         self._by_key: dict[str, dict[str, Any]] = {}
+        self._by_mid: dict[str, dict[str, Any]] = {}
         self._by_entry: dict[str, dict[str, Any]] = {}
 
     # -- acceptance (any transport, any thread, no lock needed) ------------------------
@@ -150,11 +193,18 @@ class Spool:
         return self._by_entry.get(entry_id)
 
     def seen(self, entry: SpoolEntry) -> dict[str, Any] | None:
-        """The index record of an earlier message with the same Message-ID or bytes."""
+        """The index record of an earlier copy of this message (same Message-ID and content)
+        that was posted or deliberately dropped; None for a message to process.
+
+        A Message-ID already processed with other content is a new message, and logged."""
         for key in _keys(entry):
             record = self._by_key.get(key)
             if record is not None and record["id"] != entry.entry_id:
                 return record
+        earlier = self._by_mid.get(entry.message_id or "")
+        if earlier is not None and earlier["id"] != entry.entry_id:
+            log.warning("Message-ID <%s> of %s was processed before (%s) with different content: "
+                        "a new message", entry.message_id, entry.entry_id, earlier["id"])
         return None
 
     def finish(self, entry: SpoolEntry, folder: Folder, outcome: Mapping[str, Any]) -> None:
@@ -167,6 +217,7 @@ class Spool:
             "id": entry.entry_id,
             "message_id": entry.message_id,
             "sha256": entry.sha256,
+            "content": entry.content,
             "folder": folder,
             "at": round(time.time(), 3),
             **outcome,
@@ -181,6 +232,35 @@ class Spool:
         self._remember(record)
         self._index_offset = self._index_path.stat().st_size
         self.move(entry.entry_id, "cur", folder)
+
+    def index_size(self) -> int:
+        """The size of the processed index now: where a reader starting from now begins."""
+        try:
+            return self._index_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def records_from(self, offset: int) -> list[tuple[dict[str, Any], int]]:
+        """The finished records written at ``offset`` and after, each with the offset just past
+        its line (where a reader that handled it goes on); a torn last line is not one yet."""
+        try:
+            with open(self._index_path, "rb") as handle:
+                handle.seek(offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return []
+        out: list[tuple[dict[str, Any], int]] = []
+        for line in data.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break
+            offset += len(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None  # the cut half of a line written during a crash
+            if isinstance(record, dict):
+                out.append((record, offset))
+        return out
 
     def move(self, entry_id: str, source: Folder, target: Folder) -> None:
         """Rename an entry between folders, durably."""
@@ -220,8 +300,12 @@ class Spool:
 
     def _remember(self, record: dict[str, Any]) -> None:
         self._by_entry[record["id"]] = record
+        if record.get("outcome") not in PROCESSED:
+            return  # refused, or a duplicate of a record already remembered
         for key in _record_keys(record):
             self._by_key.setdefault(key, record)
+        if record.get("message_id"):
+            self._by_mid.setdefault(record["message_id"], record)
 
     def _ends_with_newline(self) -> bool:
         with open(self._index_path, "rb") as handle:
@@ -230,11 +314,14 @@ class Spool:
 
 
 def _keys(entry: SpoolEntry) -> list[str]:
-    return _record_keys({"message_id": entry.message_id, "sha256": entry.sha256})
+    keys = [f"{entry.message_id or ''} {entry.content}"]
+    if entry.message_id:
+        keys.append(f"mid:{entry.message_id}")  # records written before content digests
+    return keys + [f"sha256:{entry.sha256}"]
 
 
 def _record_keys(record: Mapping[str, Any]) -> list[str]:
-    keys = [f"sha256:{record['sha256']}"]
-    if record.get("message_id"):
-        keys.append(f"mid:{record['message_id']}")
-    return keys
+    if record.get("content"):
+        return [f"{record.get('message_id') or ''} {record['content']}"]
+    # a record of an older version, without a content digest: its Message-ID, else its bytes
+    return [f"mid:{record['message_id']}"] if record.get("message_id") else [f"sha256:{record['sha256']}"]

@@ -4,13 +4,17 @@ The exit code is what the MTA acts on (sysexits.h, as Postfix ``pipe`` and Exim 
 
 ====  ==============  =========================================================
  0    EX_OK           posted, duplicate, dropped (automated mail), or refused
-                      with our own explanation already sent: the MTA must not
-                      bounce as well
+                      with our own explanation sent: the MTA must not bounce
+                      as well
  65   EX_DATAERR      unreadable input (no header/body separator within the
                       size limit, or empty)
- 67   EX_NOUSER       refused, no notice from us: unknown or forged reply address
- 77   EX_NOPERM       refused, no notice from us: sender not allowed (wrong person,
-                      expired, or any other refusal)
+ 67   EX_NOUSER       refused, no notice sent: unknown or forged reply address,
+                      unknown person
+ 77   EX_NOPERM       refused, no notice sent: any other reason (sender not
+                      allowed, expired, not authenticated...). A notice goes only
+                      to a known person or an authenticated sender, at most once
+                      a day per reason: every other refusal is the MTA's to
+                      bounce, so that no refusal is silent
  75   EX_TEMPFAIL     could not spool, or a temporary failure while processing: the
                       MTA keeps the message and retries (a retry of an already
                       spooled message is recognised as a duplicate)
@@ -37,12 +41,12 @@ EX_NOPERM = 77
 _NO_USER_REASONS = {"unknown_recipient", "bad_token", "unknown_person"}
 
 
-def exit_code(outcome: Outcome, notice_possible: bool = True) -> int:
+def exit_code(outcome: Outcome) -> int:
     """Map a processing outcome to the exit code an MTA understands (see the module table)."""
     if isinstance(outcome, (Posted, Duplicate, Dropped)):
         return EX_OK
     if isinstance(outcome, Refused):
-        if outcome.notify_sender and notice_possible:
+        if outcome.noticed:
             return EX_OK
         return EX_NOUSER if outcome.reason in _NO_USER_REASONS else EX_NOPERM
     return EX_TEMPFAIL
@@ -99,4 +103,4 @@ def ingest(
         log.exception("could not spool or process the message")
         return EX_TEMPFAIL
     log.info("ingest: %s", outcome)
-    return exit_code(outcome, notice_possible=gateway.notifier is not None)
+    return exit_code(outcome)

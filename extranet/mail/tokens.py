@@ -14,6 +14,15 @@ The packed text is ``person|project|slug`` (or ``person|post_ref`` when the post
 not look like ``project/YYYY-MM-DD-slug``) written as a bijective base-42 integer over
 the slug alphabet, so the date costs 2 bytes instead of 11 characters.
 
+When that would make ``reply+<token>`` longer than the 64 characters RFC 5321 allows a local
+part, the token is written in format 1 instead: it carries hints of the names, not the names::
+
+    header (1 byte, version 1) | person hint (2 bytes) | post hint (4 bytes) | HMAC (10 bytes)
+
+28 characters whatever the ids. The MAC still covers the full names, so ``verify_token``
+finds them among the ids the site knows (``Names``: people.toml, the posts in content/) by
+their hints and keeps the one pair whose MAC matches.
+
 Rotation: every token names the key that signed it; ``verify_token`` accepts any key in
 the mapping it is given, and new tokens should use the newest (see ``newest_key``).
 """
@@ -27,7 +36,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from hashlib import sha256
-from typing import Literal
+from typing import Literal, Protocol
 
 Kind = Literal["reply", "note"]
 KINDS: tuple[Kind, ...] = ("reply", "note")
@@ -42,6 +51,18 @@ _DATED = re.compile(r"([a-z0-9._-]+)/(\d{4})-(\d{2})-(\d{2})-([a-z0-9._-]+)")
 _EPOCH = dt.date(2000, 1, 1)
 _DOMAIN_TAG = b"extranet-reply-token-v0\x00"
 _ADDRESS = re.compile(r"(reply|note)\+([a-z2-7]+)@([^@\s]+)", re.IGNORECASE)
+LOCAL_PART_MAX = 64  # RFC 5321 4.5.3.1.1
+_PREFIX_MAX = len("reply+")
+_HINTED = 1  # format version of tokens that carry hints of the names
+_PERSON_HINT, _POST_HINT = 2, 4  # bytes
+
+
+class Names(Protocol):
+    """The ids a format-1 token may stand for: every person id and every post ref of the site."""
+
+    def person_ids(self) -> Iterable[str]: ...
+
+    def post_refs(self) -> Iterable[str]: ...
 
 
 @dataclass(frozen=True)
@@ -101,12 +122,18 @@ def make_token(
             date_bytes = days.to_bytes(2, "big")
             text = f"{person_id}|{project}|{slug}"
     body = bytes([header]) + date_bytes + _pack(text)
-    return _b32(body + _mac(secret, body))
+    token = _b32(body + _mac(secret, body))
+    if _PREFIX_MAX + len(token) <= LOCAL_PART_MAX:
+        return token
+    header = key_id | (KINDS.index(kind) << 4) | (_HINTED << 6)
+    hints = bytes([header]) + _hint(b"person", person_id, _PERSON_HINT) + _hint(b"post", post_ref, _POST_HINT)
+    return _b32(hints + _mac(secret, _hinted_body(header, person_id, post_ref)))
 
 
-def verify_token(secrets: Mapping[int, bytes], token: str) -> TokenClaims | None:
+def verify_token(secrets: Mapping[int, bytes], token: str, names: Names | None = None) -> TokenClaims | None:
     """Return the claims of a genuine token, or None if it is malformed, forged or
-    signed by a key that is not (or no longer) in ``secrets``."""
+    signed by a key that is not (or no longer) in ``secrets``. A format-1 token (long ids)
+    is looked up in ``names``: without them, or once its person or post is gone, None."""
     try:
         raw = _unb32(token.strip().lower())
     except ValueError:
@@ -115,6 +142,8 @@ def verify_token(secrets: Mapping[int, bytes], token: str) -> TokenClaims | None
         return None
     body, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
     header = body[0]
+    if header >> 6 == _HINTED:
+        return _verify_hinted(secrets, body, mac, names)
     if header >> 6 != 0:
         return None
     key_id = header & 0x0F
@@ -134,6 +163,31 @@ def verify_token(secrets: Mapping[int, bytes], token: str) -> TokenClaims | None
     except ValueError:
         return None  # a genuine MAC over a body we cannot read: a format we do not know
     return TokenClaims(person_id=person_id, post_ref=post_ref, kind=kind, key_id=key_id)
+
+
+def _verify_hinted(secrets: Mapping[int, bytes], body: bytes, mac: bytes, names: Names | None) -> TokenClaims | None:
+    header = body[0]
+    secret = secrets.get(header & 0x0F)
+    if secret is None or names is None or len(body) != 1 + _PERSON_HINT + _POST_HINT or header & (1 << 5):
+        return None
+    person_hint, post_hint = body[1:1 + _PERSON_HINT], body[1 + _PERSON_HINT:]
+    people = [p for p in names.person_ids() if _hint(b"person", p, _PERSON_HINT) == person_hint]
+    posts = [r for r in names.post_refs() if _hint(b"post", r, _POST_HINT) == post_hint] if people else []
+    for person_id in people:
+        for post_ref in posts:
+            if _SLUG.fullmatch(person_id) and _POST_REF.fullmatch(post_ref) and hmac.compare_digest(
+                    mac, _mac(secret, _hinted_body(header, person_id, post_ref))):
+                return TokenClaims(person_id, post_ref, KINDS[(header >> 4) & 1], header & 0x0F)
+    return None
+
+
+def _hint(what: bytes, name: str, size: int) -> bytes:
+    return sha256(what + b"\x00" + name.encode()).digest()[:size]
+
+
+def _hinted_body(header: int, person_id: str, post_ref: str) -> bytes:
+    """What the MAC of a format-1 token covers: its header and the full names."""
+    return bytes([header]) + _pack(f"{person_id}|{post_ref}")
 
 
 def make_address(token: str, kind: Kind, domain: str) -> str:
