@@ -107,9 +107,19 @@ def build(root: Path, strict: bool, out: Path | None, no_encrypt: bool, no_cache
     """Build both zones into public/internal and public/mixed."""
     from .build import build as run_build
 
+    from .config import load as load_config
+
+    say = lambda m: click.echo(f"… {m}", err=True)  # noqa: E731
     result = run_build(root, strict=strict, out=out, encrypt=False if no_encrypt else None,
-                       cache=not no_cache, jobs=jobs, progress=lambda m: click.echo(f"… {m}", err=True))
+                       cache=not no_cache, jobs=jobs, progress=say)
     click.echo(result.summary())
+    if load_config(root)[0].notify_on_build and out is None:  # [build] notify: mail the new posts now
+        from .mail.notify import notify_site
+
+        report = notify_site(root, site=result.site, progress=say)
+        for line in report.problems():
+            click.echo(f"warning: {line}", err=True)
+        click.echo(report.summary())
 
 
 @main.command()

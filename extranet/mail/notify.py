@@ -177,16 +177,19 @@ def queue_digests(log: SentLog, rules: Rules, composer: Composer, now: dt.dateti
 
 
 def notify_site(root: Path, *, now: dt.datetime | None = None, send_all: bool = False, digest: bool = False,
-                progress: Callable[[str], None] | None = None) -> NotifyReport:
-    """`extranet notify`: load the site and notify, with the output paths the build uses."""
+                progress: Callable[[str], None] | None = None, site: Site | None = None) -> NotifyReport:
+    """`extranet notify`: load the site (unless a build just did: `site`) and notify, with the
+    output paths the build uses."""
     from .. import config
     from ..content.loader import load_site
 
-    settings, people = config.load(root)
-    site = load_site(settings, people)
+    if site is None:
+        settings, people = config.load(root)
+        site = load_site(settings, people)
+    settings = site.settings
     clock = (lambda: now) if now is not None else dt.datetime.now
     now = now or dt.datetime.now().replace(microsecond=0)
-    from ..build import urls_for
+    from ..site.urls import urls_for
 
     return notify_new_posts(site, Rules(site, now), urls_for(settings, settings.encrypt), now, send_all=send_all, digest=digest,
                             clock=clock, progress=progress)

@@ -47,11 +47,11 @@ class SiteGateway:
         if not settings.mail.reply_domain:
             raise config.ExtranetError("extranet.toml: [mail] reply_domain is needed to receive replies")
         self.rebuild = rebuild
-        from ..build import Warm
-        from ..cache import open_cache
+        from ..build import BuildState
 
-        self._warm = Warm(open_cache(settings.state_dir))  # the build state, kept in memory between rebuilds
-        self.writer = PostWriter(root, load=self._warm.load_project)
+        self._state = BuildState()  # what the build keeps in memory between rebuilds
+        self._built = False
+        self.writer = PostWriter(root, load=self._load_project)
         spool = Spool(settings.state_dir / "spool")
         policy = GatewayPolicy(reply_domain=settings.mail.reply_domain,
                                token_keys=load_token_keys(token_keys_path(settings)),
@@ -69,6 +69,15 @@ class SiteGateway:
         self._rebuilds = 0
         self._warned: frozenset[str] = frozenset()  # the warnings of the last rebuild (see _Repeated)
         self.publishing = Publishing(root, settings)  # git commit of posts, deploy after rebuilds
+
+    def _load_project(self, settings: config.Settings, people: config.People, project_id: str):
+        """One project, its sources taken from the records the last rebuild kept in memory."""
+        from ..content.loader import load_project
+        from ..content.records import RecordStore
+
+        cache = self._state.cache
+        return load_project(settings, people, project_id,
+                            RecordStore(cache, settings.remote_images) if cache is not None else None)
 
     def _send(self, msg: EmailMessage) -> None:
         try:
@@ -98,7 +107,7 @@ class SiteGateway:
         """Build the site once, keeping its state in memory, so that the first reply is
         published as quickly as the next ones (`extranet gateway` does this as it starts);
         then send the confirmations an interrupted run left."""
-        if self.rebuild and self._warm.output is None:
+        if self.rebuild and not self._built:
             self.publishing.posts_written([])  # email posts a crash left uncommitted
             self.rebuild_now("build at start")
         self.confirmations.send(self._confirmation)
@@ -116,7 +125,7 @@ class SiteGateway:
             for handler in shown:
                 handler.addFilter(repeated)
             try:
-                result = build(self.root, warm=self._warm)
+                result = build(self.root, state=self._state)
             except Exception as e:  # noqa: BLE001 - the gateway runs on
                 log.error("%s failed: %s", what, e)
                 return None
@@ -126,7 +135,7 @@ class SiteGateway:
         if repeated.dropped:
             log.info("%d warning(s) given by the last rebuild not repeated", repeated.dropped)
         self._warned = frozenset(result.warnings)
-        result.release()
+        self._built = True
         return result
 
     @contextlib.contextmanager
@@ -164,11 +173,11 @@ class SiteGateway:
         parts = key.split("/")
         if person is None or not settings.mail.from_addr or len(parts) != 4 or parts[0] != "projects":
             return None
-        project = self._warm.load_project(settings, people, parts[1])
+        project = self._load_project(settings, people, parts[1])
         post = next((p for p in project.posts if p.key == key), None) if project else None
         if project is None or post is None:
             return None  # rejected by a moderator, or deleted, meanwhile
-        from ..build import urls_for
+        from ..site.urls import urls_for
 
         rules = Rules(Site(settings, people, (), (project,)), dt.datetime.now())
         zone = MIXED if not rules.is_staff(person) and rules.post_visible(MIXED, post) else INTERNAL
