@@ -31,6 +31,7 @@ from .errors import ExtranetError, SiteError
 from .render.theme import PACKAGE_THEMES
 from .site.urls import Urls
 from .watch import Watcher
+from .messages import texts
 from .zones import INTERNAL, MIXED, personal
 
 CSP = "default-src 'self'"
@@ -39,13 +40,10 @@ SCRIPT = "/__extranet/livereload.js"
 LIVERELOAD_JS = PACKAGE_THEMES / "default" / "static" / "livereload.js"
 HTML = "text/html; charset=utf-8"
 
-BANNERS = {"fr": "Aperçu local non chiffré — pas pour publication",
-           "en": "Local unencrypted preview — not for publication"}
-
 
 def banner(settings: Settings) -> str:
     """The preview banner shown on every page, in the site's language."""
-    return BANNERS.get(settings.language, BANNERS["en"])
+    return texts("preview", settings.language)["banner"]
 
 
 def is_loopback(host: str) -> bool:
@@ -75,7 +73,7 @@ class Snapshot:
     grants: dict[str, frozenset[str]]  # person id -> mixed scopes they may read
     error: str | None
     language: str = "en"
-    banner: str = BANNERS["en"]
+    banner: str = texts("preview", "en")["banner"]
 
     @classmethod
     def empty(cls) -> "Snapshot":
@@ -163,26 +161,16 @@ def _page(snap: Snapshot, title: str, body: str) -> bytes:
 
 def error_page(snap: Snapshot) -> bytes:
     """The page every HTML request gets while the last build failed (error text escaped)."""
-    t = _TEXT.get(snap.language, _TEXT["en"])
+    t = texts("preview", snap.language)
     return _page(snap, t["failed"], f'<pre class="build-error">{html.escape(snap.error or "")}</pre>\n'
                  f"<p>{t['hint']}</p>\n")
 
 
 def not_found_page(snap: Snapshot, person: str | None) -> bytes:
     """404, with the live reload script so that the tab recovers when the page appears."""
-    t = _TEXT.get(snap.language, _TEXT["en"])
+    t = texts("preview", snap.language)
     note = f"<p>{html.escape(t['as'].format(person))}</p>\n" if person else ""
     return _page(snap, t["missing"], note)
-
-
-_TEXT = {
-    "fr": {"failed": "La construction a échoué", "missing": "Page introuvable",
-           "hint": "Corrigez le fichier et enregistrez : cette page se recharge d'elle-même.",
-           "as": "Aperçu du site partagé tel que le voit {} : cette page ne lui est pas ouverte."},
-    "en": {"failed": "Build failed", "missing": "Page not found",
-           "hint": "Fix the file and save: this page reloads by itself.",
-           "as": "Previewing the shared site as {} sees it: this page is not open to them."},
-}
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -29,7 +29,7 @@ from markupsafe import Markup
 from ..config import Person
 from ..site.links import LinkResolver
 from ..content.model import Attachment, Body, Post, Site
-from ..render.i18n import format_date
+from ..messages import format_date
 from ..render.theme import Theme
 from ..site.urls import Urls
 from ..zones import INTERNAL, MIXED, ZONES, Rules, View, visible_segments

@@ -10,51 +10,27 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import re
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
 
+from ..messages import texts
 from ..site.policy import content_security_policy
 from .crypto import ProtectError
 
 THEME_DIR = Path(__file__).resolve().parent.parent / "themes" / "default"
 LOGIN_PAGE = "login.html"
 
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "noscript": "This page is encrypted. Enable JavaScript to sign in and read it; "
-        "your browser decrypts it locally, nothing is sent to the server.",
-        "wait": "Decrypting…",
-        "heading": "Sign in",
-        "username": "User name or email",
-        "password": "Password",
-        "remember": "Remember me on this device for {days} days",
-        "submit": "Sign in",
-        "help": "Your password was sent to you when your access was created. "
-        "Ask your contact for a new one if you lost it.",
-    },
-    "fr": {
-        "noscript": "Cette page est chiffrée. Activez JavaScript pour vous connecter et la "
-        "lire ; votre navigateur la déchiffre localement, rien n'est envoyé au serveur.",
-        "wait": "Déchiffrement…",
-        "heading": "Connexion",
-        "username": "Identifiant ou adresse e-mail",
-        "password": "Mot de passe",
-        "remember": "Se souvenir de moi sur cet appareil pendant {days} jours",
-        "submit": "Se connecter",
-        "help": "Votre mot de passe vous a été envoyé à la création de votre accès. "
-        "Demandez-en un nouveau à votre contact si vous l'avez perdu.",
-    },
-}
-
 _DATA_RE = re.compile(rb'<script type="application/x-extranet" id="xn-data">([A-Za-z0-9+/=]*)</script>')
 
 
-def texts(language: str) -> dict[str, str]:
-    """Interface strings for ``language`` (fr or en; anything else falls back to en)."""
-    return TEXTS.get(language, TEXTS["en"])
+def browser_texts(language: str) -> str:
+    """The browser's strings (messages.py, section "browser") as the data block its script
+    reads: JSON that cannot end the script element it stands in."""
+    return json.dumps(texts("browser", language), ensure_ascii=False).replace("<", "\\u003c")
 
 
 def root_of(path: str) -> str:
@@ -73,7 +49,7 @@ _SHELL_TAIL = b"</script>\n</body>\n</html>\n"
 @lru_cache(maxsize=64)
 def _shell_head(root: str, zone: str, title: str, language: str, static_prefix: str) -> bytes:
     """Everything of a shell page before its blob (the same for every page at one depth)."""
-    t = texts(language)
+    t = texts("login", language)
     esc = html.escape
     return (
         f'<!DOCTYPE html>\n<html lang="{esc(language)}" data-xn-root="{root}" '
@@ -88,6 +64,7 @@ def _shell_head(root: str, zone: str, title: str, language: str, static_prefix: 
         '</head>\n<body class="xn-shell">\n'
         f'<noscript><p class="xn-noscript">{esc(t["noscript"])}</p></noscript>\n'
         f'<p class="xn-status" id="xn-status" role="status">{esc(t["wait"])}</p>\n'
+        f'<script type="application/json" id="xn-texts">{browser_texts(language)}</script>\n'
         '<script type="application/x-extranet" id="xn-data">'
     ).encode("utf-8")
 
@@ -115,10 +92,11 @@ def login_page(*, zone: str, title: str, language: str, remember_days: int, stat
         template = _environment(str(THEME_DIR / "templates")).get_template(LOGIN_PAGE)
     except jinja2.TemplateError as exc:
         raise ProtectError(f"cannot load the login template: {exc}") from exc
-    t = dict(texts(language))
+    t = dict(texts("login", language))
     t["remember"] = t["remember"].format(days=remember_days)
     return template.render(
         csp=content_security_policy(),
+        browser_texts=browser_texts(language),
         zone=zone,
         title=title,
         language=language,

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from ..cache import digest
 from ..content.model import Body, Page, Post, Project
 from ..errors import WarningCounter
+from ..messages import format_date, texts
 from ..scopes import SITE_SCOPE, person_scope
 from ..site.links import LinkResolver
 from ..site.policy import content_security_policy
@@ -26,7 +27,6 @@ from ..site.urls import HOME, Urls, relative
 from ..zones import ProjectView, View
 from .context import (FileLink, Lazy, PageHeader, Participants, PostCard, PostLink, ProjectCard, ProjectHeader,
                       Thread, fingerprint, page_key)
-from .i18n import STRINGS, format_date
 from .output import ZoneOutput
 from .theme import Theme
 
@@ -72,7 +72,7 @@ class ZoneRenderer:
         self.theme = theme
         self.settings = view.site.settings
         self.lang = self.settings.language
-        self.t = STRINGS[self.lang]
+        self.t = texts("site", self.lang)
         self.people = view.site.people
         self.links = LinkResolver(view, urls)
         self.banner = preview_banner

@@ -15,38 +15,15 @@
   if (window.__extranetStarted) return;
   window.__extranetStarted = true;
 
-  const TEXT = {
-    en: {
-      checking: "Checking…",
-      refused: "Unknown user name or wrong password.",
-      network: "The sign-in file could not be loaded. Check your connection and try again.",
-      unsupported: "This browser cannot decrypt the extranet (it needs a recent Chrome, Edge, Firefox or Safari).",
-      expired: "Your session has ended. Please sign in again.",
-      loggedOut: "You are signed out. Your keys were removed from this browser.",
-      denied: "This page is not part of the projects you can open.",
-      damaged: "This file could not be decrypted: it is damaged or was modified.",
-      home: "Home",
-      logout: "Sign out",
-    },
-    fr: {
-      checking: "Vérification…",
-      refused: "Identifiant inconnu ou mot de passe incorrect.",
-      network: "Le fichier de connexion n'a pas pu être chargé. Vérifiez votre connexion et réessayez.",
-      unsupported: "Ce navigateur ne peut pas déchiffrer l'extranet (il faut un Chrome, Edge, Firefox ou Safari récent).",
-      expired: "Votre session est terminée. Veuillez vous reconnecter.",
-      loggedOut: "Vous êtes déconnecté. Vos clés ont été effacées de ce navigateur.",
-      denied: "Cette page ne fait pas partie des projets auxquels vous avez accès.",
-      damaged: "Ce fichier n'a pas pu être déchiffré : il est endommagé ou a été modifié.",
-      home: "Accueil",
-      logout: "Se déconnecter",
-    },
-  };
 
   const rootEl = document.documentElement;
   const ROOT = new URL(rootEl.dataset.xnRoot || "./", location.href);
   const ZONE = rootEl.dataset.xnZone || "zone";
   const STATIC = rootEl.dataset.xnStatic || "static/";
-  const T = TEXT[(rootEl.lang || "en").slice(0, 2)] || TEXT.en;
+  // the strings of the page's language, from the catalogue (extranet/messages.py), in the page itself
+  const T = (() => {
+    try { return JSON.parse(document.getElementById("xn-texts").textContent); } catch (e) { return {}; }
+  })();
   const LOGIN_URL = new URL("login.html", ROOT);
   const KEYRING_URL = new URL("keyring.json", ROOT);
   const STATE_ID = ZONE + "@" + ROOT.pathname;
