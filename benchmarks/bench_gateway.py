@@ -72,15 +72,15 @@ def main() -> None:
 
     setup_logging(False)  # messages shown as `extranet gateway` shows them
     from extranet.mail.daemon import Transports, run_gateway
-    from extranet.mail.reply_address import reply_address, token_secret
-    from extranet.mail.site_gateway import SiteGateway
+    from extranet.mail.reply_keys import reply_address, site_token_keys
+    from extranet.mail.site_mail import SiteGateway
 
     root, person, key = prepare(args.posts)
     started = time.perf_counter()
     build(root)
     print(f"site ready: first build {time.perf_counter() - started:.2f} s")
     settings, people = config.load(root)
-    address = reply_address(settings, token_secret(settings), person, key, "reply")
+    address = reply_address(settings, site_token_keys(settings), person, key, "reply")
     site_gateway = SiteGateway(root)
     done = threading.Event()
     original_after = site_gateway.after

@@ -306,7 +306,7 @@ def build(
     finally:
         log.removeHandler(counter)
     if write and settings.notify_on_build:
-        from .mail.notify import notify_new_posts
+        from .mail.outbound.notifications import notify_new_posts
 
         say("notifying")
         report = notify_new_posts(site, rules, urls, now)

@@ -241,7 +241,7 @@ def doctor(root: Path, probe: bool, probe_wait: int) -> None:
 @click.pass_obj
 def notify(root: Path, send_all: bool, digest: bool) -> None:
     """Mail the posts not yet sent (and resume an interrupted run)."""
-    from .mail.notify import notify_site
+    from .mail.outbound.notifications import notify_site
 
     report = notify_site(root, send_all=send_all, digest=digest,
                          progress=lambda m: click.echo(f"… {m}", err=True))
@@ -354,15 +354,15 @@ def audit(root: Path, out: Path | None) -> None:
 def ingest(root: Path, extract_only: bool, recipient: str | None, sender: str | None) -> None:
     """Take one message on standard input (for an MTA pipe). Exit 75 asks the MTA to retry."""
     if extract_only:
-        from .mail.extract import extract
+        from .mail.inbound.extract import extract
 
         result = extract(sys.stdin.buffer.read())
         click.echo(result.text)
         if not result.confident:
             click.echo(f"(not confident: {'; '.join(result.reasons)}; this post would wait for moderation)", err=True)
         return
-    from .mail.site_gateway import SiteGateway
-    from .mail.stdin_in import EX_TEMPFAIL, ingest as ingest_stdin
+    from .mail.site_mail import SiteGateway
+    from .mail.inbound.stdin import EX_TEMPFAIL, ingest as ingest_stdin
 
     try:
         site_gateway = SiteGateway(root)
@@ -384,9 +384,9 @@ def gateway(root: Path, smtp: bool, imap: bool) -> None:
     import threading
 
     from .mail.daemon import Transports, run_gateway
-    from .mail.imap_config import imap_settings as config_imap
-    from .mail.site_gateway import SiteGateway
-    from .mail.smtp_in import parse_listen
+    from .mail.inbound.imap import imap_settings as config_imap
+    from .mail.site_mail import SiteGateway
+    from .mail.inbound.smtp import parse_listen
 
     site_gateway = SiteGateway(root)
     mail = site_gateway.settings.mail

@@ -17,10 +17,10 @@ import pytest
 
 from dkim_support import LocalDns
 from dovecot import Dovecot, start_dovecot, stop_dovecot
-from extranet.mail.directory import Person, StaticDirectory
-from extranet.mail.notices import Notifier
-from extranet.mail.pipeline import Envelope, Gateway, GatewayPolicy, Posted
-from extranet.mail.spool import Spool
+from extranet.mail.inbound.directory import Person, StaticDirectory
+from extranet.mail.outbound.refusals import Notifier
+from extranet.mail.inbound.gateway import Envelope, Gateway, GatewayPolicy, Posted
+from extranet.mail.inbound.spool import Spool
 from extranet.mail.tokens import make_address, make_token
 
 REPLY_DOMAIN = "projets.durand.example"

@@ -28,9 +28,9 @@ MESSAGES = 200
 def worker(workdir: Path, port: int) -> None:
     """The gateway under test: SMTP listener plus spool processor, one process."""
     from conftest import PEOPLE, REPLY_DOMAIN, SITE_FROM, PostWriter, make_env
-    from extranet.mail.confirm import Confirmations, confirmation
-    from extranet.mail.relay import OutboxTransport
-    from extranet.mail.smtp_in import SmtpListener, SpoolingHandler
+    from extranet.mail.outbound.confirmations import Confirmations, confirmation
+    from extranet.mail.outbound.relay import OutboxTransport
+    from extranet.mail.inbound.smtp import SmtpListener, SpoolingHandler
 
     class SlowWriter(PostWriter):
         def process(self, raw, envelope):  # widen the window between "post written" and "recorded"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import LOOP_ID, SITE_FROM, GatewayEnv, make_env, reply_address, reply_message
-from extranet.mail.pipeline import Dropped, Duplicate, Posted, Refused, TemporaryFailure
-from extranet.mail.screening import parse_headers
+from extranet.mail.inbound.gateway import Dropped, Duplicate, Posted, Refused, TemporaryFailure
+from extranet.mail.inbound.screening import parse_headers
 from extranet.mail.tokens import make_address, make_token
 
 
@@ -212,7 +212,7 @@ def test_only_posted_or_dropped_messages_count_as_processed(gateway_env: Gateway
 
 
 def test_the_content_digest_ignores_what_transports_change_and_sees_what_the_sender_wrote() -> None:
-    from extranet.mail.spool import content_digest
+    from extranet.mail.inbound.spool import content_digest
 
     raw = (b"From: J\xc3\xa9r\xc3\xb4me <j@acme.example>\r\nSubject: R\xc3\xa9union\r\nMessage-ID: <d@acme.example>\r\n"
            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nD\xc3\xa9j\xc3\xa0 vu\r\n")

@@ -29,7 +29,7 @@ from dovecot import free_port
 from extranet.deploy.publisher import Publisher, status_path
 from extranet.mail.daemon import Transports, run_gateway
 from extranet.mail.demo_reply import reply_to
-from extranet.mail.site_gateway import SiteGateway
+from extranet.mail.site_mail import SiteGateway
 from helpers import write
 from test_gateway_site import NEW_POST, cli, notification
 

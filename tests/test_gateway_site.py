@@ -23,8 +23,8 @@ from imapclient import IMAPClient
 from dovecot import Dovecot, free_port
 from extranet.mail.daemon import Transports, run_gateway
 from extranet.mail.demo_reply import reply_to
-from extranet.mail.imap_in import ImapSettings
-from extranet.mail.site_gateway import SiteGateway
+from extranet.mail.inbound.imap import ImapSettings
+from extranet.mail.site_mail import SiteGateway
 from gateway_site_support import NEW_POST, can_connect, cli, notification, posts, site, spoof, wait_until  # noqa: F401
 from helpers import read_tree, write
 
@@ -275,7 +275,7 @@ def test_authentication_results_from_the_trusted_server_decide_moderation(site: 
 
 
 def test_the_smtp_listener_accepts_mail_while_a_backlog_is_processed(site: Path) -> None:
-    from extranet.mail.spool import Spool
+    from extranet.mail.inbound.spool import Spool
 
     port = free_port()
     toml = site / "extranet.toml"

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from conftest import GatewayEnv, reply_address, reply_message
-from extranet.mail.stdin_in import EX_DATAERR, EX_NOPERM, EX_NOUSER, EX_OK, EX_TEMPFAIL, ingest
+from extranet.mail.inbound.stdin import EX_DATAERR, EX_NOPERM, EX_NOUSER, EX_OK, EX_TEMPFAIL, ingest
 
 
 def test_reply_is_posted_and_exit_0(gateway_env: GatewayEnv) -> None:

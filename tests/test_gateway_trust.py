@@ -17,12 +17,12 @@ from conftest import POLICY, GatewayEnv, make_env, reply_address, reply_message
 from dkim_support import LocalDns, sign
 from dovecot import free_port
 from extranet.config import MailAuth
-from extranet.mail.authentication import aligned, authenticate, trusted_results
+from extranet.mail.inbound.authentication import aligned, authenticate, trusted_results
 from extranet.mail.daemon import Transports, run_gateway
 from extranet.mail.demo_reply import reply_to
-from extranet.mail.pipeline import Posted, Refused
-from extranet.mail.site_gateway import SiteGateway
-from extranet.mail.stdin_in import EX_NOPERM, EX_OK, ingest
+from extranet.mail.inbound.gateway import Posted, Refused
+from extranet.mail.site_mail import SiteGateway
+from extranet.mail.inbound.stdin import EX_NOPERM, EX_OK, ingest
 from gateway_site_support import can_connect, cli, notification, posts, site, spoof, wait_until  # noqa: F401
 
 

@@ -17,8 +17,8 @@ from notify_support import NOW, everything
 from extranet.config import Mail, Org, People, Person, Settings
 from extranet.content.markup import Renderer
 from extranet.content.model import Attachment, Post, Project, Site
-from extranet.mail.message import Composer, MailTemplates
-from extranet.mail.notify import plan
+from extranet.mail.outbound.post_mail import Composer, MailTemplates
+from extranet.mail.outbound.notifications import plan
 from extranet.site.urls import Urls
 from extranet.zones import MIXED, ZONES, Rules
 

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from extranet.mail.imap_in import ImapSettings, ImapSource
-from extranet.mail.pipeline import Gateway
-from extranet.mail.smtp_in import SmtpListener, SpoolingHandler
+from .inbound.imap import ImapSettings, ImapSource
+from .inbound.gateway import Gateway
+from .inbound.smtp import SmtpListener, SpoolingHandler
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ the quote headers and the quoted original (``quotes``), then signatures, device 
 disclaimers (``signatures``). When a cut is doubtful the result says so (``confident=False``
 and ``reasons``) so that the gateway can send the post to moderation. See docs/extraction.md.
 
-Run ``python -m extranet.mail.extract < message.eml`` to print the text that would be posted.
+Run ``python -m extranet.mail.inbound.extract < message.eml`` to print the text that would be posted.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import re
 import sys
 from dataclasses import dataclass
 
-from extranet.mail.html2md import LARGE_HTML, escape_html, html_to_markdown, html_to_text, precut
-from extranet.mail.mime import ExtractedAttachment, parse_message
-from extranet.mail.quotes import (
+from .html2md import LARGE_HTML, escape_html, html_to_markdown, html_to_text, precut
+from .mime import ExtractedAttachment, parse_message
+from .quotes import (
     QUOTE_LINE,
     SENTINEL_CUT,
     SENTINEL_SIG,
@@ -28,7 +28,7 @@ from extranet.mail.quotes import (
     looks_like_header,
     probe,
 )
-from extranet.mail.signatures import PHONE, SIG_DELIMITER, WEAK_DELIMITER, trim_signature_block
+from .signatures import PHONE, SIG_DELIMITER, WEAK_DELIMITER, trim_signature_block
 
 __all__ = ["ExtractedAttachment", "Extraction", "Trimmed", "extract", "extract_reply", "trim_reply"]
 

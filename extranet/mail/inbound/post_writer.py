@@ -23,15 +23,15 @@ from urllib.parse import quote
 
 import yaml
 
-from .. import config
-from ..config import People, Settings
-from ..content.loader import load_project, slugify
-from ..content.model import Post, Project, Site
-from ..output import atomic_write
-from ..zones import INTERNAL, MIXED, Rules
+from ... import config
+from ...config import People, Settings
+from ...content.loader import load_project, slugify
+from ...content.model import Post, Project, Site
+from ...output import atomic_write
+from ...zones import INTERNAL, MIXED, Rules
 from .extract import extract
 from .neutralise import neutralise
-from .pipeline import Envelope, Outcome, Posted, Refused
+from .gateway import Envelope, Outcome, Posted, Refused
 
 log = logging.getLogger("extranet")
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.I)

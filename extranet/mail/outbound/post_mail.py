@@ -26,15 +26,15 @@ import jinja2
 import markdownify
 from markupsafe import Markup
 
-from ..config import Person
-from ..site.links import LinkResolver
-from ..content.model import Attachment, Body, Post, Site
-from ..render.i18n import format_date
-from ..render.theme import Theme
-from ..site.urls import Urls
-from ..zones import INTERNAL, MIXED, ZONES, Rules, View, visible_segments
-from .reply_address import reply_address
-from .sentlog import Outgoing
+from ...config import Person
+from ...site.links import LinkResolver
+from ...content.model import Attachment, Body, Post, Site
+from ...render.i18n import format_date
+from ...render.theme import Theme
+from ...site.urls import Urls
+from ...zones import INTERNAL, MIXED, ZONES, Rules, View, visible_segments
+from ..reply_keys import reply_address
+from .sent_log import Outgoing
 
 
 STRINGS = {
@@ -96,7 +96,7 @@ class Composer:
 
     def __init__(self, site: Site, rules: Rules, urls: Mapping[str, Urls], token_keys: Mapping[int, bytes], now: dt.datetime,
                  templates: MailTemplates | None = None) -> None:
-        from ..protect.sitekey import url_secret
+        from ...protect.sitekey import url_secret
 
         self.site = site
         self.settings = site.settings

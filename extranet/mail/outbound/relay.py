@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from ..config import Relay, Settings
-from ..errors import ExtranetError
-from ..output import atomic_write
-from .sentlog import Queued, SentLog
+from ...config import Relay, Settings
+from ...errors import ExtranetError
+from ...output import atomic_write
+from .sent_log import Queued, SentLog
 
 PASSWORD_ENV = "EXTRANET_RELAY_PASSWORD"
 GIVE_UP_AFTER = dt.timedelta(days=3)

@@ -15,15 +15,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Person
-from ..content.model import Post, Site
-from ..errors import ExtranetError
-from ..site.urls import Urls
-from ..zones import INTERNAL, MIXED, Rules
-from .message import Composer
+from ...config import Person
+from ...content.model import Post, Site
+from ...errors import ExtranetError
+from ...site.urls import Urls
+from ...zones import INTERNAL, MIXED, Rules
+from .post_mail import Composer
 from .relay import Transport, deliver, transport_for
-from .reply_address import token_secret
-from .sentlog import DigestItem, SentLog
+from ..reply_keys import site_token_keys
+from .sent_log import DigestItem, SentLog
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def notify_new_posts(
     """Queue and send the notifications of posts not yet announced (and, with `digest`,
     the digests of days before today's); resume whatever an interrupted run left queued."""
     _check_settings(site)
-    composer = Composer(site, rules, urls, token_secret(site.settings), now)
+    composer = Composer(site, rules, urls, site_token_keys(site.settings), now)
     transport = transport or transport_for(site.settings)
     with SentLog.open(site.settings.state_dir) as log:
         first = log.created() is None
@@ -179,14 +179,14 @@ def queue_digests(log: SentLog, rules: Rules, composer: Composer, now: dt.dateti
 def notify_site(root: Path, *, now: dt.datetime | None = None, send_all: bool = False, digest: bool = False,
                 progress: Callable[[str], None] | None = None) -> NotifyReport:
     """`extranet notify`: load the site and notify, with the output paths the build uses."""
-    from .. import config
-    from ..content.loader import load_site
+    from ... import config
+    from ...content.loader import load_site
 
     settings, people = config.load(root)
     site = load_site(settings, people)
     clock = (lambda: now) if now is not None else dt.datetime.now
     now = now or dt.datetime.now().replace(microsecond=0)
-    from ..build import urls_for
+    from ...build import urls_for
 
     return notify_new_posts(site, Rules(site, now), urls_for(settings, settings.encrypt), now, send_all=send_all, digest=digest,
                             clock=clock, progress=progress)

@@ -39,7 +39,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any, Literal
 
-from ..output import atomic_write, fsync_dir
+from ...output import atomic_write, fsync_dir
 from .screening import parse_headers
 
 log = logging.getLogger(__name__)
@@ -51,11 +51,6 @@ TMP_MAX_AGE = 36 * 3600  # Maildir convention: older tmp files are abandoned wri
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 PROCESSED = ("posted", "dropped")  # the outcomes that make a later copy a duplicate
 _IDENTITY_HEADERS = ("From", "Subject", "In-Reply-To")  # not Date: a resend may refresh it
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` durably (see output.atomic_write), owner-only."""
-    atomic_write(path, data, mode=0o600)
 
 
 def message_id_of(raw: bytes) -> str | None:

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.parser import Parser
 from typing import Literal
 
-from extranet.mail.tokens import Kind, address_domain, parse_address
+from ..tokens import Kind, address_domain, parse_address
 
 LOOP_HEADER = "X-Extranet-Loop"
 

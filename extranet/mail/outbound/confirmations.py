@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from .relay import Transport, deliver
-from .screening import LOOP_HEADER
-from .sentlog import Outgoing, SentLog
-from .spool import Spool
+from ..inbound.screening import LOOP_HEADER
+from .sent_log import Outgoing, SentLog
+from ..inbound.spool import Spool
 
 log = logging.getLogger("extranet")
 CURSOR = "confirmations"

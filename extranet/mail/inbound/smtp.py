@@ -19,8 +19,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from .notices import smtp_reply
-from .pipeline import Refused, TemporaryFailure
+from ..outbound.refusals import smtp_reply
+from .gateway import Refused, TemporaryFailure
 from .spool import Spool
 
 log = logging.getLogger(__name__)

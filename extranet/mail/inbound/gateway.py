@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any, Protocol
 
-from ..config import MailAuth
-from ..zones import Rules
+from ...config import MailAuth
+from ...zones import Rules
 from .authentication import AuthResult, DnsLookup, authenticate, dkim_domains
 from .directory import Directory
-from .notices import Notifier
+from ..outbound.refusals import Notifier
 from .screening import classify, parse_headers, reply_address, same_address, sender_address
 from .spool import Folder, Spool, SpoolEntry
-from .tokens import Kind, TokenClaims, address_domain, parse_address, verify_token
+from ..tokens import Kind, TokenClaims, address_domain, parse_address, verify_token
 
 log = logging.getLogger(__name__)
 QUEUE_LIFETIME = 5 * 24 * 3600.0  # as Postfix's maximal_queue_lifetime

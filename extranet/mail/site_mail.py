@@ -21,17 +21,17 @@ from .. import config
 from ..publishing import Publishing
 from ..content.model import Site
 from ..zones import INTERNAL, MIXED, Rules
-from .authentication import DnsLookup
-from .confirm import LATER, Confirmations, confirmation
-from .directory import SiteDirectory
-from .keys import load_token_keys
-from .notices import Notifier
-from .pipeline import Gateway, GatewayPolicy, Outcome
-from .posting import PostWriter
-from .relay import send_now, transport_for
-from .reply_address import token_keys_path
-from .sentlog import Outgoing
-from .spool import Spool
+from .inbound.authentication import DnsLookup
+from .outbound.confirmations import LATER, Confirmations, confirmation
+from .inbound.directory import SiteDirectory
+from .reply_keys import load_token_keys
+from .outbound.refusals import Notifier
+from .inbound.gateway import Gateway, GatewayPolicy, Outcome
+from .inbound.post_writer import PostWriter
+from .outbound.relay import send_now, transport_for
+from .reply_keys import token_keys_path
+from .outbound.sent_log import Outgoing
+from .inbound.spool import Spool
 
 log = logging.getLogger("extranet")
 FULL_COLLECTION = 100  # rebuilds between two full collections of the gateway's memory (see _collector_aside)

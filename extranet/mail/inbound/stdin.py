@@ -28,7 +28,7 @@ import re
 import time
 from typing import BinaryIO
 
-from extranet.mail.pipeline import Dropped, Duplicate, Gateway, Outcome, Posted, Refused
+from .gateway import Dropped, Duplicate, Gateway, Outcome, Posted, Refused
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from extranet.mail.screening import LOOP_HEADER
-from extranet.mail.spool import write_atomic
+from ..inbound.screening import LOOP_HEADER
+from ...output import atomic_write
 
 DAY = 24 * 3600
 
@@ -140,7 +140,7 @@ class Notifier:
         if key in state:
             return False
         state[key] = now
-        write_atomic(self.state_path, json.dumps(state, sort_keys=True, indent=0).encode())
+        atomic_write(self.state_path, json.dumps(state, sort_keys=True, indent=0).encode(), mode=0o600)
         self.send(
             build_notice(
                 to=to,

@@ -1,0 +1,1 @@
+"""Inbound mail: transports -> spool -> parse once -> screen -> authenticate -> extract -> post file."""
