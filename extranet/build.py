@@ -23,6 +23,7 @@ from .errors import ExtranetError, Problems
 from .inputs import Hasher, Inputs, output_snapshot, walk
 from .output import Spare, discard, folder_identity, publish, same_files
 from .render.output import ZoneOutput
+from .site.urls import urls_for
 
 if TYPE_CHECKING:  # the stages themselves are imported by build() once it has work for them
     from .content.model import Site
@@ -305,14 +306,6 @@ def build(
             warm.fingerprints = {zone: r.fp.used for zone, r in renderers.items()}
     finally:
         log.removeHandler(counter)
-    if write and settings.notify_on_build:
-        from .mail.outbound.notifications import notify_new_posts
-
-        say("notifying")
-        report = notify_new_posts(site, rules, urls, now)
-        for line in report.problems():
-            log.warning("%s", line)
-        say(report.summary())
     return BuildResult(site, views, rendered, trees, counter.messages, time.perf_counter() - started)
 
 
@@ -330,17 +323,3 @@ def _content_keys(settings: config.Settings) -> dict[str, dict[str, bytes]]:
 
     secrets = Secrets.load(settings.state_dir)
     return {zone: dict(zs.keys) for zone, zs in secrets.zones.items()}
-
-
-def urls_for(settings: config.Settings, encrypt: bool) -> dict[str, Urls]:
-    """The output paths of each zone of a site: opaque (keyed by a secret of the zone) when
-    encrypted, readable otherwise."""
-    from .site.urls import Urls
-    from .zones import ZONES
-
-    if not encrypt:
-        return {zone: Urls(None) for zone in ZONES}
-    from .protect.sitekey import url_secret
-
-    secret = url_secret(settings.state_dir)
-    return {zone: Urls(secret, zone) for zone in ZONES}

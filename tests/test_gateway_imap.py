@@ -14,7 +14,7 @@ from imapclient import IMAPClient
 from conftest import GatewayEnv, reply_message
 from dovecot import Dovecot, start_dovecot, stop_dovecot
 from extranet.mail.inbound.imap import Checkpoint, ImapSettings, ImapSource, load_checkpoint, save_checkpoint
-from extranet.mail.inbound.gateway import Duplicate, Posted, Refused
+from extranet.mail.inbound.outcomes import Duplicate, Posted, Refused
 from extranet.mail.inbound.spool import Spool
 
 

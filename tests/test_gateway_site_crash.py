@@ -27,10 +27,11 @@ MESSAGES = 200
 def worker(site: Path, transport: str, settings: dict) -> None:
     """The gateway under test, as `extranet gateway` runs it (without the rebuild, for speed)."""
     from extranet.mail.inbound.imap import ImapSettings, ImapSource
-    from extranet.mail.site_mail import SiteGateway
     from extranet.mail.inbound.smtp import SmtpListener, SpoolingHandler
+    from extranet.mail.site_mail import SiteMail
 
-    gw = SiteGateway(site, rebuild=False).gateway
+    site_mail = SiteMail(site, rebuild=False)
+    gw = site_mail.gateway
     if transport == "smtp":
         listener = SmtpListener(SpoolingHandler(gw.spool, gw.check_recipient, lambda _: gw.wake.set(), gw.screen),
                                 "127.0.0.1", settings["port"])
@@ -40,7 +41,7 @@ def worker(site: Path, transport: str, settings: dict) -> None:
                             gw.spool, gw.spool.root / "imap-checkpoint.json", lambda _: gw.wake.set())
         threading.Thread(target=source.run, args=(threading.Event(),), daemon=True).start()
     print("ready", flush=True)
-    gw.run(threading.Event(), interval=0.2)
+    gw.run(threading.Event(), interval=0.2, after=site_mail.batch)
 
 
 def start_worker(site: Path, transport: str, settings: dict) -> subprocess.Popen[str]:

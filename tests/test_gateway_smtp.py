@@ -15,7 +15,7 @@ import pytest
 from conftest import POLICY, REPLY_DOMAIN, GatewayEnv, make_env, reply_address, reply_message
 from dkim_support import sign
 from extranet.config import MailAuth
-from extranet.mail.inbound.gateway import Posted
+from extranet.mail.inbound.outcomes import Posted
 from extranet.mail.inbound.smtp import SmtpListener, SpoolingHandler, parse_listen
 
 

@@ -27,7 +27,7 @@ def test_refused_with_our_notice_is_0_without_notice_is_a_bounce(gateway_env: Ga
     # a stranger gets no notice from us (no backscatter): the MTA bounces
     assert ingest(io.BytesIO(reply_message(sender="mallory@evil.example")), gateway_env.gateway) == EX_NOPERM
     assert len(gateway_env.sent) == 1
-    gateway_env.gateway.notifier = None  # no way to explain: let the MTA bounce
+    gateway_env.gateway.notices = None  # no way to explain: let the MTA bounce
     assert ingest(io.BytesIO(reply_message(sender="mallory@evil.example")), gateway_env.gateway) == EX_NOPERM
     assert ingest(io.BytesIO(reply_message(to="nobody@projets.durand.example")), gateway_env.gateway) == EX_NOUSER
 

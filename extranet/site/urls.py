@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from ..config import Settings
 from ..content.loader import slugify
 from ..content.model import Attachment, Page, Post, Project
+from ..protect.sitekey import url_secret
+from ..zones import ZONES
 
 HOME = "index.html"
 STATIC = "static"
@@ -93,3 +96,12 @@ def relative(from_path: str, to_path: str) -> str:
             break
         common += 1
     return "/".join([".."] * (len(here) - common) + there[common:]) or "."
+
+
+def urls_for(settings: Settings, encrypt: bool) -> dict[str, Urls]:
+    """The output paths of each zone of a site: opaque (keyed by a secret of the zone) when
+    encrypted, readable otherwise."""
+    if not encrypt:
+        return {zone: Urls(None) for zone in ZONES}
+    secret = url_secret(settings.state_dir)
+    return {zone: Urls(secret, zone) for zone in ZONES}

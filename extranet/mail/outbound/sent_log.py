@@ -163,7 +163,7 @@ class SentLog:
 
     def queue_from(self, now: dt.datetime, outgoing: Iterable[Outgoing], cursor: str, position: int) -> None:
         """In one transaction: queue messages and move the cursor past what they came from, so
-        that a crash either queues them and moves on, or does neither (see mail/confirm.py)."""
+        that a crash either queues them and moves on, or does neither (see outbound/confirmations.py)."""
         with self._tx() as db:
             self._queue(db, now, outgoing)
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"cursor:{cursor}", str(position)))
