@@ -28,7 +28,7 @@ def measure(posts: int, repeat: int) -> dict:
     from extranet.audit import audit_output
     from extranet.audit.check import check_internal, check_mixed
     from extranet.audit.expect import expect_internal, expect_mixed
-    from extranet.build import urls_for
+    from extranet.site.urls import urls_for
     from extranet.content.loader import load_site
     from extranet.protect.homes import home_path, name_secret
     from extranet.protect.secrets import Secrets

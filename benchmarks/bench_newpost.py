@@ -57,10 +57,10 @@ def main() -> None:
         print(f"cold build {time.perf_counter() - started:.2f} s", flush=True)
     warm = None
     if args.warm:
-        from extranet.build import Warm
+        from extranet.build import BuildState
 
-        warm = Warm()
-    build(site, now=NOW, warm=warm)  # settles the hash cache of the inputs (and fills `warm`)
+        warm = BuildState()
+    build(site, now=NOW, state=warm)  # settles the hash cache of the inputs (and fills `warm`)
     projects = sorted((site / "content" / "projects").iterdir())
     times = []
     for i in range(args.n):
@@ -75,7 +75,7 @@ def main() -> None:
         if profiler:
             profiler.enable()
         marks: list[tuple[str, float]] = [("start", time.perf_counter())]
-        result = build(site, now=NOW, warm=warm, progress=lambda stage: marks.append((stage, time.perf_counter())))
+        result = build(site, now=NOW, state=warm, progress=lambda stage: marks.append((stage, time.perf_counter())))
         marks.append(("end", time.perf_counter()))
         if profiler:
             profiler.disable()

@@ -110,19 +110,19 @@ def build(root: Path, strict: bool, out: Path | None, no_encrypt: bool, no_cache
            progress=lambda m: click.echo(f"… {m}", err=True))
 
 
-def _build(root: Path, *, encrypt: bool | None = None, progress: Callable[[str], None] | None = None,
-           **options) -> None:
-    """Build, show the summary, then notify when [build] notify is on: after the build, once
-    its output is written, so that every link in a message works."""
+def _build(root: Path, *, out: Path | None = None, encrypt: bool | None = None,
+           progress: Callable[[str], None] | None = None, **options) -> None:
+    """Build, show the summary, then notify when [build] notify is on and the output is the
+    site's own: after the build, once its output is written, so that every link in a message works."""
     import datetime as dt
 
     from . import config
     from .build import build as run_build
 
     now = dt.datetime.now().replace(microsecond=0)
-    result = run_build(root, now=now, encrypt=encrypt, progress=progress, **options)
+    result = run_build(root, out=out, now=now, encrypt=encrypt, progress=progress, **options)
     click.echo(result.summary())
-    if config.load(root)[0].notify_on_build:
+    if config.load(root)[0].notify_on_build and out is None:
         from .mail.outbound.notifications import notify_site
 
         if progress:

@@ -18,8 +18,8 @@ from typing import Any
 from .deploy.destination import DestinationError, parse_destination
 from .errors import Problems
 from .schema import ID_RE, Field, check
+from .scopes import ZONES
 
-ZONES = ("internal", "mixed")
 
 SITE_FIELDS = (
     Field("title", "line", "Site title, shown in every page header.", required=True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,10 @@ class Problem:
 
 class ExtranetError(Exception):
     """An error the command line reports as one clear line, without a traceback."""
+
+
+class BuildError(ExtranetError):
+    """The build failed (warnings under --strict, a failed audit); nothing was written."""
 
 
 class SiteError(ExtranetError):
@@ -51,3 +56,14 @@ class Problems:
         """Raise a SiteError if anything was recorded."""
         if self.items:
             raise SiteError(self.items)
+
+
+class WarningCounter(logging.Handler):
+    """Counts (and keeps) warnings, so that --strict can fail the build on any of them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())

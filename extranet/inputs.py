@@ -32,6 +32,7 @@ PACKAGE = Path(__file__).resolve().parent
 SETTINGS_FILES = ("extranet.toml", "people.toml")
 STATE_FILES = ("secrets.json", "url.key")
 Stat = tuple[int, int, int, int]
+UNREADABLE = "unreadable"  # the hash of a file that cannot be read
 RACY_NS = 2_000_000_000  # a file changed this recently may change again within the same timestamp tick
 
 
@@ -72,16 +73,25 @@ class Hasher:
         key = _stat(st)
         entry = self.known.get(path)
         if entry is None or entry[0] != key:
-            with open(path, "rb") as f:
-                data = f.read()
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                self.seen[path] = (None, UNREADABLE)  # (the loader reports it, naming the file)
+                return UNREADABLE
             recent = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS
             entry = (None if recent else key, hashlib.sha256(data).hexdigest())  # None: hash again next time
         self.seen[path] = entry
         return entry[1]
 
+    def _special(self, path: str) -> str:
+        """A dangling link, a socket...: its name counts, and it cannot be read."""
+        self.seen[path] = (None, UNREADABLE)
+        return UNREADABLE
+
     def tree(self, folder: Path, skip: frozenset[str] = frozenset()) -> str:
         """One hash of every file below `folder`: names and contents."""
-        items = sorted((p, self.file(p, st) if st else "special") for p, st in walk(folder, skip))
+        items = sorted((p, self.file(p, st) if st else self._special(p)) for p, st in walk(folder, skip))
         return digest(*(f"{p}\0{h}" for p, h in items))
 
 
@@ -106,8 +116,7 @@ class Snapshot:
     is a hard link to the previous build's file, whose link count (so ctime) changes again
     when the previous tree is deleted, in the background, after the snapshot (output.discard).
 
-    Its digest is the sum of one hash per entry (modulo 2**256), so that a build that knows
-    which few entries changed (after) finds the new digest without hashing the others."""
+    Its digest is the sum of one hash per entry (modulo 2**256)."""
 
     def __init__(self, stats: dict[str, tuple[int, int, int] | None], total: int | None = None) -> None:
         self.stats = stats
@@ -116,41 +125,6 @@ class Snapshot:
     def digest(self) -> str:
         """One hash standing for the snapshot (kept instead of its 30,000 entries)."""
         return f"{self.total:064x}"
-
-    def after(self, out: Path, trees: dict[str, dict[str, object]]) -> "Snapshot":
-        """The snapshot of `out` just after publishing `trees` over the output this snapshot is
-        of, without a walk: a file that is not bytes in `trees` is the very file published
-        before (a hard link, the same inode: its entry is kept), the others and every folder
-        are looked at. (Were a kept entry wrong — a file changed behind the build's back —
-        the next build would only find the output changed and do the work again.)"""
-        stats = dict(self.stats)
-        total = self.total
-        wanted: dict[str, tuple[int, int, int] | None] = {}
-        for zone, files in trees.items():
-            base = f"{out / zone}"
-            folders = {base}
-            for rel, data in files.items():
-                path = f"{base}/{rel}"
-                folders.add(path.rsplit("/", 1)[0])
-                if isinstance(data, bytes) or path not in stats:
-                    wanted[path] = stat_key(path)
-            for folder in list(folders):
-                while len(folder) > len(base):
-                    folder = folder.rsplit("/", 1)[0]
-                    folders.add(folder)
-            for folder in folders:
-                wanted[folder] = stat_key(folder)
-        cut = len(str(out)) + 1
-        for path in [p for p in stats if p not in wanted]:  # removed: neither a folder nor a file now
-            zone, _, rel = path[cut:].partition("/")
-            if zone in trees and rel not in trees[zone]:
-                total -= _entry(path, stats.pop(path))
-        for path, st in wanted.items():
-            if path in stats:
-                total -= _entry(path, stats[path])
-            stats[path] = st
-            total += _entry(path, st)
-        return Snapshot(stats, total % _MOD)
 
 
 _MOD = 1 << 256
@@ -234,10 +208,16 @@ class Inputs:
         self.previous: Record | None = stored.get("record") if stored.get("out") == str(out) else None
         self.sources = source_digest(root, options, self.hasher)
 
-    def hashes(self) -> dict[str, str]:
-        """path -> SHA-256 of every file hashed before the build read anything (the keys of
-        the record store: a source is loaded as the bytes hashed here)."""
-        return {path: entry[1] for path, entry in self.hasher.seen.items()}
+    def content_files(self) -> dict[str, str]:
+        """path -> SHA-256 of every file below content/, hashed before the build read anything
+        (the loader takes a source as these very bytes)."""
+        prefix = f"{self.root / 'content'}/"
+        return {path: entry[1] for path, entry in self.hasher.seen.items() if path.startswith(prefix)}
+
+    def folders_digest(self, folders: Iterable[Path]) -> str:
+        """One hash of the files below `folders`, as hashed for this build (names and contents)."""
+        prefixes = tuple(f"{f}/" for f in folders)
+        return digest(*sorted(f"{p}\0{e[1]}" for p, e in self.hasher.seen.items() if p.startswith(prefixes)))
 
     def unchanged(self, now: dt.datetime) -> Record | None:
         """The last build's record when its inputs, time window and output are this build's."""
@@ -249,14 +229,13 @@ class Inputs:
         return rec if output_snapshot(self.out, rec.zones).digest() == rec.outputs else None
 
     def record(self, site, now: dt.datetime, zones: Iterable[str], pages: dict[str, int],
-               warnings: list[str], snapshot: Snapshot | None = None) -> None:
-        """Remember a successful build that wrote `zones` below the output folder (`snapshot`:
-        output_snapshot of those zones taken after publishing, if the caller has it)."""
+               warnings: list[str]) -> None:
+        """Remember a successful build that wrote `zones` below the output folder."""
         hasher = Hasher(self.hasher.seen)
         state = state_digest(self.root, hasher)
         zones = tuple(sorted(zones))
         rec = Record(self.sources, state, time_window(now, flips_of(site)), zones,
-                     (snapshot if snapshot is not None else output_snapshot(self.out, zones)).digest(),
+                     output_snapshot(self.out, zones).digest(),
                      tuple(sorted(pages.items())), tuple(warnings))
         self.cache.replace(NAMESPACE, {"out": str(self.out), "record": rec})
         self.cache.replace(HASHES, self.hasher.seen | hasher.seen)

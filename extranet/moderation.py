@@ -47,7 +47,7 @@ def pending(root: Path) -> list[Waiting]:
     for project in site.projects:
         for post in project.posts:
             held = rules.held(post)
-            if post.pending or held:
+            if rules.waiting(post):
                 text = re.sub(r"\s+", " ", post.body.text).strip()
                 out.append(Waiting(f"{project.id}/{post.id}", post.title, post.author,
                                    post.date.strftime("%Y-%m-%d %H:%M"), text[:120], held, post.pending_reason or ""))

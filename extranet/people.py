@@ -16,6 +16,7 @@ from pathlib import Path
 from . import config
 from .errors import ExtranetError, Problems
 from .output import atomic_write
+from .zones import is_staff
 from .protect import Secrets, remove_person, set_password
 
 
@@ -141,9 +142,9 @@ def rows(root: Path, today: dt.date) -> list[PersonRow]:
     settings, people = config.load(root)
     secrets = Secrets.load(root / ".extranet", create=True)
     out = []
-    for p in sorted(people.people.values(), key=lambda p: (p.org != settings.org, p.org, p.id)):
+    for p in sorted(people.people.values(), key=lambda p: (not is_staff(settings, p), p.org, p.id)):
         org = people.orgs[p.org]
-        role = "staff" if p.org == settings.org else (org.kind or "external")
+        role = "staff" if is_staff(settings, p) else (org.kind or "external")
         status = "active" if p.active(today) else f"expired {p.expires}"
         out.append(PersonRow(p.id, p.name, p.email, org.name, role, status, p.id in secrets.people))
     return out

@@ -31,7 +31,7 @@ from .errors import ExtranetError, SiteError
 from .render.theme import PACKAGE_THEMES
 from .site.urls import Urls
 from .watch import Watcher
-from .zones import INTERNAL, MIXED
+from .zones import INTERNAL, MIXED, personal
 
 CSP = "default-src 'self'"
 EVENTS = "/__extranet/events"
@@ -129,7 +129,7 @@ def resolve(target: str, snap: Snapshot, zone: str, person: str | None = None,
     rel = normalise(target)
     if rel is None:
         return Reply(400, b"bad request\n")
-    if person and zone == MIXED and rel in ("", "index.html"):
+    if person and personal(zone) and rel in ("", "index.html"):
         return Reply(302, location="/" + Urls().person_home(person))
     key = rel + "index.html" if rel == "" or rel.endswith("/") else rel
     files = snap.files.get(zone, {})
@@ -143,7 +143,7 @@ def resolve(target: str, snap: Snapshot, zone: str, person: str | None = None,
 
 
 def _readable(snap: Snapshot, zone: str, person: str | None, key: str) -> bool:
-    if zone != MIXED or person is None:
+    if not personal(zone) or person is None:
         return True
     scope = snap.scopes.get(key)
     return scope is None or scope in snap.grants.get(person, frozenset())
@@ -361,7 +361,7 @@ class Preview:
             for zone, port in zip((INTERNAL, MIXED), self.ports):
                 try:
                     server = PreviewServer((self.host, port), zone, self,
-                                           self.person if zone == MIXED else None)
+                                           self.person if personal(zone) else None)
                 except OSError as e:
                     raise ExtranetError(f"cannot listen on {self.host}:{port}: {e.strerror}") from e
                 self.servers[zone] = server

@@ -25,12 +25,19 @@ _NOT_WORD = re.compile(r"[\W_]+")
 _BREAK = re.compile(r"\n|(?<=[.!?;:…,])\s+")  # lines, sentences and clauses
 
 
+def _folded(text: str) -> str:
+    """Markup gone (tags and link targets as spaces, entities decoded), letters folded."""
+    text = _TAG.sub(" ", _LINK_TARGET.sub("] ", text))
+    if "&" in text:
+        text = htmlmod.unescape(text)
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 def normalise(text: str) -> str:
     """The normal form of a text (HTML or Markdown): words in lower case, one space apart,
     with a space at either end (so that a passage is found only as whole words)."""
-    text = htmlmod.unescape(_TAG.sub(" ", _LINK_TARGET.sub("] ", text)))
-    text = _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold())
-    return f" {text.strip()} " if text.strip() else " "
+    words = _NOT_WORD.sub(" ", _folded(text)).strip()
+    return f" {words} " if words else " "
 
 
 def passages(text: str, minimum: int = MIN_TEXT) -> list[str]:
@@ -38,10 +45,10 @@ def passages(text: str, minimum: int = MIN_TEXT) -> list[str]:
     (a quote of part of a sentence is found), in normal form, at least `minimum` characters
     long."""
     found = []
-    for part in _BREAK.split(_TAG.sub("\n", text)):
-        norm = normalise(part)
-        if len(norm) - 2 >= minimum:
-            found.append(norm)
+    for part in _BREAK.split(_folded(_TAG.sub("\n", text))):
+        words = _NOT_WORD.sub(" ", part).strip()
+        if len(words) >= minimum:
+            found.append(f" {words} ")
     return found
 
 
@@ -58,6 +65,7 @@ class Matcher:
 
     def __init__(self, secrets: Mapping[str, str]) -> None:
         self.secrets = dict(secrets)
+        self._dropped: frozenset[str] = frozenset()
         anchors = _anchors(self.secrets)
         by_anchor: dict[str, list[str]] = {}
         for s, a in anchors.items():
@@ -75,12 +83,15 @@ class Matcher:
         found: set[str] = set()
         for i in {m[0] for m in self._search(text, overlapping=True)}:
             found.update(s for s in self._strings[i] if s in text)
-        return found
+        return found - self._dropped if self._dropped else found
 
     def without(self, dropped: Iterable[str]) -> "Matcher":
-        """A Matcher of the strings not in `dropped`."""
-        dropped = set(dropped)
-        return Matcher({s: w for s, w in self.secrets.items() if s not in dropped})
+        """A Matcher of the strings not in `dropped` (the same automaton)."""
+        other = Matcher.__new__(Matcher)
+        other.__dict__.update(self.__dict__)
+        other._dropped = self._dropped | frozenset(dropped)
+        other.secrets = {s: w for s, w in self.secrets.items() if s not in other._dropped}
+        return other
 
 
 WINDOW = 24  # characters of a long string its anchor spans

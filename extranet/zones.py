@@ -23,15 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from .config import MailAuth, Org, Person
+from .config import MailAuth, Org, Person, Settings
 from .content.markup import PLACEHOLDER, MarkupError, split_internal
 from .content.model import Attachment, Body, Page, Post, Project, Site
+from .scopes import INTERNAL, MIXED, SITE_SCOPE, ZONES, person_scope  # noqa: F401 (re-exported)
 from .textmatch import Matcher, name, normalise, passages
 
-INTERNAL = "internal"
-MIXED = "mixed"
-ZONES = (INTERNAL, MIXED)
-SITE_SCOPE = "_site"
 _PLACEHOLDER_RE = re.compile(re.escape(PLACEHOLDER) + r"(\d+)")
 
 
@@ -44,18 +41,24 @@ class ProjectView:
     posts: tuple[Post, ...]  # visible posts, by date
     files: tuple[Attachment, ...]  # attachments published in this zone
     orgs: tuple[Org, ...]  # external organisations
-    people: tuple[Person, ...]  # external people with access
+    people: tuple[Person, ...]  # external people shown as taking part (in the mixed zone: with access)
+    staff: tuple[Person, ...] = ()  # staff who wrote one of the posts shown
+
+
+def is_staff(settings: Settings, person: Person) -> bool:
+    """Staff are the people of the site's own organisation."""
+    return person.org == settings.org
+
+
+def personal(zone: str) -> bool:
+    """Whether a zone is read person by person (each person's home lists their projects)."""
+    return zone == MIXED
 
 
 def scope_of(key: str) -> str:
     """The scope of a content key: its project's id, or the site's for site-wide pages."""
     parts = key.split("/")
     return parts[1] if parts[0] == "projects" and len(parts) > 2 else SITE_SCOPE
-
-
-def person_scope(person_id: str) -> str:
-    """The scope of a person's own pages (their home page in the mixed zone)."""
-    return f"person:{person_id}"
 
 
 def visible_segments(zone: str, body: Body) -> list[tuple[str, bool]]:
@@ -75,6 +78,18 @@ class View:
     grants: dict[str, frozenset[str]]  # person id -> scopes (project ids, SITE_SCOPE)
     shared: frozenset[str] = frozenset()  # internal zone: the keys the mixed zone shows too
     held: dict[str, str] | None = None  # internal zone: post key -> why it is not shared
+    waiting: frozenset[str] = frozenset()  # keys of the posts shown waiting for a staff decision
+
+    @property
+    def complete(self) -> bool:
+        """Whether the zone shows everything (it marks what the other one shares, and reports
+        broken links)."""
+        return self.zone == INTERNAL
+
+    @property
+    def personal(self) -> bool:
+        """Whether each person has a home page of their own (see `personal`)."""
+        return personal(self.zone)
 
     def segments(self, body: Body) -> list[tuple[str, bool]]:
         """The (html, internal) passages of a body this zone may show."""
@@ -137,7 +152,13 @@ class Rules:
 
     def is_staff(self, person: Person) -> bool:
         """Staff are the people of the site's own organisation."""
-        return person.org == self.settings.org
+        return is_staff(self.settings, person)
+
+    def waiting(self, post: Post) -> str | None:
+        """Why a post waits for a staff decision (moderation, or held back), or None."""
+        if post.pending:
+            return post.pending_reason or "waiting for moderation"
+        return self.held(post)
 
     @cached_property
     def _staff(self) -> tuple[Person, ...]:
@@ -350,6 +371,10 @@ class Rules:
         return matcher.without(s for text in shown for s in matcher.find(text))
 
     # -- views --------------------------------------------------------------------------------
+    def views(self) -> dict[str, View]:
+        """Every zone's view."""
+        return {zone: self.view(zone) for zone in ZONES}
+
     def view(self, zone: str) -> View:
         """Filter the site for `zone` (once per zone: the internal view needs the mixed one)."""
         if zone not in self._views:
@@ -378,11 +403,11 @@ class Rules:
             posts = tuple(p for p in project.posts if self.post_visible(zone, p))
             show_body = self.body_visible(zone, project)
             files = project.files if zone == INTERNAL else self.shared_files(project, posts, show_body)
-            people = tuple(self.external_members(project)) if zone == MIXED else ()
             orgs = tuple(self.people.orgs[o] for o in project.orgs if o in self.people.orgs)
             for person in self.readers(zone, project):
                 grants.setdefault(person.id, {SITE_SCOPE}).add(project.id)
-            projects.append(ProjectView(project, show_body, posts, files, orgs, people))
+            projects.append(ProjectView(project, show_body, posts, files, orgs, self._participants(zone, project),
+                                        self._authors(posts)))
         keys = {p.key for p in pages} | {pv.project.key for pv in projects}
         keys |= {item.key for pv in projects for item in (*pv.posts, *pv.files)}
         for person in self.staff():
@@ -390,9 +415,22 @@ class Rules:
         for pid in grants:
             grants[pid].add(person_scope(pid))
         shared, held = frozenset(), None
+        waiting = frozenset(p.key for pv in projects for p in pv.posts if p.pending)
         if zone == INTERNAL:
             shared = self.view(MIXED).keys
             held = {post.key: reason for pv in projects for post in pv.posts
                     if (reason := self.held(post)) is not None}
         return View(zone, self.site, tuple(projects), pages, frozenset(keys),
-                    {pid: frozenset(s) for pid, s in grants.items()}, shared, held)
+                    {pid: frozenset(s) for pid, s in grants.items()}, shared, held, waiting | frozenset(held or ()))
+
+    def _participants(self, zone: str, project: Project) -> tuple[Person, ...]:
+        """Who a zone shows as taking part: in the mixed zone the external people with access;
+        in the internal zone everyone of the project's organisations and its members."""
+        if zone == MIXED:
+            return tuple(self.external_members(project))
+        return tuple(p for p in self.people.people.values() if p.org in project.orgs or p.id in project.members)
+
+    def _authors(self, posts: tuple[Post, ...]) -> tuple[Person, ...]:
+        """The staff who wrote one of `posts`, by id."""
+        ids = {p.author for p in posts if p.author in self.people.people}
+        return tuple(self.people.people[i] for i in sorted(ids) if self.is_staff(self.people.people[i]))

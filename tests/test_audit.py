@@ -14,7 +14,8 @@ import pytest
 
 from client import cli, give_passwords
 from extranet import zones
-from extranet.build import BuildError, build, urls_for
+from extranet.build import BuildError, build
+from extranet.site.urls import urls_for
 from extranet.config import load
 from extranet.content.loader import load_site
 from extranet.protect.crypto import ContentKey, seal

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from extranet.build import Warm, build
+from extranet.build import BuildState, build
 from extranet.build import build as build_
 from extranet.errors import SiteError
-from extranet.inputs import output_snapshot
 from extranet.protect import Secrets, decrypt_zone, set_password
 
 from helpers import NOW, copy_site, read_tree, write
@@ -86,10 +85,10 @@ def _site(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_incremental_plain_build_equals_cold_build(tmp_path: Path, change: str, warm: bool) -> None:
     root = _site(tmp_path)
-    state = Warm() if warm else None  # what the gateway keeps in memory between rebuilds
-    build(root, now=NOW, encrypt=False, warm=state)
+    state = BuildState() if warm else None  # what the gateway keeps in memory between rebuilds
+    build(root, now=NOW, encrypt=False, state=state)
     CHANGES[change](root)
-    result = build(root, now=NOW, encrypt=False, warm=state)
+    result = build(root, now=NOW, encrypt=False, state=state)
     cold = build(root, now=NOW, encrypt=False, cache=False, out=tmp_path / "cold")
     assert result.summary().split(" in ")[0] == cold.summary().split(" in ")[0]
     for zone in ("internal", "mixed"):
@@ -100,10 +99,10 @@ def test_incremental_plain_build_equals_cold_build(tmp_path: Path, change: str, 
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_incremental_encrypted_build_decrypts_to_cold_build(tmp_path: Path, change: str, warm: bool) -> None:
     root = _site(tmp_path)
-    state = Warm() if warm else None
-    build(root, now=NOW, encrypt=True, warm=state)
+    state = BuildState() if warm else None
+    build(root, now=NOW, encrypt=True, state=state)
     CHANGES[change](root)
-    build(root, now=NOW, encrypt=True, warm=state)
+    build(root, now=NOW, encrypt=True, state=state)
     build(root, now=NOW, encrypt=True, cache=False, out=tmp_path / "cold")
     secrets = Secrets.load(root / ".extranet")
     for zone in ("internal", "mixed"):
@@ -115,16 +114,15 @@ def test_incremental_encrypted_build_decrypts_to_cold_build(tmp_path: Path, chan
 
 @pytest.mark.parametrize("encrypt", [False, True], ids=["plain", "encrypted"])
 def test_warm_builds_one_change_after_another_equal_cold_builds(tmp_path: Path, encrypt: bool) -> None:
-    """The gateway's case: one process, one change after another (from the third build on, the
-    output is published by bringing the tree swapped out last time up to date, output.Spare)."""
+    """The gateway's case: one process, its build state kept, one change after another."""
     root = _site(tmp_path)
-    state = Warm()
-    build(root, now=NOW, encrypt=encrypt, warm=state)
+    state = BuildState()
+    build(root, now=NOW, encrypt=encrypt, state=state)
     secrets = Secrets.load(root / ".extranet")
     for n, change in enumerate(["new post", "edited post", "template changed", "mixed to internal",
                                 "person removed"]):
         CHANGES[change](root)
-        build(root, now=NOW, encrypt=encrypt, warm=state)
+        build(root, now=NOW, encrypt=encrypt, state=state)
         cold = tmp_path / f"cold-{n}"
         build(root, now=NOW, encrypt=encrypt, cache=False, out=cold)
         for zone in ("internal", "mixed"):
@@ -134,62 +132,39 @@ def test_warm_builds_one_change_after_another_equal_cold_builds(tmp_path: Path, 
                 secrets = Secrets.load(root / ".extranet")
                 warm, fresh = decrypt_zone(warm, secrets, zone), decrypt_zone(fresh, secrets, zone)
             assert warm == fresh, (change, zone)
-        # the snapshot of the output a warm build derives (no walk) is the one a walk finds
-        walked = output_snapshot(root / "public", ("internal", "mixed"))
-        assert state.output[2].stats == walked.stats and state.output[2].digest() == walked.digest(), change
-    assert state.spare is not None and state.spare.pairs and state.spare.folder.is_dir()
-    assert state.spare.folder.is_relative_to(root / ".extranet")  # never in the served folder
     assert build(root, now=NOW, encrypt=encrypt).unchanged  # a command-line build after the gateway's
     assert sorted(p.name for p in (root / "public").iterdir()) == ["internal", "mixed"]
 
 
-def test_warm_build_takes_over_only_the_projects_whose_files_are_unchanged(tmp_path: Path) -> None:
+def test_a_warm_build_reads_only_the_sources_that_changed(tmp_path: Path, monkeypatch) -> None:
+    """The records kept by content: a source whose bytes the last build parsed is not read again."""
+    import extranet.content.loader as loader
+
     root = _site(tmp_path)
-    state = Warm()
-    first = build(root, now=NOW, encrypt=False, warm=state)
-    before = {p.id: p for p in first.site.projects}
-    assert len(before) >= 2
+    state = BuildState()
+    build(root, now=NOW, encrypt=False, state=state)
     new_post(root)
-    second = build(root, now=NOW, encrypt=False, warm=state)
-    after = {p.id: p for p in second.site.projects}
-    assert after["alpha"] is not before["alpha"]  # its folder changed: loaded again, with the reply
-    assert "2026-01-09-re-kickoff" in {post.id for post in after["alpha"].posts}
-    for pid in before.keys() - {"alpha"}:
-        assert after[pid] is before[pid]  # the very same records: nothing read or checked again
-    mixed = b"".join(read_tree(root / "public" / "mixed").values())
-    assert b"the plan suits us perfectly" in mixed
-
-
-def test_gateway_takes_a_project_from_the_last_build_only_when_its_files_are_the_same(tmp_path: Path) -> None:
-    from extranet import config
-    from extranet.content.loader import load_project
-
-    root = _site(tmp_path)
-    state = Warm()
-    result = build(root, now=NOW, encrypt=False, warm=state)
-    settings, people = config.load(root)
-    built = next(p for p in result.site.projects if p.id == "alpha")
-    assert state.load_project(settings, people, "alpha") is built
-    new_post(root)  # a file more in its folder
-    loaded = state.load_project(settings, people, "alpha")
-    assert loaded is not built and loaded == load_project(settings, people, "alpha")
-    assert "2026-01-09-re-kickoff" in {p.id for p in loaded.posts}
-    assert state.load_project(settings, people, "nope") is None
+    read: list[str] = []
+    real = loader._Loader.read
+    monkeypatch.setattr(loader._Loader, "read", lambda self, path: read.append(path) or real(self, path))
+    build(root, now=NOW, encrypt=False, state=state)
+    assert [Path(p).name for p in read] == ["2026-01-09-re-kickoff.md"]
+    assert b"the plan suits us perfectly" in b"".join(read_tree(root / "public" / "mixed").values())
 
 
 def test_warm_build_reports_a_broken_source_and_recovers(tmp_path: Path) -> None:
     root = _site(tmp_path)
-    state = Warm()
-    build(root, now=NOW, encrypt=False, warm=state)
+    state = BuildState()
+    build(root, now=NOW, encrypt=False, state=state)
     post = root / "content/projects/alpha/posts/2026-01-05-kickoff.md"
     good = post.read_text(encoding="utf-8")
     post.write_text(good.replace("visibility: mixed", "visibility: everyone"), encoding="utf-8")
     with pytest.raises(SiteError, match="2026-01-05-kickoff.md"):
-        build(root, now=NOW, encrypt=False, warm=state)
+        build(root, now=NOW, encrypt=False, state=state)
     with pytest.raises(SiteError, match="2026-01-05-kickoff.md"):  # not taken from the memo either
-        build(root, now=NOW, encrypt=False, warm=state)
+        build(root, now=NOW, encrypt=False, state=state)
     post.write_text(good.replace("We met on Monday.", "We met on Wednesday."), encoding="utf-8")
-    build(root, now=NOW, encrypt=False, warm=state)
+    build(root, now=NOW, encrypt=False, state=state)
     _same_as_cold(root, tmp_path, NOW)
     assert b"We met on Wednesday" in b"".join(read_tree(root / "public" / "mixed").values())
 
@@ -197,11 +172,11 @@ def test_warm_build_reports_a_broken_source_and_recovers(tmp_path: Path) -> None
 def test_warm_build_sees_a_person_leaving_a_project(tmp_path: Path) -> None:
     """Loaded projects are kept by the people file too: the same folder, other people, checked again."""
     root = _site(tmp_path)
-    state = Warm()
-    build(root, now=NOW, encrypt=False, warm=state)
+    state = BuildState()
+    build(root, now=NOW, encrypt=False, state=state)
     _without_carl(root)  # carl still wrote the reply in alpha
     with pytest.raises(SiteError, match="unknown person 'carl'"):
-        build(root, now=NOW, encrypt=False, warm=state)
+        build(root, now=NOW, encrypt=False, state=state)
 
 
 def test_server_layer_is_written_again_only_when_it_changes(tmp_path: Path) -> None:
@@ -275,7 +250,7 @@ def test_no_change_is_not_assumed_when_a_future_post_becomes_due(tmp_path: Path,
     import datetime as dt
     from functools import partial
 
-    build = partial(build_, warm=Warm() if warm else None)  # the same records, a later moment
+    build = partial(build_, state=BuildState() if warm else None)  # the same records, a later moment
     root = _site(tmp_path)
     due = NOW + dt.timedelta(hours=1)
     write(root / f"content/projects/alpha/posts/{due:%Y-%m-%d}-later.md",
@@ -295,7 +270,7 @@ def test_no_change_is_not_assumed_when_a_person_expires(tmp_path: Path, warm: bo
     import datetime as dt
     from functools import partial
 
-    build = partial(build_, warm=Warm() if warm else None)  # the same records, a later moment
+    build = partial(build_, state=BuildState() if warm else None)  # the same records, a later moment
     root = _site(tmp_path)
     path = root / "people.toml"
     path.write_text(path.read_text(encoding="utf-8").replace(
@@ -476,18 +451,18 @@ def test_output_memo_written_half_by_a_crash_is_not_trusted(tmp_path: Path) -> N
     import shutil
 
     from extranet.cache import open_cache
-    from extranet.incremental import OutputMemo
+    from extranet.render.memo import PageMemo
 
     root = _site(tmp_path)
     build(root, now=NOW, encrypt=False)
     cache = root / ".extranet" / "cache"
-    meta = re.compile(r"outputs(\.pickle|\.\d+\.\d+\.delta)$")
+    meta = re.compile(r"pages(\.pickle|\.\d+\.\d+\.delta)$")
     old = tmp_path / "old-meta"
     old.mkdir()
     for f in cache.iterdir():
         if meta.match(f.name):
             shutil.copy(f, old / f.name)
-    assert OutputMemo(open_cache(root / ".extranet"), root / "public", False).entries  # as written
+    assert PageMemo(open_cache(root / ".extranet"), root / "public", False).entries  # as written
     new_post(root)
     build(root, now=NOW, encrypt=False)
     for f in cache.iterdir():
@@ -495,7 +470,7 @@ def test_output_memo_written_half_by_a_crash_is_not_trusted(tmp_path: Path) -> N
             f.unlink()
     for f in old.iterdir():
         shutil.copy(f, cache / f.name)
-    assert OutputMemo(open_cache(root / ".extranet"), root / "public", False).entries == {}
+    assert PageMemo(open_cache(root / ".extranet"), root / "public", False).entries == {}
     edit_post(root)
     build(root, now=NOW, encrypt=False)
     _same_as_cold(root, tmp_path, NOW)

@@ -9,7 +9,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from extranet.build import urls_for
+from extranet.site.urls import urls_for
 from extranet import config
 from helpers import copy_site, write
 

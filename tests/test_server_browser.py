@@ -26,7 +26,7 @@ from playwright.sync_api import expect
 
 from dovecot import free_port, stop_process
 from extranet import config
-from extranet.build import urls_for
+from extranet.site.urls import urls_for
 from test_protect_browser import browser, login, playwright, watch  # noqa: F401  (fixtures)
 from test_server_auth import built  # noqa: F401  (fixture: the small site, encrypted, alice and carl)
 

@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..content.model import Site
+from ..errors import BuildError
 from ..protect.homes import home_path, name_secret
 from ..protect.secrets import Secrets
 from ..site.urls import Urls
 from .check import check_internal, check_mixed
 from .expect import expect_internal, expect_mixed
 
-__all__ = ["audit_output", "audit_site"]
+__all__ = ["audit_output", "audit_site", "fail_closed"]
 
 
 def audit_output(site: Site, now: dt.datetime, folders: Mapping[str, Path], urls: Mapping[str, Urls],
@@ -43,10 +44,18 @@ def audit_output(site: Site, now: dt.datetime, folders: Mapping[str, Path], urls
     return problems
 
 
+def fail_closed(site: Site, now: dt.datetime, folders: Mapping[str, Path], urls: Mapping[str, Urls],
+                secrets: Secrets | None) -> None:
+    """The audit as the build runs it on its staged output: BuildError on any problem."""
+    failures = audit_output(site, now, folders, urls, secrets)
+    if failures:
+        raise BuildError(f"audit failed, nothing written ({len(failures)} problem(s)): " + "; ".join(failures[:5]))
+
+
 def audit_site(root: Path, out: Path) -> list[str]:
     """`extranet audit`: check the output on disk against the site's sources and keys."""
     from .. import config
-    from ..build import urls_for
+    from ..site.urls import urls_for
     from ..content.loader import load_site
 
     settings, people = config.load(root)

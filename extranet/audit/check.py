@@ -10,15 +10,17 @@ must contain no internal passage. The keyring must give each person exactly thei
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from ..protect.crypto import ContentKey, ProtectError
+from ..protect.crypto import ContentKey, ProtectError, key_for
 from ..protect.homes import name_secret
 from ..protect.keyring import KEYRING_FILE, open_keyring_with_key
 from ..protect.secrets import Secrets
-from ..protect.shell import LOGIN_PAGE
+from ..protect.shell import LOGIN_PAGE, shell_blob
 from ..protect.zone import decrypt_file
 from ..textmatch import Matcher, normalise
 from .expect import Expectation
@@ -41,45 +43,81 @@ def _public(path: str) -> bool:
     return path in (LOGIN_PAGE, KEYRING_FILE) or path.startswith(STATIC)
 
 
-def check_mixed(folder: Path, exp: Expectation, secrets: Secrets | None, emails: Mapping[str, str]) -> list[str]:
-    """Problems of the mixed zone's folder (`secrets`: None for an unencrypted output)."""
-    problems: list[str] = []
-    keys = {s: ContentKey.from_secret(k) for s, k in secrets.zone("mixed").keys.items()} if secrets else {}
-    matcher = Matcher(exp.canaries)
-    keyring = None
-    for path, data in files_of(folder):
-        where = f"mixed/{path}"
-        if path == KEYRING_FILE:
-            keyring = data
-        if _public(path):
-            if path.endswith(".html"):
-                problems += _leaks(where, data, matcher)
-            continue
-        allowed = exp.files.get(path)
-        if allowed is None:
-            problems.append(f"{where}: not a file the mixed zone may hold")
-            continue
-        plain = data
-        if secrets is not None:
-            key = keys.get(allowed.scope)
-            try:
-                if key is None:
-                    raise ProtectError(f"no key for its scope {allowed.scope}")
-                plain = decrypt_file(path, data, [key])
-            except ProtectError as e:
-                problems.append(f"{where}: does not open with the key of its scope {allowed.scope} ({e})")
-                continue
-        sha = hashlib.sha256(plain).hexdigest()
-        if sha in exp.internal_files:
-            problems.append(f"{where}: holds the bytes of an internal attachment")
-        elif allowed.sha256 is not None:
-            if sha != allowed.sha256:
-                problems.append(f"{where}: not the attachment it stands for")
+POOL_THRESHOLD = 400  # files to decrypt and search: below this, forking costs more than it saves
+_CHECK: tuple | None = None  # (folder, expectation, keys), set in the parent just before the fork
+
+
+def check_mixed(folder: Path, exp: Expectation, secrets: Secrets | None, emails: Mapping[str, str],
+                jobs: int | None = None) -> list[str]:
+    """Problems of the mixed zone's folder (`secrets`: None for an unencrypted output); the
+    files are opened and searched in `jobs` processes (default: all cores) when there are many."""
+    global _CHECK
+    keys = {s: ContentKey.from_secret(k) for s, k in secrets.zone("mixed").keys.items()} if secrets else None
+    paths = sorted(_paths(folder))
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    _CHECK = (folder, exp, keys)
+    try:
+        if jobs >= 2 and len(paths) >= POOL_THRESHOLD and _can_fork():
+            chunks = [paths[i::jobs] for i in range(jobs)]
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                found = [p for part in pool.map(_check_files, chunks) for p in part]
         else:
-            problems += _leaks(where, plain, matcher)
+            found = _check_files(paths)
+    finally:
+        _CHECK = None
+    problems = sorted(found)
     if secrets is not None:
-        problems += _keyring("mixed", keyring, exp, secrets, emails)
+        problems += _keyring("mixed", (folder / KEYRING_FILE).read_bytes() if (folder / KEYRING_FILE).is_file()
+                             else None, exp, secrets, emails)
     return problems
+
+
+def _paths(folder: Path) -> list[str]:
+    """Every file below `folder`, relative POSIX paths."""
+    base = str(folder)
+    return [os.path.relpath(os.path.join(top, n), base).replace(os.sep, "/")
+            for top, _, names in os.walk(base) for n in names]
+
+
+def _can_fork() -> bool:
+    """Forking copies only the calling thread: never with other threads running (the gateway)."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def _check_files(paths: list[str]) -> list[str]:
+    """The problems of these files of the folder being checked (see check_mixed)."""
+    assert _CHECK is not None
+    folder, exp, keys = _CHECK
+    problems: list[str] = []
+    for path in paths:
+        with open(folder / path, "rb") as f:
+            problems += _check_file(path, f.read(), exp, keys)
+    return problems
+
+
+def _check_file(path: str, data: bytes, exp: Expectation, keys: dict[str, ContentKey] | None) -> list[str]:
+    """The problems of one served file of the mixed zone (`keys`: None when not encrypted)."""
+    where = f"mixed/{path}"
+    if _public(path):
+        return _leaks(where, data, exp.canaries) if path.endswith(".html") else []
+    allowed = exp.files.get(path)
+    if allowed is None:
+        return [f"{where}: not a file the mixed zone may hold"]
+    plain = data
+    if keys is not None:
+        key = keys.get(allowed.scope)
+        try:
+            if key is None:
+                raise ProtectError(f"no key for its scope {allowed.scope}")
+            plain = decrypt_file(path, data, [key])
+        except ProtectError as e:
+            return [f"{where}: does not open with the key of its scope {allowed.scope} ({e})"]
+    sha = hashlib.sha256(plain).hexdigest()
+    if sha in exp.internal_files:
+        return [f"{where}: holds the bytes of an internal attachment"]
+    if allowed.sha256 is not None:
+        return [] if sha == allowed.sha256 else [f"{where}: not the attachment it stands for"]
+    return _leaks(where, plain, exp.canaries)
 
 
 def _leaks(where: str, data: bytes, matcher: Matcher) -> list[str]:
@@ -99,8 +137,9 @@ def check_internal(folder: Path, exp: Expectation, secrets: Secrets, emails: Map
             keyring = data
         if _public(path):
             continue
-        try:
-            decrypt_file(path, data, keys)
+        try:  # (its key, by the blob's hint: the zone holds nothing the other one reads)
+            if key_for(shell_blob(data) if path.endswith(".html") else data, keys) is None:
+                raise ProtectError("no key of this zone opens it")
         except ProtectError as e:
             problems.append(f"internal/{path}: not encrypted with this zone's keys ({e})")
     return problems + _keyring("internal", keyring, exp, secrets, emails)

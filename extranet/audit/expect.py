@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from ..content.model import Post, Site
+from ..scopes import PERSON_SCOPE as PERSON, SITE_SCOPE as SITE
 from ..site.urls import HOME, Urls
 from ..textmatch import Matcher, name, normalise, passages
 
-SITE = "_site"
-PERSON = "person:"
 _CONTAINER = re.compile(r"^[ \t]*(?:>[ \t]*)*:{3,}(.*)$")
 _LINKS = (
     re.compile(r"\]\(\s*<?([^)>\s]+)"),  # inline link or image
@@ -46,7 +45,7 @@ class Expectation:
 
     files: dict[str, Allowed] = field(default_factory=dict)  # output path -> what may be there
     grants: dict[str, set[str]] = field(default_factory=dict)  # person id -> scopes they must open
-    canaries: dict[str, str] = field(default_factory=dict)  # normalised passage -> what it is
+    canaries: Matcher = field(default_factory=lambda: Matcher({}))  # normalised passage -> what it is
     internal_files: set[str] = field(default_factory=set)  # SHA-256 of attachments never to be found
 
 
@@ -96,19 +95,13 @@ class _Texts:
         self.legit += [text, outside]
         self.internal(inside)
 
-    def canaries(self) -> dict[str, str]:
-        """The secret passages no legitimate text holds, and the passages of email originals
-        no shared text holds."""
-        out = _not_in(self.secret, self.legit)
-        out.update(_not_in(self.originals, self.legit + self.shared_mail))
-        return out
-
-
-def _not_in(candidates: Mapping[str, str], texts: Iterable[str]) -> dict[str, str]:
-    """The candidates found in none of `texts` (all in normal form on both sides)."""
-    matcher = Matcher(candidates)
-    found = {s for text in texts for s in matcher.find(normalise(text))}
-    return {c: w for c, w in candidates.items() if c not in found}
+    def canaries(self) -> Matcher:
+        """A Matcher of the secret passages no legitimate text holds, and of the passages of
+        email originals no shared text holds."""
+        matcher = Matcher({**self.originals, **self.secret})
+        found = {s for text in self.legit for s in matcher.find(normalise(text))}
+        found |= {s for text in self.shared_mail for s in matcher.find(normalise(text)) if s not in self.secret}
+        return matcher.without(found)
 
 
 def expect_mixed(site: Site, now: dt.datetime, urls: Urls, homes: Mapping[str, Iterable[str]]) -> Expectation:

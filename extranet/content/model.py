@@ -76,9 +76,7 @@ class Post:
     original: str | None  # full original text of an email post (internal only)
     body: Body
     defect: str | None = None  # an email post that failed to load: why (it is held, internal only)
-    # what every field above is a function of (source and original bytes, path, date), when the
-    # build hashed them: render/fingerprint.py hashes this instead of each field
-    fingerprint: str = field(default="", compare=False, repr=False)
+    digest: str = field(default="", compare=False, repr=False)  # of what every field above comes from
     pending_reason: str | None = None  # why the gateway holds an email post for moderation
 
 
@@ -98,6 +96,7 @@ class Project:
     posts: tuple[Post, ...]
     files: tuple[Attachment, ...]
     visibility: str  # of the page body; title and summary are shared with the members
+    digest: str = field(default="", compare=False, repr=False)  # of its index.md (posts and files apart)
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
-from ..build import BuildResult, Warm, build
-from ..cache import open_cache
+from ..build import BuildResult, BuildState, build
 from ..config import People, Settings
+from ..content.loader import load_project
 from ..content.model import Project, Site
+from ..content.records import RecordStore
 from ..lock import site_lock
 from ..publishing import Publishing
 from ..site.urls import urls_for
@@ -41,21 +42,20 @@ class SiteBuilds:
     memory from one to the next (nothing of it is needed for correctness), each warning shown
     once however many builds find it again."""
 
-    def __init__(self, root: Path, settings: Settings) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
-        self.state = Warm(open_cache(settings.state_dir))
+        self.state = BuildState()
+        self.fresh = True  # this process has not built the site yet
         self._lock = threading.Lock()
         self._warned: frozenset[str] = frozenset()  # the warnings of the last build (see _Repeated)
         self._count = 0
 
-    @property
-    def fresh(self) -> bool:
-        """Whether this process has not built the site yet."""
-        return self.state.output is None
-
     def load_project(self, settings: Settings, people: People, project_id: str) -> Project | None:
-        """One project as the last build loaded it, when its files are the same (else loaded)."""
-        return self.state.load_project(settings, people, project_id)
+        """One project (where a reply goes), its sources taken from the records the last build
+        kept in memory when they are the same."""
+        cache = self.state.cache
+        return load_project(settings, people, project_id,
+                            RecordStore(cache, settings.remote_images) if cache is not None else None)
 
     def build(self, what: str, now: dt.datetime | None = None) -> BuildResult | None:
         """Build and publish the site as of `now`; None (and the error logged) on failure: the
@@ -66,14 +66,14 @@ class SiteBuilds:
             for handler in shown:
                 handler.addFilter(repeated)
             try:
-                result = build(self.root, now=now, warm=self.state)
+                result = build(self.root, now=now, state=self.state)
             except Exception as e:  # noqa: BLE001 - the gateway runs on
                 log.error("%s failed: %s", what, e)
                 return None
             finally:
                 for handler in shown:
                     handler.removeFilter(repeated)
-            result.release()
+        self.fresh = False
         if repeated.dropped:
             log.info("%d warning(s) given by the last rebuild not repeated", repeated.dropped)
         self._warned = frozenset(result.warnings)

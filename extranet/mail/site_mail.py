@@ -43,7 +43,7 @@ class SiteMail:
         settings = self.settings
         if not settings.mail.reply_domain:
             raise config.ExtranetError("extranet.toml: [mail] reply_domain is needed to receive replies")
-        self.builds = SiteBuilds(root, settings) if rebuild else None
+        self.builds = SiteBuilds(root) if rebuild else None
         load = self.builds.load_project if self.builds is not None else load_project
         spool = Spool(settings.state_dir / "spool")
         policy = GatewayPolicy(reply_domain=settings.mail.reply_domain, token_keys=site_token_keys(settings),

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from ..output import atomic_write
+from ..scopes import ZONES
 from .crypto import KEY_SIZE, ProtectError, b64d, b64e
 
 SECRETS_FILE = "secrets.json"
 FORMAT_VERSION = 2
-ZONES = ("internal", "mixed")  # (as zones.ZONES: this module is loaded without the build)
 
 
 @dataclass(frozen=True)

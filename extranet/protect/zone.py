@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from ..scopes import PERSON_SCOPE, SITE_SCOPE
 from .crypto import ContentKey, ProtectError, key_for, open_blob, padded_size, payload_of, seal
 from .keyring import KEYRING_FILE, TAG_ITERATIONS, KeyringMember, build_keyring, normalize_username, username_secret
 from .secrets import GrantRecord, Secrets, ZoneSecrets
 from .shell import LOGIN_PAGE, THEME_DIR, login_page, shell_blob, shell_page
 
-SITE_SCOPE = "_site"
-PERSON_SCOPE = "person:"  # the scope of a person's own pages (zones.person_scope)
 BROWSER_FILES = ("extranet.js", "extranet.css")
 
 
@@ -35,8 +34,6 @@ def protect_zone(
     emails: Mapping[str, str] | None = None,
     tag_iterations: int = TAG_ITERATIONS,
     reusable: Callable[[str, bytes], bool] | None = None,
-    sealed: Mapping[str, tuple[bytes, bytes, bytes]] | None = None,
-    fresh: Mapping[str, bytes] | None = None,
 ) -> dict[str, bytes]:
     """Encrypt a zone and return its output tree (relative path -> bytes).
 
@@ -47,14 +44,9 @@ def protect_zone(
     ``_site``. ``emails`` overrides the emails recorded with the credentials (user
     names are the id and the email). Adds ``login.html``, ``keyring.json`` and the
     browser script and style. Updates and saves ``secrets`` (keys, grants, tag cache).
-    A file that is not bytes is a page the build deferred (it has a ``render()``): it stays
-    deferred (its previous output is reused) when ``reusable(path, content key)`` says the
-    previous output was sealed with that same key, else it is rendered and sealed now.
-    ``sealed`` (path -> plaintext, content key, output) holds files a render worker sealed
-    ahead with the keys of a ``Sealer``: one is taken only for that very plaintext sealed with
-    the key its scope has now (anything else is sealed here). ``fresh`` (scope -> key): the
-    key a scope without one gets (the Sealer's, so that what it sealed stays valid), unless it
-    is a key the zone had before (then a new one: a rotated key is never given back).
+    A file that is not bytes is a page kept from the last build (it has a ``render()``): its
+    previous output stays when ``reusable(path, content key)`` says it was sealed with that
+    same key, else it is rendered and sealed now.
     """
     zs = secrets.zone(zone)
     private = {p for p in files if not p.startswith(static_prefix)}
@@ -65,16 +57,12 @@ def protect_zone(
         raise ProtectError(
             f"no credentials for {', '.join(missing)}: run `extranet people reset` for them"
         )
-    earlier = set(zs.keys.values())  # a fresh key is never one of these (a rotated key stays retired)
     _rotate(zone, zs, current, secrets)
     needed = {scope_of[p] for p in private} | {s for scopes in current.values() for s in scopes}
     for scope in list(zs.keys):
         if scope not in needed:
             del zs.keys[scope]
-    fresh = {scope: key for scope, key in (fresh or {}).items() if key not in earlier}
-    keys = {s: ContentKey.from_secret(zs.keys.setdefault(s, fresh.get(s) or ContentKey.generate().secret))
-            for s in sorted(needed)}
-    sealed = sealed or {}
+    keys = {s: ContentKey.from_secret(zs.keys.setdefault(s, ContentKey.generate().secret)) for s in sorted(needed)}
 
     out: dict[str, bytes] = {}
     homes = {p: d if isinstance(d, bytes) else d.render() for p, d in files.items()
@@ -91,10 +79,6 @@ def protect_zone(
                 continue
             data = data.render()
         if path in private:
-            ahead = sealed.get(path)
-            if ahead is not None and ahead[0] is data and ahead[1] == keys[scope_of[path]].secret:
-                out[path] = ahead[2]
-                continue
             out[path] = _served(path, seal(keys[scope_of[path]], data), zone, title, language, static_prefix)
         else:
             out[path] = data
@@ -110,44 +94,11 @@ def protect_zone(
     return out
 
 
-class Sealer:
-    """Seals a zone's files ahead, in a render worker, with the keys protect_zone will give
-    their scopes (see plan_keys); protect_zone takes such a file only if the key matches."""
-
-    def __init__(self, zone: str, keys: Mapping[str, bytes], *, title: str, language: str,
-                 static_prefix: str = "static/") -> None:
-        self.zone, self.keys = zone, dict(keys)
-        self.title, self.language, self.static_prefix = title, language, static_prefix
-        self._content = {scope: ContentKey.from_secret(secret) for scope, secret in self.keys.items()}
-
-    def seal_all(self, files: Mapping[str, bytes], scope_of: Mapping[str, str]) -> dict[str, tuple[bytes, bytes, bytes]]:
-        """path -> (plaintext, content key, output) of every private file whose scope has a key."""
-        out = {}
-        for path, data in files.items():
-            scope = scope_of.get(path)
-            key = self._content.get(scope) if scope else None
-            if key is None or not isinstance(data, bytes) or path.startswith(self.static_prefix):
-                continue
-            out[path] = (data, key.secret, _served(path, seal(key, data), self.zone, self.title, self.language,
-                                                   self.static_prefix))
-        return out
-
-
 def _served(path: str, blob: bytes, zone: str, title: str, language: str, static_prefix: str) -> bytes:
     """What is served for a sealed file: a page's blob inside its shell page, an attachment's as is."""
     if not path.endswith(".html"):
         return blob
     return shell_page(path, blob, zone=zone, title=title, language=language, static_prefix=static_prefix)
-
-
-def plan_keys(zone: str, scopes: set[str], grants: Mapping[str, frozenset[str]], secrets: Secrets) -> dict[str, bytes]:
-    """The content key each of `scopes` will have when protect_zone runs for these `grants`
-    (pass the new ones to it as ``fresh``); the secrets are left as they are."""
-    zs = secrets.zone(zone)
-    current = {pid: frozenset(s) | {SITE_SCOPE} for pid, s in grants.items()}
-    lost = lost_scopes(zone, zs, current, secrets)
-    return {scope: zs.keys[scope] if scope in zs.keys and scope not in lost else ContentKey.generate().secret
-            for scope in scopes}
 
 
 def _check_paths(private: set[str], scope_of: Mapping[str, str]) -> None:

@@ -1,43 +1,37 @@
 """Rendering the zones, with the projects' pages in worker processes when there are many.
 
-Each project of a zone whose pages cannot be reused is one task. The workers are forked once
-the renderers exist (views, group keys and fingerprints computed), so a task is just (zone,
-project number): a worker renders that project's pages exactly as the serial path would and
-sends back the files, their scopes, page keys and the warnings it logged. The parent adds
+Each project of a zone whose pages cannot be kept is one task. The workers are forked once
+the renderers exist (views and group keys computed), so a task is just (zone, project
+number): a worker renders that project's pages exactly as the serial path would and sends
+back the files, their scopes, page keys and the warnings it logged. The parent adds
 everything in the serial order (zone by zone: homes, site pages, projects, static files) and
 replays the warnings in that order, so the output and the messages are the serial ones.
+Workers only render.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import multiprocessing
 import os
 import resource
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from ..output import settle
-from .pages import PAGE_TEMPLATES, Deferred, ZoneOutput, ZoneRenderer
+from .pages import Reused, ZoneOutput, ZoneRenderer
 
 POOL_THRESHOLD = 400  # posts to render: below this, forking costs more than it saves
-MAX_TASKS = 4  # then a fresh worker: what a worker copies of the site (by touching it) stays small (peak 450–480 MB at 10,000 posts, all processes)
-RECYCLE_ABOVE_MB = 120  # a smaller build process keeps its workers to the end: their copies stay small anyway
+MAX_TASKS = 4  # then a fresh worker, when the parent is large: what a worker copies of it stays small
+RECYCLE_ABOVE_MB = 120  # a smaller build process keeps its workers to the end
 
 log = logging.getLogger("extranet")
-Seal = Callable[[Mapping[str, bytes], Mapping[str, str]], dict]  # files, scopes -> what it sealed ahead
 _RENDERERS: Mapping[str, ZoneRenderer] | None = None  # set in the parent just before the fork
-_SEALS: Mapping[str, Seal] = {}
 _CAUGHT: list[str] = []
 
 
-def render_zones(renderers: Mapping[str, ZoneRenderer], jobs: int | None = None,
-                 seals: Callable[[], Mapping[str, Seal]] | None = None) -> dict[str, ZoneOutput]:
-    """Render every zone; projects in `jobs` processes (default: all cores) when it pays.
-
-    `seals`: called when there are workers, gives zone -> sealer (see protect/zone.py Sealer);
-    a worker then also seals those files, into the zone's `sealed`."""
+def render_zones(renderers: Mapping[str, ZoneRenderer], jobs: int | None = None) -> dict[str, ZoneOutput]:
+    """Render every zone; projects in `jobs` processes (default: all cores) when it pays."""
     plans = {zone: [r.plan(pv) for pv in r.view.projects] for zone, r in renderers.items()}
     todo = [(zone, i) for zone, zplans in plans.items() for i, (_, entries) in enumerate(zplans) if entries is None]
     weight = sum(len(renderers[zone].view.projects[i].posts) + 1 for zone, i in todo)
@@ -45,8 +39,8 @@ def render_zones(renderers: Mapping[str, ZoneRenderer], jobs: int | None = None,
     parts: dict[tuple[str, int], tuple[ZoneOutput, list[str]]] = {}
     if jobs >= 2 and len(todo) >= 2 and weight >= POOL_THRESHOLD and _can_fork():
         for r in renderers.values():
-            r.theme.prepare(PAGE_TEMPLATES)
-        parts = dict(zip(todo, _in_workers(renderers, todo, jobs, seals() if seals else {})))
+            r.theme.prepare()
+        parts = dict(zip(todo, _in_workers(renderers, todo, jobs)))
     for zone, r in renderers.items():
         r.start()
         for i, pv in enumerate(r.view.projects):
@@ -72,26 +66,22 @@ def _can_fork() -> bool:
 
 
 def _in_workers(renderers: Mapping[str, ZoneRenderer], todo: list[tuple[str, int]],
-                jobs: int, seals: Mapping[str, Seal]) -> list[tuple[ZoneOutput, list[str]]]:
+                jobs: int) -> list[tuple[ZoneOutput, list[str]]]:
     """Render the projects of `todo` in forked workers; results in the order of `todo`."""
-    global _RENDERERS, _SEALS
-    _RENDERERS, _SEALS = renderers, seals
-    gc.freeze()  # the site's objects stay out of the workers' collections: fewer pages copied on write
+    global _RENDERERS
+    _RENDERERS = renderers
     try:
         with multiprocessing.get_context("fork").Pool(min(jobs, len(todo)), initializer=_worker_logging,
                                                       maxtasksperchild=_tasks_per_worker()) as pool:
             return list(pool.imap(_render_task, todo))
     finally:
-        gc.unfreeze()
-        _RENDERERS, _SEALS = None, {}
+        _RENDERERS = None
 
 
 def _tasks_per_worker() -> int | None:
-    """Tasks before a worker is replaced by a fresh fork (None: never). A worker copies the pages
-    of the parent it touches (reference counts are written to), up to the whole parent: replaced
-    every few tasks, the workers of a large site stay small; for a small one, each replacement
-    would only cost a fork and those copies again (measured at 2,000 posts: 65,000 page faults
-    instead of 24,000)."""
+    """Tasks before a worker is replaced by a fresh fork (None: never): a worker copies the
+    pages of the parent it touches, up to the whole parent; replaced every few tasks, the
+    workers of a large site stay small."""
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # (kB on Linux)
     return MAX_TASKS if rss_mb > RECYCLE_ABOVE_MB else None
 
@@ -110,17 +100,14 @@ def _worker_logging() -> None:
 
 
 def _render_task(task: tuple[str, int]) -> tuple[ZoneOutput, list[str]]:
-    """Worker: render one project of one zone; a page the memo deferred comes back as its key."""
+    """Worker: render one project of one zone; a page kept from the last build comes back as its key."""
     zone, i = task
     assert _RENDERERS is not None
     r = _RENDERERS[zone]
     r.out = ZoneOutput(zone)
     _CAUGHT.clear()
-    r._project(r.view.projects[i])
-    seal = _SEALS.get(zone)
-    if seal is not None:
-        r.out.sealed = seal(r.out.files, r.out.scopes)
+    r.project(r.view.projects[i])
     for path, data in r.out.files.items():
-        if isinstance(data, Deferred):
+        if isinstance(data, Reused):
             r.out.files[path] = data.key  # type: ignore[assignment]
     return r.out, list(_CAUGHT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import types
 from pathlib import Path
 
@@ -15,54 +16,55 @@ PACKAGE_THEMES = Path(__file__).resolve().parent.parent / "themes"
 class Theme:
     """Templates and static files of the site's theme, falling back on the packaged default."""
 
-    def __init__(self, site_root: Path, name: str, compiled: Path | None = None) -> None:
-        """`compiled`: a folder where Jinja2 keeps compiled templates between builds (keyed by
-        each template's source checksum, so an edited template is compiled again)."""
-        self.dirs: list[Path] = []
-        for base in (site_root / "themes" / name, PACKAGE_THEMES / name, PACKAGE_THEMES / "default"):
-            if base.is_dir() and base not in self.dirs:
-                self.dirs.append(base)
+    def __init__(self, site_root: Path, name: str, key: str = "") -> None:
+        """`key`: the hash of the theme's files when the caller has it (see digest)."""
+        self.dirs = Theme.folders(site_root, name)
+        self.key = key
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader([str(d / "templates") for d in self.dirs]),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
-            auto_reload=False,  # one Theme per build: a template cannot change under it
-            bytecode_cache=_bytecode_cache(compiled) if compiled is not None else None,
+            auto_reload=False,  # a Theme is made anew when one of its files changes
         )
         self.env.context_class = _Context
         self._prepared = False
 
-    def prepare(self, pages: tuple[str, ...]) -> None:
-        """Load every template and analyse what each of `pages` reads (narrow.py) now, once per
-        theme, so that worker processes forked after this inherit them (render/pool.py): each
-        one would otherwise parse them again. A template that does not load fails when a page
-        uses it."""
+    def prepare(self) -> None:
+        """Load every template now, once per theme, so that worker processes forked after this
+        inherit them (render/pool.py); a template that does not load fails when a page uses it."""
         if self._prepared:
             return
         self._prepared = True
-        for name in pages:
-            self.narrowing.of(name)
         for name in self.env.list_templates():  # with what they extend, include and import
             try:
                 self.env.get_template(name)
             except jinja2.TemplateError:
                 pass
 
-    @functools.cached_property
-    def narrowing(self):
-        """What each template reads of a project (narrow.Narrowing), analysed once per theme."""
-        from .narrow import Narrowing
+    @classmethod
+    def kept(cls, site_root: Path, name: str, key: str, theme: "Theme | None") -> "Theme":
+        """`theme` when it is this site's with files hashing to `key`, else the theme anew."""
+        return theme if theme is not None and theme.key == key and theme.dirs == cls.folders(site_root, name) \
+            else cls(site_root, name, key)
 
-        return Narrowing(self.env)
+    @staticmethod
+    def folders(site_root: Path, name: str) -> list[Path]:
+        """The theme's folders, the first winning: the site's own, the packaged one, the default."""
+        out: list[Path] = []
+        for base in (site_root / "themes" / name, PACKAGE_THEMES / name, PACKAGE_THEMES / "default"):
+            if base.is_dir() and base not in out:
+                out.append(base)
+        return out
 
     @functools.cached_property
     def digest(self) -> str:
-        """The hash of every file of the theme (names and bytes), read once per theme."""
-        from .fingerprint import theme_digest
-
-        return theme_digest(self.files_digest())
+        """The hash of every file of the theme (names and bytes)."""
+        h = hashlib.sha256()
+        for f in self.files():
+            h.update(str(f).encode() + b"\0" + f.read_bytes() + b"\0")
+        return h.hexdigest()
 
     def static_files(self) -> dict[str, Path]:
         """Static files by path below static/, the site's theme winning over the default."""
@@ -75,18 +77,9 @@ class Theme:
                         out[f.relative_to(static).as_posix()] = f
         return out
 
-    def files_digest(self) -> list[Path]:
-        """Every file of the theme (for cache invalidation)."""
+    def files(self) -> list[Path]:
+        """Every file of the theme."""
         return sorted(f for d in self.dirs for f in d.rglob("*") if f.is_file())
-
-
-def _bytecode_cache(folder: Path) -> jinja2.BytecodeCache | None:
-    """Jinja2's own on-disk cache of compiled templates (None when the folder cannot be made)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError:
-        return None
-    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 _PLAIN = frozenset({types.FunctionType, types.MethodType, types.BuiltinFunctionType, Macro})

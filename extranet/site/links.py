@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from ..content.markup import PLACEHOLDER
 from ..content.model import Attachment, Body, Post
-from ..zones import INTERNAL, SITE_SCOPE, View, scope_of
+from ..zones import SITE_SCOPE, View, scope_of
 from .urls import Urls, relative
 
 log = logging.getLogger("extranet")
@@ -46,9 +46,9 @@ class LinkResolver:
         if item is None and not self.quiet and not self._from_email(source):
             target = self.view.item(link.target)
             if target is None:
-                if self.view.zone == INTERNAL:
+                if self.view.complete:
                     log.warning("%s: broken link '%s'", source, link.written)
-            elif self.view.zone != INTERNAL:
+            elif not self.view.complete:
                 what = "internal content" if scope_of(target.key) in (scope_of(source), SITE_SCOPE) else \
                     "another project's content"  # type: ignore[attr-defined]
                 log.warning("%s: link to %s '%s' removed from the mixed site", source, what, link.written)

@@ -14,7 +14,7 @@ from ..config import Settings
 from ..content.loader import slugify
 from ..content.model import Attachment, Page, Post, Project
 from ..protect.sitekey import url_secret
-from ..zones import ZONES
+from ..scopes import ZONES
 
 HOME = "index.html"
 STATIC = "static"

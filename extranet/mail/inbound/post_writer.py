@@ -86,8 +86,8 @@ class PostWriter:
 
     def __init__(self, root: Path, now=dt.datetime.now,
                  load: Callable[[Settings, People, str], Project | None] = load_project) -> None:
-        """`load`: how a project is loaded (a long-running gateway takes the one its last
-        build loaded from the same files: mail.batch.SiteBuilds.load_project)."""
+        """`load`: how a project is loaded (a long-running gateway takes its sources from the
+        records its last build kept: mail.batch.SiteBuilds.load_project)."""
         self.root = root
         self.now = now
         self.load = load

@@ -30,7 +30,7 @@ from ...render.i18n import format_date
 from ...render.theme import Theme
 from ...site.links import LinkResolver
 from ...site.urls import Urls
-from ...zones import ZONES, Rules, View, visible_segments
+from ...zones import Rules, View, visible_segments
 from ..reply_keys import reply_address
 from ..texts import NOTIFICATION, texts
 from .composer import Composer, File, Sender
@@ -86,7 +86,7 @@ class PostMail:
     @cached_property
     def views(self) -> dict[str, View]:
         """Both zones' Views (what each zone may link to and attach)."""
-        return {zone: self.rules.view(zone) for zone in ZONES}
+        return self.rules.views()
 
     # -- identities -----------------------------------------------------------------------
     def _hash(self, text: str) -> str:
