@@ -81,8 +81,3 @@ def message_id_of(raw: bytes) -> str | None:
         return None
     value = re.sub(rb"\s+", b"", match.group(1)).decode("ascii", "replace").strip("<>")
     return value or None
-
-
-def content_digest(raw: bytes) -> str:
-    """The digest of a raw message's content (``InboundMessage.content``)."""
-    return InboundMessage(raw).content
