@@ -18,7 +18,6 @@ from pathlib import Path
 
 from . import config
 from .audit import fail_closed
-from .cache import Cache, open_cache
 from .content.loader import load_site
 from .content.model import Site
 from .content.records import RecordStore
@@ -34,6 +33,7 @@ from .render.pool import render_zones
 from .render.theme import Theme
 from .scopes import INTERNAL, ZONES
 from .site.urls import urls_for
+from .state import TEXTS, VERDICTS, BuildState, memos, open_state
 from .zones import Rules, View
 
 __all__ = ["BuildError", "BuildResult", "BuildState", "build"]
@@ -59,15 +59,6 @@ class BuildResult:
         return f"built {zones}{warn} in {self.seconds:.2f} s"
 
 
-@dataclass
-class BuildState:
-    """What a long-running process (the gateway, the preview) keeps from one build to the next:
-    the build's cache as loaded, and the theme while its files hash the same."""
-
-    cache: Cache | None = None
-    theme: Theme | None = None
-
-
 def build(root: Path, *, strict: bool = False, out: Path | None = None, now: dt.datetime | None = None,
           encrypt: bool | None = None, write: bool = True, progress: Callable[[str], None] | None = None,
           preview_banner: Callable[[config.Settings], str] | None = None, livereload: bool = False,
@@ -86,7 +77,7 @@ def build(root: Path, *, strict: bool = False, out: Path | None = None, now: dt.
         settings, people = config.load_partial(root, problems)
         if settings is None or people is None:
             problems.raise_if_any()
-        store = _cache(settings, cache, state)
+        store = open_state(settings, cache, state)
         now, out = now or dt.datetime.now().replace(microsecond=0), out or root / "public"
         encrypt = settings.encrypt if encrypt is None else encrypt
         banner = preview_banner(settings) if preview_banner else ""
@@ -101,7 +92,8 @@ def build(root: Path, *, strict: bool = False, out: Path | None = None, now: dt.
             say("loading content")
             site = load_site(settings, people, problems, files=inputs.content_files(),
                              records=RecordStore(store, settings.remote_images), jobs=jobs or os.cpu_count() or 1)
-            views = Rules(site, now).views()
+            texts, verdicts = memos(store, state)
+            views = Rules(site, now, texts).views()
             for key, reason in sorted((views[INTERNAL].held or {}).items()):
                 log.warning("%s: held for moderation, not shared: it %s", key, reason)
             say("rendering")
@@ -123,7 +115,7 @@ def build(root: Path, *, strict: bool = False, out: Path | None = None, now: dt.
             say("writing and auditing")
             secrets = Secrets.load(settings.state_dir) if encrypt else None
             publish(out, trees, trash=settings.state_dir / "trash", staging=settings.state_dir / "staging",
-                    check=lambda staged: fail_closed(site, now, staged, urls, secrets))
+                    check=lambda staged: fail_closed(site, now, staged, urls, secrets, texts, verdicts))
             if secrets is not None:
                 secrets.save()  # (the user-name values the audit derived: a PBKDF2 each, once)
             if not livereload and not same_files(settings.state_dir / "server", server):
@@ -131,18 +123,11 @@ def build(root: Path, *, strict: bool = False, out: Path | None = None, now: dt.
             if memo is not None:
                 memo.record(rendered, trees, content_keys(settings) if encrypt else {})
             inputs.record(site, now, trees, {z: o.pages for z, o in rendered.items()}, counter.messages)
+            store.replace(TEXTS, texts.used())
+            store.replace(VERDICTS, verdicts.used)
         store.save()
         if state is not None:
             state.theme = theme
     finally:
         log.removeHandler(counter)
     return BuildResult(site, views, rendered, counter.messages, time.perf_counter() - started)
-
-
-def _cache(settings: config.Settings, enabled: bool, state: BuildState | None) -> Cache:
-    """The build's cache: the one a long-running caller keeps, else read from disk."""
-    if state is None or not enabled:
-        return open_cache(settings.state_dir, enabled)
-    if state.cache is None or state.cache.folder != settings.state_dir / "cache":
-        state.cache = open_cache(settings.state_dir, True)
-    return state.cache

@@ -8,6 +8,7 @@ written in Markdown, rendered to HTML, re-wrapped by a mail client or quoted wit
 
 from __future__ import annotations
 
+import hashlib
 import html as htmlmod
 import re
 import unicodedata
@@ -111,3 +112,51 @@ def _anchors(strings: Iterable[str]) -> dict[str, str]:
     windows = {s: _windows(s) for s in strings if s}
     rarity = Counter(chain.from_iterable(set(w) for w in windows.values())).__getitem__
     return {s: min(w, key=rarity) for s, w in windows.items()}
+
+
+class Memo:
+    """The normal forms, passages and Matchers of texts, kept by content: each a pure function
+    of its text (by the text's SHA-256) or of its strings (a Matcher, by the hash of them all).
+    `texts`: the entries a previous build kept (a cache namespace); `used()` the ones this
+    build asked for. Matchers are kept in memory only (a long-running process's next build
+    mostly asks for the same ones)."""
+
+    def __init__(self, texts: dict | None = None) -> None:
+        self.known: dict = texts if texts is not None else {}
+        self._used: dict = {}
+        self._matchers: dict[str, Matcher] = {}
+        self._matchers_used: dict[str, Matcher] = {}
+
+    def _kept(self, kind: str, text: str, compute):
+        key = kind + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        value = self._used.get(key)
+        if value is None:
+            value = self.known.get(key)
+            if value is None:
+                value = compute(text)
+            self._used[key] = value
+        return value
+
+    def normalise(self, text: str) -> str:
+        """normalise(text)."""
+        return self._kept("n", text, normalise)
+
+    def passages(self, text: str) -> tuple[str, ...]:
+        """passages(text)."""
+        return self._kept("p", text, lambda t: tuple(passages(t)))
+
+    def matcher(self, secrets: Mapping[str, str]) -> Matcher:
+        """Matcher(secrets), the one made for the very same strings when there is one."""
+        key = hashlib.sha256("\0".join(f"{s}\1{w}" for s, w in sorted(secrets.items())).encode()).hexdigest()
+        found = self._matchers_used.get(key) or self._matchers.get(key) or Matcher(secrets)
+        self._matchers_used[key] = found
+        return found
+
+    def next_build(self) -> None:
+        """A new build: keep only what the last one used."""
+        self.known, self._used = self._used or self.known, {}
+        self._matchers, self._matchers_used = self._matchers_used or self._matchers, {}
+
+    def used(self) -> dict:
+        """The text entries this build asked for (what the cache keeps)."""
+        return self._used

@@ -27,7 +27,7 @@ from .config import MailAuth, Org, Person, Settings
 from .content.markup import PLACEHOLDER, MarkupError, split_internal
 from .content.model import Attachment, Body, Page, Post, Project, Site
 from .scopes import INTERNAL, MIXED, SITE_SCOPE, ZONES, person_scope  # noqa: F401 (re-exported)
-from .textmatch import Matcher, name, normalise, passages
+from .textmatch import Matcher, Memo, name, normalise
 
 _PLACEHOLDER_RE = re.compile(re.escape(PLACEHOLDER) + r"(\d+)")
 
@@ -142,7 +142,9 @@ def email_folder(post: Post) -> str:
 class Rules:
     """Visibility rules for one build at one moment `now` (expiry and future posts depend on it)."""
 
-    def __init__(self, site: Site, now: dt.datetime) -> None:
+    def __init__(self, site: Site, now: dt.datetime, texts: Memo | None = None) -> None:
+        """`texts`: normal forms and passages of texts kept by content (textmatch.Memo)."""
+        self.texts = texts or Memo()
         self.site = site
         self.settings = site.settings
         self.people = site.people
@@ -308,8 +310,8 @@ class Rules:
         if project is None or not self.project_visible(MIXED, project):
             return None
         rendered = "\n".join([post.title, *(html for html, _ in visible_segments(MIXED, post.body))])
-        found = (self._internal_passages.find(normalise(post.title + "\n" + post.body.text))
-                 | self._internal_passages.find(normalise(rendered)))
+        found = (self._internal_passages.find(self.texts.normalise(post.title + "\n" + post.body.text))
+                 | self._internal_passages.find(self.texts.normalise(rendered)))
         if found:
             text = max(found, key=len)
             return f"contains {self._internal_passages.secrets[text]}: '{text.strip()[:80]}'"
@@ -333,9 +335,9 @@ class Rules:
                 parts = [(b.text, True)]
             for markdown, internal in parts:
                 if shared and not internal:
-                    shown.append(normalise(markdown))
+                    shown.append(self.texts.normalise(markdown))
                 else:
-                    secret.update((p, "internal text") for p in passages(markdown))
+                    secret.update((p, "internal text") for p in self.texts.passages(markdown))
 
         for page in self.site.pages:
             shared = self.page_visible(MIXED, page)
@@ -367,7 +369,7 @@ class Rules:
                     shown.append(normalise(a.name))
                 else:
                     secret.update((p, "the name of an internal file") for p in name(a.name.rsplit("/", 1)[-1]))
-        matcher = Matcher(secret)
+        matcher = self.texts.matcher(secret)
         return matcher.without(s for text in shown for s in matcher.find(text))
 
     # -- views --------------------------------------------------------------------------------

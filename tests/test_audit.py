@@ -7,6 +7,7 @@ must say so: `extranet audit` on disk, and the build itself before it swaps anyt
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -135,3 +136,23 @@ def _open(root: Path, zone: str, scope: str, data: bytes) -> bytes:
     from extranet.protect.crypto import open_blob
 
     return open_blob(key(root, zone, scope), shell_blob(data))
+
+
+def test_a_kept_file_tampered_with_behind_the_builds_back_is_found_by_the_next_build(site: Path) -> None:
+    """The page memo keeps a file by its size, mtime and inode; the audit re-checks any file
+    whose bytes are not the ones it found sound: a change that keeps all three is still caught."""
+    assert cli(site, "build").returncode == 0  # (the memo and the audit's verdicts recorded)
+    site_, urls = paths(site)
+    path = site / "public/mixed" / urls["mixed"].post(site_.by_key["projects/alpha/posts/2026-01-05-kickoff.md"])
+    st = path.stat()
+    plain = _open(site, "mixed", "alpha", path.read_bytes())
+    leaked = plain.replace(b"We met on Monday", b"Pricing secret: the supplier quote is 41,200 euros for the deck")
+    forged = shell_page(path.name, seal(key(site, "mixed", "alpha"), leaked), zone="mixed", title="t",
+                        language="en", static_prefix="static/")
+    with open(path, "r+b") as f:  # the same inode, the same size, the same modification time
+        f.write(forged[: st.st_size].ljust(st.st_size, b" "))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    write(site / "content/projects/beta/posts/2026-01-09-news.md",
+          "---\ntitle: News\nauthor: sara\nvisibility: mixed\n---\nNews of beta.\n")  # something to build
+    result = cli(site, "build")
+    assert result.returncode != 0 and b"audit failed" in result.stderr, result.stderr.decode()

@@ -19,16 +19,18 @@ from ..errors import BuildError
 from ..protect.homes import home_path, name_secret
 from ..protect.secrets import Secrets
 from ..site.urls import Urls
-from .check import check_internal, check_mixed
+from ..textmatch import Memo
+from .check import Verdicts, check_internal, check_mixed
 from .expect import expect_internal, expect_mixed
 
-__all__ = ["audit_output", "audit_site", "fail_closed"]
+__all__ = ["Verdicts", "audit_output", "audit_site", "fail_closed"]
 
 
 def audit_output(site: Site, now: dt.datetime, folders: Mapping[str, Path], urls: Mapping[str, Urls],
-                 secrets: Secrets | None) -> list[str]:
+                 secrets: Secrets | None, texts: Memo | None = None, verdicts: Verdicts | None = None) -> list[str]:
     """Problems of the output `folders` (zone -> folder) of `site` at `now` (empty: proven).
-    `secrets`: the site's keys, None when the output is not encrypted."""
+    `secrets`: the site's keys, None when the output is not encrypted; `texts` and `verdicts`:
+    what earlier audits derived from the very same texts and found in the very same files."""
     emails = {p.id: p.email for p in site.people.people.values()}
     if secrets is not None:
         zs = secrets.zone("mixed")
@@ -38,16 +40,17 @@ def audit_output(site: Site, now: dt.datetime, folders: Mapping[str, Path], urls
         homes = {pid: [urls["mixed"].person_home(pid)] for pid in site.people.people}
     problems = []
     if "mixed" in folders:
-        problems += check_mixed(folders["mixed"], expect_mixed(site, now, urls["mixed"], homes), secrets, emails)
+        problems += check_mixed(folders["mixed"], expect_mixed(site, now, urls["mixed"], homes, texts), secrets,
+                                emails, verdicts=verdicts)
     if "internal" in folders and secrets is not None:
         problems += check_internal(folders["internal"], expect_internal(site, now), secrets, emails)
     return problems
 
 
 def fail_closed(site: Site, now: dt.datetime, folders: Mapping[str, Path], urls: Mapping[str, Urls],
-                secrets: Secrets | None) -> None:
+                secrets: Secrets | None, texts: Memo | None = None, verdicts: Verdicts | None = None) -> None:
     """The audit as the build runs it on its staged output: BuildError on any problem."""
-    failures = audit_output(site, now, folders, urls, secrets)
+    failures = audit_output(site, now, folders, urls, secrets, texts, verdicts)
     if failures:
         raise BuildError(f"audit failed, nothing written ({len(failures)} problem(s)): " + "; ".join(failures[:5]))
 

@@ -48,23 +48,28 @@ _CHECK: tuple | None = None  # (folder, expectation, keys), set in the parent ju
 
 
 def check_mixed(folder: Path, exp: Expectation, secrets: Secrets | None, emails: Mapping[str, str],
-                jobs: int | None = None) -> list[str]:
-    """Problems of the mixed zone's folder (`secrets`: None for an unencrypted output); the
-    files are opened and searched in `jobs` processes (default: all cores) when there are many."""
+                jobs: int | None = None, verdicts: Verdicts | None = None) -> list[str]:
+    """Problems of the mixed zone's folder (`secrets`: None for an unencrypted output). The
+    files are opened and searched in `jobs` processes (default: all cores) when there are many;
+    `verdicts`: the files found sound by an earlier audit, by their bytes' hash (see Verdicts)."""
     global _CHECK
     keys = {s: ContentKey.from_secret(k) for s, k in secrets.zone("mixed").keys.items()} if secrets else None
     paths = sorted(_paths(folder))
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    _CHECK = (folder, exp, keys)
+    _CHECK = (folder, exp, keys, verdicts if verdicts is not None else Verdicts())
     try:
         if jobs >= 2 and len(paths) >= POOL_THRESHOLD and _can_fork():
             chunks = [paths[i::jobs] for i in range(jobs)]
             with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                found = [p for part in pool.map(_check_files, chunks) for p in part]
+                parts = pool.map(_check_files, chunks)
         else:
-            found = _check_files(paths)
+            parts = [_check_files(paths)]
     finally:
         _CHECK = None
+    found = [p for part, _ in parts for p in part]
+    if verdicts is not None:
+        for _, sound in parts:
+            verdicts.note(sound)
     problems = sorted(found)
     if secrets is not None:
         problems += _keyring("mixed", (folder / KEYRING_FILE).read_bytes() if (folder / KEYRING_FILE).is_file()
@@ -84,15 +89,40 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
-def _check_files(paths: list[str]) -> list[str]:
-    """The problems of these files of the folder being checked (see check_mixed)."""
+class Verdicts:
+    """Files an audit found sound: path -> (SHA-256 of the bytes served, what the file may be,
+    the hash of the passages and files it was checked against). A file whose entry is the one
+    it would be checked with now holds nothing new to find: the same bytes, the same checks."""
+
+    def __init__(self, known: dict | None = None) -> None:
+        self.known = known if known is not None else {}
+        self.used: dict[str, tuple] = {}
+
+    def note(self, sound: dict[str, tuple]) -> None:
+        """Remember files found sound by this audit."""
+        self.used.update(sound)
+
+
+def _check_files(paths: list[str]) -> tuple[list[str], dict[str, tuple]]:
+    """The problems of these files of the folder being checked, and the files found sound
+    (see check_mixed)."""
     assert _CHECK is not None
-    folder, exp, keys = _CHECK
+    folder, exp, keys, verdicts = _CHECK
     problems: list[str] = []
+    sound: dict[str, tuple] = {}
     for path in paths:
         with open(folder / path, "rb") as f:
-            problems += _check_file(path, f.read(), exp, keys)
-    return problems
+            data = f.read()
+        verdict = (hashlib.sha256(data).hexdigest(), repr(exp.files.get(path)), exp.key)
+        if verdicts.known.get(path) == verdict:
+            sound[path] = verdict
+            continue
+        found = _check_file(path, data, exp, keys)
+        if found:
+            problems += found
+        else:
+            sound[path] = verdict
+    return problems, sound
 
 
 def _check_file(path: str, data: bytes, exp: Expectation, keys: dict[str, ContentKey] | None) -> list[str]:

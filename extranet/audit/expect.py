@@ -16,10 +16,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from ..cache import digest
 from ..content.model import Post, Site
 from ..scopes import PERSON_SCOPE as PERSON, SITE_SCOPE as SITE
 from ..site.urls import HOME, Urls
-from ..textmatch import Matcher, name, normalise, passages
+from ..textmatch import Matcher, Memo, name
 
 _CONTAINER = re.compile(r"^[ \t]*(?:>[ \t]*)*:{3,}(.*)$")
 _LINKS = (
@@ -47,6 +48,7 @@ class Expectation:
     grants: dict[str, set[str]] = field(default_factory=dict)  # person id -> scopes they must open
     canaries: Matcher = field(default_factory=lambda: Matcher({}))  # normalised passage -> what it is
     internal_files: set[str] = field(default_factory=set)  # SHA-256 of attachments never to be found
+    key: str = ""  # the hash of what a file is checked against besides its own entry (passages, files)
 
 
 def split_containers(text: str) -> tuple[str, str]:
@@ -77,14 +79,15 @@ def linked_keys(text: str, source: str) -> set[str]:
 class _Texts:
     """Candidate passages (secret) and the texts that may legitimately hold them."""
 
-    def __init__(self) -> None:
+    def __init__(self, memo: Memo) -> None:
+        self.memo = memo
         self.secret: dict[str, str] = {}
         self.originals: dict[str, str] = {}
         self.legit: list[str] = []  # shared, staff-written texts (and the names every page shows)
         self.shared_mail: list[str] = []  # shared texts that came by email
 
     def internal(self, text: str, what: str = "internal text") -> None:
-        self.secret.update((p, what) for p in passages(text))
+        self.secret.update((p, what) for p in self.memo.passages(text))
 
     def title(self, text: str) -> None:
         self.secret.update((p, "an internal title") for p in name(text))
@@ -98,21 +101,22 @@ class _Texts:
     def canaries(self) -> Matcher:
         """A Matcher of the secret passages no legitimate text holds, and of the passages of
         email originals no shared text holds."""
-        matcher = Matcher({**self.originals, **self.secret})
-        found = {s for text in self.legit for s in matcher.find(normalise(text))}
-        found |= {s for text in self.shared_mail for s in matcher.find(normalise(text)) if s not in self.secret}
+        matcher = self.memo.matcher({**self.originals, **self.secret})
+        found = {s for text in self.legit for s in matcher.find(self.memo.normalise(text))}
+        found |= {s for text in self.shared_mail for s in matcher.find(self.memo.normalise(text)) if s not in self.secret}
         return matcher.without(found)
 
 
-def expect_mixed(site: Site, now: dt.datetime, urls: Urls, homes: Mapping[str, Iterable[str]]) -> Expectation:
+def expect_mixed(site: Site, now: dt.datetime, urls: Urls, homes: Mapping[str, Iterable[str]],
+                 memo: Memo | None = None) -> Expectation:
     """The mixed zone as the sources allow it at `now` (`homes`: person id -> the paths of
-    their home page, for the people who can log in)."""
+    their home page, for the people who can log in; `memo`: passages of texts kept by content)."""
     settings, people = site.settings, site.people
     today = now.date()
     active = {pid: p for pid, p in people.people.items() if p.expires is None or today <= p.expires}
     staff = {pid for pid, p in active.items() if p.org == settings.org}
     exp = Expectation(grants={pid: {SITE} for pid in staff})
-    texts = _Texts()
+    texts = _Texts(memo or Memo())
     texts.legit += [settings.title, *(p.name for p in people.people.values()),
                     *(o.name for o in people.orgs.values())]
     exp.files[HOME] = Allowed(SITE)
@@ -171,8 +175,8 @@ def expect_mixed(site: Site, now: dt.datetime, urls: Urls, homes: Mapping[str, I
                 texts.title(post.title)
                 texts.internal(post.body.text)
             if post.original:
-                own = set(passages(post.body.text))
-                texts.originals.update((p, "a passage of an email original") for p in passages(post.original)
+                own = set(texts.memo.passages(post.body.text))
+                texts.originals.update((p, "a passage of an email original") for p in texts.memo.passages(post.original)
                                        if p not in own)
         for a in project.files:
             if a.key in links or a.key.startswith(tuple(email_folders)):
@@ -186,6 +190,7 @@ def expect_mixed(site: Site, now: dt.datetime, urls: Urls, homes: Mapping[str, I
         for path in homes.get(x, ()):
             exp.files[path] = Allowed(PERSON + x)
     exp.canaries = texts.canaries()
+    exp.key = digest(*sorted(exp.canaries.secrets), "\0files", *sorted(exp.internal_files))
     return exp
 
 
