@@ -1,4 +1,4 @@
-"""Time ``extranet.mail.extract.extract`` on 1 MB messages of several shapes.
+"""Time ``extranet.mail.inbound.extract.extract`` on 1 MB messages of several shapes.
 
 Usage: ``python benchmarks/bench_extract.py [--runs N]``. Prints, for each shape, the size
 of the message and the median and worst time of N runs. The target is < 200 ms per
@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from extranet.mail.extract import extract  # noqa: E402
+from extranet.mail.inbound.extract import extract  # noqa: E402
 
 MB = 1_000_000
 PARA = ("Bonjour Jean,\n\nVoici le compte rendu de la réunion de lancement du 12 mars. Les points abordés sont le "

@@ -72,31 +72,29 @@ def main() -> None:
 
     setup_logging(False)  # messages shown as `extranet gateway` shows them
     from extranet.mail.daemon import Transports, run_gateway
-    from extranet.mail.reply_address import reply_address, token_secret
-    from extranet.mail.site_gateway import SiteGateway
+    from extranet.mail.reply_keys import reply_address, site_token_keys
+    from extranet.mail.site_mail import SiteMail
 
     root, person, key = prepare(args.posts)
     started = time.perf_counter()
     build(root)
     print(f"site ready: first build {time.perf_counter() - started:.2f} s")
     settings, people = config.load(root)
-    address = reply_address(settings, token_secret(settings), person, key, "reply")
-    site_gateway = SiteGateway(root)
+    address = reply_address(settings, site_token_keys(settings), person, key, "reply")
+    site_mail = SiteMail(root)
     done = threading.Event()
-    original_after = site_gateway.after
 
-    def after(outcomes=None):
-        original_after(outcomes)
+    def after(outcomes):
+        site_mail.batch(outcomes)
         done.set()
 
-    site_gateway.gateway.on_batch = after
     started = time.perf_counter()
-    site_gateway.warm_up()  # as `extranet gateway` does when it starts
+    site_mail.batch.start()  # as `extranet gateway` does when it starts
     print(f"gateway warmed up in {time.perf_counter() - started:.2f} s")
     port = free_port()
     stop = threading.Event()
-    thread = threading.Thread(target=run_gateway, args=(site_gateway.gateway, Transports(("127.0.0.1", port)), stop),
-                              kwargs={"interval": 0.5}, daemon=True)
+    thread = threading.Thread(target=run_gateway, args=(site_mail.gateway, Transports(("127.0.0.1", port)), stop),
+                              kwargs={"interval": 0.5, "after": after}, daemon=True)
     thread.start()
     time.sleep(1.0)
     times = []

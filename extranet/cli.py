@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -104,19 +105,29 @@ def init(directory: Path) -> None:
 @click.pass_obj
 @locked
 def build(root: Path, strict: bool, out: Path | None, no_encrypt: bool, no_cache: bool, jobs: int | None) -> None:
-    """Build both zones into public/internal and public/mixed."""
+    """Build both zones into public/internal and public/mixed (then notify, with [build] notify)."""
+    _build(root, strict=strict, out=out, encrypt=False if no_encrypt else None, cache=not no_cache, jobs=jobs,
+           progress=lambda m: click.echo(f"… {m}", err=True))
+
+
+def _build(root: Path, *, out: Path | None = None, encrypt: bool | None = None,
+           progress: Callable[[str], None] | None = None, **options) -> None:
+    """Build, show the summary, then notify when [build] notify is on and the output is the
+    site's own: after the build, once its output is written, so that every link in a message works."""
+    import datetime as dt
+
+    from . import config
     from .build import build as run_build
 
-    from .config import load as load_config
-
-    say = lambda m: click.echo(f"… {m}", err=True)  # noqa: E731
-    result = run_build(root, strict=strict, out=out, encrypt=False if no_encrypt else None,
-                       cache=not no_cache, jobs=jobs, progress=say)
+    now = dt.datetime.now().replace(microsecond=0)
+    result = run_build(root, out=out, now=now, encrypt=encrypt, progress=progress, **options)
     click.echo(result.summary())
-    if load_config(root)[0].notify_on_build and out is None:  # [build] notify: mail the new posts now
-        from .mail.notify import notify_site
+    if config.load(root)[0].notify_on_build and out is None:
+        from .mail.outbound.notifications import notify_site
 
-        report = notify_site(root, site=result.site, progress=say)
+        if progress:
+            progress("notifying")
+        report = notify_site(root, site=result.site, now=now, encrypt=encrypt, progress=progress)
         for line in report.problems():
             click.echo(f"warning: {line}", err=True)
         click.echo(report.summary())
@@ -251,7 +262,7 @@ def doctor(root: Path, probe: bool, probe_wait: int) -> None:
 @click.pass_obj
 def notify(root: Path, send_all: bool, digest: bool) -> None:
     """Mail the posts not yet sent (and resume an interrupted run)."""
-    from .mail.notify import notify_site
+    from .mail.outbound.notifications import notify_site
 
     report = notify_site(root, send_all=send_all, digest=digest,
                          progress=lambda m: click.echo(f"… {m}", err=True))
@@ -364,24 +375,23 @@ def audit(root: Path, out: Path | None) -> None:
 def ingest(root: Path, extract_only: bool, recipient: str | None, sender: str | None) -> None:
     """Take one message on standard input (for an MTA pipe). Exit 75 asks the MTA to retry."""
     if extract_only:
-        from .mail.extract import extract
+        from .mail.inbound.extract import extract
 
         result = extract(sys.stdin.buffer.read())
         click.echo(result.text)
         if not result.confident:
             click.echo(f"(not confident: {'; '.join(result.reasons)}; this post would wait for moderation)", err=True)
         return
-    from .mail.site_gateway import SiteGateway
-    from .mail.stdin_in import EX_TEMPFAIL, ingest as ingest_stdin
+    from .mail.inbound.stdin import EX_TEMPFAIL, ingest as ingest_stdin
+    from .mail.site_mail import SiteMail
 
     try:
-        site_gateway = SiteGateway(root)
+        site_mail = SiteMail(root)
     except ExtranetError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EX_TEMPFAIL)
-    code = ingest_stdin(sys.stdin.buffer, site_gateway.gateway, recipient=recipient, sender=sender)
-    site_gateway.after()
-    sys.exit(code)
+    sys.exit(ingest_stdin(sys.stdin.buffer, site_mail.gateway, recipient=recipient, sender=sender,
+                          after=site_mail.batch))
 
 
 @main.command()
@@ -393,26 +403,25 @@ def gateway(root: Path, smtp: bool, imap: bool) -> None:
     import signal
     import threading
 
-    from .mail.daemon import Transports, run_gateway
-    from .mail.imap_config import imap_settings as config_imap
-    from .mail.site_gateway import SiteGateway
-    from .mail.smtp_in import parse_listen
+    from .mail.daemon import Transports
+    from .mail.inbound.imap import imap_settings as config_imap
+    from .mail.inbound.smtp import parse_listen
+    from .mail.site_mail import SiteMail
 
-    site_gateway = SiteGateway(root)
-    mail = site_gateway.settings.mail
+    site_mail = SiteMail(root)
+    mail = site_mail.settings.mail
     imap_settings = config_imap(mail) if imap and mail.imap is not None else None
     listen = parse_listen(mail.smtp_listen) if smtp and mail.smtp_listen else None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    site_gateway.publishing.start(stop, site_gateway.rebuild_now)  # deploys and git pulls, in threads
+    site_mail.publishing.start(stop, site_mail.batch.rebuild)  # deploys and git pulls, in threads
     if listen:
         click.echo(f"SMTP listening on {listen[0]}:{listen[1]}")
     if imap_settings:
         click.echo(f"IMAP watching {imap_settings.user}@{imap_settings.host}/{imap_settings.folder}")
     # the transports accept mail at once; the first build and the backlog follow in the processor
-    run_gateway(site_gateway.gateway, Transports(smtp=listen, imap=imap_settings), stop,
-                prepare=site_gateway.warm_up)
+    site_mail.run(Transports(smtp=listen, imap=imap_settings), stop)
     click.echo("stopped")
 
 
@@ -443,12 +452,11 @@ def moderate_list(root: Path) -> None:
 @click.pass_obj
 @locked
 def moderate_approve(root: Path, ref: str) -> None:
-    """Publish REF (<project>/<post id>), rebuild, and notify."""
-    from .build import build as run_build
+    """Publish REF (<project>/<post id>), rebuild, and notify (with [build] notify)."""
     from .moderation import approve
 
     click.echo(approve(root, ref))
-    click.echo(run_build(root).summary())
+    _build(root)
 
 
 @moderate.command("reject")
@@ -457,12 +465,11 @@ def moderate_approve(root: Path, ref: str) -> None:
 @locked
 def moderate_reject(root: Path, ref: str) -> None:
     """Take REF off the site (kept in .extranet/rejected/), and rebuild."""
-    from .build import build as run_build
     from .moderation import reject
 
     kept = reject(root, ref)
     click.echo(f"rejected {ref} (kept in {kept})")
-    click.echo(run_build(root).summary())
+    _build(root)
 
 
 def run() -> None:

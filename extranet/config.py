@@ -158,7 +158,7 @@ class Imap:
 
 @dataclass(frozen=True)
 class MailAuth:
-    """What becomes of mail whose sender is not authenticated (see mail/authentication.py)."""
+    """What becomes of mail whose sender is not authenticated (see mail/inbound/authentication.py)."""
 
     staff: str = "moderate"  # moderate | refuse
     external: str = "accept"  # accept | moderate | refuse

@@ -28,10 +28,9 @@ from .deploy.publisher import status_path
 from .deploy.run import jobs_for, open_target
 from .errors import ExtranetError, SiteError
 from .gitsync import GitError, Repo
-from .mail.imap_config import imap_settings
-from .mail.imap_in import ImapSource
-from .mail.relay import SmtpTransport, TemporaryFailure, send_now, transport_for
-from .mail.spool import Spool
+from .mail.inbound.imap import ImapSource, imap_settings
+from .mail.outbound.relay import SmtpTransport, TemporaryFailure, send_now, transport_for
+from .mail.inbound.spool import Spool
 from .mailhints import dns_hints
 from .protect.crypto import ProtectError
 from .protect.secrets import Secrets

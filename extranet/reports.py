@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import config
 from .content.model import Site
-from .mail.relay import send_now
+from .mail.outbound.relay import send_now
 from .zones import Rules
 
 log = logging.getLogger("extranet")

@@ -202,22 +202,93 @@ class Rules:
         """A project's page body is shared only when marked mixed (title and summary always are)."""
         return zone == INTERNAL or project.visibility == MIXED
 
+    # -- people and their mail ----------------------------------------------------------------
+    def zone_of(self, person: Person) -> str:
+        """The zone a person reads: staff the internal zone, everybody else the mixed zone."""
+        return INTERNAL if self.is_staff(person) else MIXED
+
+    def writes_notes(self, person: Person) -> bool:
+        """Whether a person may post internal notes (the note+ addresses): staff only."""
+        return self.is_staff(person)
+
+    @staticmethod
+    def marked_internal(post: Post) -> bool:
+        """Whether a post's author kept it internal (not marked for the mixed zone)."""
+        return post.visibility != MIXED
+
+    def reads(self, person: Person, post: Post, zone: str) -> bool:
+        """Whether `person` reads `post` in the version of `zone`: the zone they read, the post
+        shown there, in a project they may open there."""
+        project = self._projects.get(post.project)
+        return (project is not None and zone == self.zone_of(person) and self.post_visible(zone, post)
+                and person.id in {p.id for p in self.readers(zone, project)})
+
+    def announced_zones(self, post: Post) -> list[str]:
+        """The zones in which `post` is out now, so that it may be announced there: none while it
+        is a draft, dated in the future or waiting for moderation; the mixed zone once shared."""
+        if post.pending or not self.post_visible(INTERNAL, post):
+            return []
+        return [INTERNAL] + ([MIXED] if self.post_visible(MIXED, post) else [])
+
+    def audience(self, post: Post) -> list[tuple[Person, str]]:
+        """Who is told about `post` now, each with the zone whose version they get: staff the
+        internal one, the project's active external people the mixed one once it is shared."""
+        project = self._projects.get(post.project)
+        if project is None:
+            return []
+        return [(p, zone) for zone in self.announced_zones(post)
+                for p in self.readers(zone, project) if self.zone_of(p) == zone]
+
+    def confirmation_zone(self, person: Person, post: Post) -> str | None:
+        """The zone whose page of `post` its author is sent to: none while it waits for
+        moderation; the mixed zone for an external person once it is shared there, else the
+        internal zone."""
+        if post.pending:
+            return None
+        return MIXED if self.zone_of(person) == MIXED and self.post_visible(MIXED, post) else INTERNAL
+
+    def may_reply(self, person: Person, project: Project, parent: Post, kind: str) -> bool:
+        """Whether `person` may post by email a reply of `kind` to `parent` in `project`: a note
+        only as staff; an external person only in a project they take part in; and only to a
+        post they can read in their zone."""
+        if kind == "note" and not self.writes_notes(person):
+            return False
+        if not self.is_staff(person) and person not in self.external_members(project):
+            return False
+        zone = self.zone_of(person)
+        return self.project_visible(zone, project) and self.post_visible(zone, parent)
+
+    @staticmethod
+    def reply_visibility(parent: Post, kind: str) -> str:
+        """The visibility of a post that arrived by email: a note is internal, a reply has its
+        parent's."""
+        return INTERNAL if kind == "note" else parent.visibility
+
+    @staticmethod
+    def posted_as_staff(staff: bool, kind: str) -> bool:
+        """Whether mail is posted as staff: sent to a staff member's reply address (`staff`),
+        or to any note address."""
+        return staff or kind == "note"
+
     @staticmethod
     def unauthenticated_mail(auth: MailAuth, *, as_staff: bool) -> str:
         """What becomes of an email post whose sender is not authenticated: 'accept', 'moderate'
-        or 'refuse', as [mail.auth] says for mail posted as staff (a staff reply address, any
-        note address) or for mail of an external person."""
+        or 'refuse', as [mail.auth] says for mail posted as staff (see posted_as_staff) or for
+        mail of an external person."""
         return auth.staff if as_staff else auth.external
 
-    @staticmethod
-    def email_post_held(project: Project, *, staff: bool, doubts: Sequence[str] = ()) -> tuple[str, ...]:
-        """Why an email post waits for a staff approval (empty: published at once): the
-        project's moderation setting, then every doubt about the message (its sender not
+    def email_post_held(self, project: Project, person: Person, doubts: Sequence[str] = ()) -> tuple[str, ...]:
+        """Why an email post by `person` waits for a staff approval (empty: published at once):
+        the project's moderation setting, then every doubt about the message (its sender not
         authenticated, its reply text uncertain)."""
         held = []
-        if project.moderation == "all" or (project.moderation == "external" and not staff):
+        if project.moderation == "all" or (project.moderation == "external" and not self.is_staff(person)):
             held.append(f"the project holds {'all' if project.moderation == 'all' else 'external'} email posts for moderation")
         return (*held, *doubts)
+
+    @cached_property
+    def _projects(self) -> dict[str, Project]:
+        return {p.id: p for p in self.site.projects}
 
     def readers(self, zone: str, project: Project) -> list[Person]:
         """Who may read a project in a zone: staff, and in the mixed zone its external members."""

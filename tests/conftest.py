@@ -17,10 +17,13 @@ import pytest
 
 from dkim_support import LocalDns
 from dovecot import Dovecot, start_dovecot, stop_dovecot
-from extranet.mail.directory import Person, StaticDirectory
-from extranet.mail.notices import Notifier
-from extranet.mail.pipeline import Envelope, Gateway, GatewayPolicy, Posted
-from extranet.mail.spool import Spool
+from extranet.mail.inbound.directory import Person, StaticDirectory
+from extranet.mail.inbound.gateway import Gateway, GatewayPolicy
+from extranet.mail.inbound.message import InboundMessage
+from extranet.mail.inbound.outcomes import Envelope, Posted
+from extranet.mail.inbound.spool import Spool
+from extranet.mail.outbound.composer import Composer, Sender
+from extranet.mail.outbound.refusals import RefusalNotices
 from extranet.mail.tokens import make_address, make_token
 
 REPLY_DOMAIN = "projets.durand.example"
@@ -84,7 +87,7 @@ class PostWriter:
         """The post file of a message: named after its key, so a retry finds it."""
         return self.posts / (hashlib.sha256(envelope.idempotency_key.encode()).hexdigest()[:20] + ".md")
 
-    def process(self, raw: bytes, envelope: Envelope) -> Posted:
+    def process(self, message: InboundMessage, envelope: Envelope) -> Posted:
         """Write the post unless it exists already."""
         self.calls += 1
         self.envelopes.append(envelope)
@@ -93,7 +96,7 @@ class PostWriter:
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(
                 f"---\nauthor: {envelope.person_id}\nin_reply_to: {envelope.post_ref}\n"
-                f"message_id: {envelope.message_id}\n---\n".encode() + raw
+                f"message_id: {envelope.message_id}\n---\n".encode() + message.raw
             )
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
@@ -120,11 +123,9 @@ def make_env(root: Path, gateway_policy: GatewayPolicy = POLICY) -> GatewayEnv:
     spool = Spool(root / "spool")
     writer = PostWriter(root / "posts")
     sent: list[EmailMessage] = []
-    notifier = Notifier(
-        spool.root / "notices.json", sent.append,
-        from_addr=SITE_FROM, site="Atelier Durand", language="fr", loop_id=LOOP_ID,
-    )
-    gateway = Gateway(spool, writer, gateway_policy, DIRECTORY, notifier)
+    notices = RefusalNotices(spool.root / "notices.json", sent.append,
+                             Composer(Sender("Atelier Durand", SITE_FROM, LOOP_ID, "fr")))
+    gateway = Gateway(spool, writer, gateway_policy, DIRECTORY, notices)
     return GatewayEnv(spool, gateway, writer, sent)
 
 

@@ -223,7 +223,7 @@ def load(root: Path, now: dt.datetime = NOW):
 
 def notify(root: Path, now: dt.datetime = NOW, **kwargs):
     """Run notify_new_posts at `now` (retries without waiting)."""
-    from extranet.mail.notify import notify_new_posts
+    from extranet.mail.outbound.notifications import notify_new_posts
 
     site, rules, urls = load(root, now)
     kwargs.setdefault("delays", (0.01, 0.01))

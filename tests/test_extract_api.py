@@ -8,7 +8,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
 
-from extranet.mail.extract import ExtractedAttachment, Extraction, extract, extract_reply
+from extranet.mail.inbound.extract import ExtractedAttachment, Extraction, extract, extract_reply
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "replies"
@@ -143,7 +143,7 @@ def test_doubtful_extractions_are_not_confident() -> None:
 
 def test_module_entry_point_prints_the_text() -> None:
     raw = (FIXTURES / "outlook_fr_message_d_origine.eml").read_bytes()
-    out = subprocess.run([sys.executable, "-m", "extranet.mail.extract"], input=raw, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "extranet.mail.inbound.extract"], input=raw, capture_output=True,
                          check=True, cwd=ROOT).stdout.decode("utf-8")
     assert out == "Bonjour,\n\nMerci, je transmets au service achats.\n\nBien à vous,\nJean\n"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from extranet.mail.extract import extract
+from extranet.mail.inbound.extract import extract
 
 FIXTURES = Path(__file__).parent / "fixtures" / "replies"
 CASES = sorted(FIXTURES.glob("*.eml"))

@@ -1,11 +1,11 @@
-"""Rules of the text trimmer (``extranet.mail.extract.trim_reply``), one convention per test."""
+"""Rules of the text trimmer (``extranet.mail.inbound.extract.trim_reply``), one convention per test."""
 
 from __future__ import annotations
 
 import pytest
 
-from extranet.mail.extract import trim_reply
-from extranet.mail.signatures import is_device_footer
+from extranet.mail.inbound.extract import trim_reply
+from extranet.mail.inbound.signatures import is_device_footer
 
 ORIGINAL = "> Bonjour Jean,\n> voici le devis.\n"
 

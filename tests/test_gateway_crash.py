@@ -28,16 +28,17 @@ MESSAGES = 200
 def worker(workdir: Path, port: int) -> None:
     """The gateway under test: SMTP listener plus spool processor, one process."""
     from conftest import PEOPLE, REPLY_DOMAIN, SITE_FROM, PostWriter, make_env
-    from extranet.mail.confirm import Confirmations, confirmation
-    from extranet.mail.relay import OutboxTransport
-    from extranet.mail.smtp_in import SmtpListener, SpoolingHandler
+    from extranet.mail.inbound.smtp import SmtpListener, SpoolingHandler
+    from extranet.mail.outbound.composer import Composer, Sender
+    from extranet.mail.outbound.confirmations import Confirmations
+    from extranet.mail.outbound.relay import OutboxTransport
 
     class SlowWriter(PostWriter):
-        def process(self, raw, envelope):  # widen the window between "post written" and "recorded"
+        def process(self, message, envelope):  # widen the window between "post written" and "recorded"
             if self.path_for(envelope).exists():  # the crash window the handler contract covers
                 with open(workdir / "found-existing.log", "a") as log:
                     log.write(f"{envelope.message_id} resumed={envelope.resumed}\n")
-            outcome = super().process(raw, envelope)
+            outcome = super().process(message, envelope)
             time.sleep(random.random() * 0.004)
             return outcome
 
@@ -46,20 +47,20 @@ def worker(workdir: Path, port: int) -> None:
     confirmations = Confirmations(env.spool, workdir / "state", lambda: OutboxTransport(workdir / "outbox"))
     confirmations.start()
 
-    def compose(record):
-        person = PEOPLE[record["person"]]
-        return confirmation(post_ref=record["ref"], person=person.person_id, to=person.email, title="Re: Kickoff",
-                            link=f"https://projets.durand.example/{record['ref']}", language="en", site="Durand",
-                            from_addr=SITE_FROM, domain=REPLY_DOMAIN)
+    composer = Composer(Sender("Durand", SITE_FROM, REPLY_DOMAIN, "en"))
 
-    env.gateway.on_batch = lambda outcomes: confirmations.send(compose)
+    def confirm(record):
+        person = PEOPLE[record["person"]]
+        return composer.confirmation(post_ref=record["ref"], person=person.person_id, to=person.email,
+                                     title="Re: Kickoff", link=f"https://projets.durand.example/{record['ref']}")
+
     listener = SmtpListener(
         SpoolingHandler(env.spool, env.gateway.check_recipient, lambda entry_id: env.gateway.wake.set()),
         "127.0.0.1", port,
     )
     listener.start()
     print("ready", flush=True)
-    env.gateway.run(threading.Event(), interval=0.2)
+    env.gateway.run(threading.Event(), interval=0.2, after=lambda outcomes: confirmations.send(confirm))
 
 
 def start_worker(workdir: Path, port: int) -> subprocess.Popen[str]:

@@ -12,7 +12,7 @@ from imapclient import IMAPClient
 from conftest import GatewayEnv, reply_address, reply_message
 from dovecot import Dovecot, free_port
 from extranet.mail.daemon import Transports, run_gateway
-from extranet.mail.imap_in import ImapSettings
+from extranet.mail.inbound.imap import ImapSettings
 
 
 def test_smtp_and_imap_replies_become_posts(gateway_env: GatewayEnv, dovecot: Dovecot) -> None:

@@ -13,9 +13,9 @@ from imapclient import IMAPClient
 
 from conftest import GatewayEnv, reply_message
 from dovecot import Dovecot, start_dovecot, stop_dovecot
-from extranet.mail.imap_in import Checkpoint, ImapSettings, ImapSource, load_checkpoint, save_checkpoint
-from extranet.mail.pipeline import Duplicate, Posted, Refused
-from extranet.mail.spool import Spool
+from extranet.mail.inbound.imap import Checkpoint, ImapSettings, ImapSource, load_checkpoint, save_checkpoint
+from extranet.mail.inbound.outcomes import Duplicate, Posted, Refused
+from extranet.mail.inbound.spool import Spool
 
 
 def settings(server: Dovecot, **overrides: Any) -> ImapSettings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from extranet.mail.keys import load_token_keys, rotate_token_keys
+from extranet.mail.reply_keys import load_token_keys, rotate_token_keys
 from extranet.mail.tokens import key_ids_by_age, make_token, newest_key, verify_token
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import LOOP_ID, SITE_FROM, GatewayEnv, make_env, reply_address, reply_message
-from extranet.mail.pipeline import Dropped, Duplicate, Posted, Refused, TemporaryFailure
-from extranet.mail.screening import parse_headers
+from extranet.mail.inbound.message import InboundMessage
+from extranet.mail.inbound.outcomes import Dropped, Duplicate, Posted, Refused, TemporaryFailure
 from extranet.mail.tokens import make_address, make_token
 
 
@@ -67,7 +67,7 @@ def test_refusals_explain_once_in_the_site_language(gateway_env: GatewayEnv, raw
     assert gateway_env.posts() == [] and gateway_env.spool.entries("rejected")
     [notice] = gateway_env.sent
     assert notice["Auto-Submitted"] == "auto-replied"
-    assert notice["X-Extranet-Loop"] == LOOP_ID and notice["From"] == SITE_FROM
+    assert notice["X-Extranet-Loop"] == LOOP_ID and notice["From"] == f"Atelier Durand <{SITE_FROM}>"
     assert notice["Subject"].startswith("Non publié")
     assert "n'a pas pu être publié" in notice.get_content()
     assert notice["To"] == "jean.dupont@acme.example"
@@ -102,7 +102,7 @@ def test_automated_mail_is_dropped_silently(gateway_env: GatewayEnv, headers: di
 
 def test_at_most_one_notice_per_sender_and_reason_per_day(gateway_env: GatewayEnv) -> None:
     now = [1_000_000.0]
-    gateway_env.gateway.notifier.clock = lambda: now[0]
+    gateway_env.gateway.notices.clock = lambda: now[0]
     def forged(n: int) -> bytes:
         return reply_message(to="reply+aaaaaaaaaaaaaaaaaaaaaaaa@projets.durand.example", message_id=f"<m{n}@acme.example>")
     assert gateway_env.gateway.handle(forged(0)) == Refused("bad_token", True, noticed=True)
@@ -142,8 +142,8 @@ def test_crash_after_post_before_finish_does_not_post_twice(gateway_env: Gateway
     entry_id = gateway_env.spool.accept(reply_message(message_id="<crash@acme.example>"), {"transport": "test"})
     with gateway_env.spool.lock():
         entry = gateway_env.spool.claim(entry_id)
-        checked = gateway_env.gateway._check(entry.raw, entry.meta, parse_headers(entry.raw))
-        gateway_env.writer.process(entry.raw, gateway_env.gateway._envelope(entry, checked, False))  # ... and the process dies here
+        checked = gateway_env.gateway._check(entry.message, entry.meta)
+        gateway_env.writer.process(entry.message, gateway_env.gateway._envelope(entry, checked, False))  # ... and the process dies here
     assert gateway_env.spool.entries("cur") == [entry_id] and len(gateway_env.posts()) == 1
     restarted = make_env(gateway_env.spool.root.parent)
     [outcome] = restarted.gateway.process_pending()
@@ -211,9 +211,11 @@ def test_only_posted_or_dropped_messages_count_as_processed(gateway_env: Gateway
     assert gateway_env.gateway.handle(refused).reason == "unknown_recipient"  # refused: never recorded
 
 
-def test_the_content_digest_ignores_what_transports_change_and_sees_what_the_sender_wrote() -> None:
-    from extranet.mail.spool import content_digest
+def content_digest(raw: bytes) -> str:
+    return InboundMessage(raw).content
 
+
+def test_the_content_digest_ignores_what_transports_change_and_sees_what_the_sender_wrote() -> None:
     raw = (b"From: J\xc3\xa9r\xc3\xb4me <j@acme.example>\r\nSubject: R\xc3\xa9union\r\nMessage-ID: <d@acme.example>\r\n"
            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nD\xc3\xa9j\xc3\xa0 vu\r\n")
     relayed = (b"Received: from mx2\r\nDelivered-To: x@y.example\r\nFrom: =?utf-8?q?J=C3=A9r=C3=B4me?= <j@acme.example>\r\n"

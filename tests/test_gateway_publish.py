@@ -27,9 +27,9 @@ import pytest
 from deploy_support import set_deploy, visible_tree
 from dovecot import free_port
 from extranet.deploy.publisher import Publisher, status_path
-from extranet.mail.daemon import Transports, run_gateway
+from extranet.mail.daemon import Transports
 from extranet.mail.demo_reply import reply_to
-from extranet.mail.site_gateway import SiteGateway
+from extranet.mail.site_mail import SiteMail
 from helpers import write
 from test_gateway_site import NEW_POST, cli, notification
 
@@ -95,15 +95,15 @@ class Running:
     """A gateway (SMTP listener, processor, deploy and git threads) running in this process."""
 
     def __init__(self, site: Path, publisher: Publisher | None = None) -> None:
-        self.gateway = SiteGateway(site)
+        self.site_mail = SiteMail(site)
         if publisher is not None:
-            self.gateway.publishing.publisher = publisher
+            self.site_mail.publishing.publisher = publisher
         self.port = free_port()
         self.stop = threading.Event()
-        self.gateway.publishing.start(self.stop, self.gateway.rebuild_now)
-        self.gateway.warm_up()
-        self.thread = threading.Thread(target=run_gateway, args=(self.gateway.gateway, Transports(("127.0.0.1", self.port)),
-                                                                 self.stop), kwargs={"interval": 0.3})
+        self.site_mail.publishing.start(self.stop, self.site_mail.batch.rebuild)
+        self.site_mail.batch.start()
+        self.thread = threading.Thread(target=self.site_mail.run, args=(Transports(("127.0.0.1", self.port)), self.stop),
+                                       kwargs={"interval": 0.3})
         self.thread.start()
 
     def send(self, raw: bytes) -> tuple[int, bytes]:
@@ -208,12 +208,12 @@ def test_a_conflicting_pull_keeps_the_post_and_tells_staff_once(shared, running)
 
 def test_a_post_left_uncommitted_by_a_crash_is_committed_at_the_next_start(shared) -> None:
     site, _ = shared
-    first = SiteGateway(site, rebuild=False)
+    first = SiteMail(site, rebuild=False)
     first.gateway.handle(reply_to(notification(site, "carl@acme.example"), "Written, then the crash."))
     [post] = email_posts(site)  # written; the process died before its commit (after() never ran)
     rel = str(post.relative_to(site))
     assert git(site, "status", "--porcelain", "--", rel).startswith("??")
-    SiteGateway(site).warm_up()
+    SiteMail(site).batch.start()
     assert git(site, "status", "--porcelain", "--", rel) == ""
     assert "2026-01-09-delivery.md" in git(site, "status", "--porcelain"), "a staff post is not the gateway's to commit"
     assert git(site, "log", "-1", "--format=%an %s").startswith("Carl Client Email post:")
@@ -267,8 +267,8 @@ def test_a_site_copy_the_repository_ignores_is_left_alone(tmp_path: Path, caplog
     (clone / ".gitignore").write_text("/small/\n")
     site = copy_site("small", clone)
     announce(site)
-    gateway = SiteGateway(site, rebuild=False)
-    gateway.gateway.handle(reply_to(notification(site, "carl@acme.example"), "A demo reply."))
-    gateway.after()
+    site_mail = SiteMail(site, rebuild=False)
+    outcome = site_mail.gateway.handle(reply_to(notification(site, "carl@acme.example"), "A demo reply."))
+    site_mail.batch([outcome])
     assert email_posts(site), "posted"
     assert git(clone, "rev-list", "--all") == "" and "commit" not in caplog.text

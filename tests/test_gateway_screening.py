@@ -9,7 +9,7 @@ from email.parser import BytesParser
 import pytest
 
 from conftest import LOOP_ID, REPLY_DOMAIN, SITE_FROM, reply_address, reply_message
-from extranet.mail.screening import classify, reply_address as find_reply_address, sender_address
+from extranet.mail.inbound.screening import classify, reply_address as find_reply_address, sender_address
 
 
 def parse(raw: bytes) -> EmailMessage:

@@ -6,7 +6,6 @@ IMAP (a real Dovecot), with the refusals, moderation and hostile content a real 
 
 from __future__ import annotations
 
-import gc
 import smtplib
 import subprocess
 import sys
@@ -21,10 +20,10 @@ import pytest
 from imapclient import IMAPClient
 
 from dovecot import Dovecot, free_port
-from extranet.mail.daemon import Transports, run_gateway
+from extranet.mail.daemon import Transports
 from extranet.mail.demo_reply import reply_to
-from extranet.mail.imap_in import ImapSettings
-from extranet.mail.site_gateway import SiteGateway
+from extranet.mail.inbound.imap import ImapSettings
+from extranet.mail.site_mail import SiteMail
 from gateway_site_support import NEW_POST, can_connect, cli, notification, posts, site, spoof, wait_until  # noqa: F401
 from helpers import read_tree, write
 
@@ -156,12 +155,12 @@ def test_hostile_content_never_reaches_a_page_and_names_never_choose_a_path(site
 
 
 def test_replies_over_smtp_and_imap_become_posts(site: Path, dovecot: Dovecot) -> None:
-    gateway = SiteGateway(site)
+    site_mail = SiteMail(site)
     port = free_port()
     imap = ImapSettings(host=dovecot.host, port=dovecot.port, user=dovecot.user, password=dovecot.password,
                         security="none", idle_tick=0.2)
     stop = threading.Event()
-    thread = threading.Thread(target=run_gateway, args=(gateway.gateway, Transports(("127.0.0.1", port), imap), stop),
+    thread = threading.Thread(target=site_mail.run, args=(Transports(("127.0.0.1", port), imap), stop),
                               kwargs={"interval": 0.5})
     thread.start()
     try:
@@ -189,12 +188,13 @@ def test_a_running_gateway_publishes_reply_after_reply_as_a_cold_build_would(sit
     after reply, its site is the one a cold build of the same sources gives."""
     from extranet.build import build
 
-    gateway = SiteGateway(site)
-    gateway.warm_up()  # as `extranet gateway` does when it starts
-    assert gateway._state.cache is not None and gateway._state.theme is not None
+    site_mail = SiteMail(site)
+    site_mail.batch.start()  # as `extranet gateway` does when it starts
+    state = site_mail.builds.state
+    assert state.cache is not None and state.theme is not None
     port = free_port()
     stop = threading.Event()
-    thread = threading.Thread(target=run_gateway, args=(gateway.gateway, Transports(("127.0.0.1", port)), stop),
+    thread = threading.Thread(target=site_mail.run, args=(Transports(("127.0.0.1", port)), stop),
                               kwargs={"interval": 0.5})
     thread.start()
     try:
@@ -233,14 +233,14 @@ def test_gateway_log_gives_each_warning_once_not_on_every_rebuild(site: Path) ->
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)  # as the command line sets it
     try:
-        gateway = SiteGateway(site)
-        gateway.warm_up()
+        site_mail = SiteMail(site)
+        site_mail.batch.start()
         warned = [m for m in shown if "handbook" in m]
         assert warned  # a link to internal content, removed from the mixed site
         shown.clear()
         write(site / "content/projects/alpha/posts/2026-01-11-more.md",
               "---\ntitle: More\nvisibility: mixed\n---\nAnd [the handbook again](../../../pages/handbook.md).\n")
-        result = gateway._rebuild("a rebuild")
+        result = site_mail.builds.build("a rebuild")
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
@@ -271,7 +271,7 @@ def test_authentication_results_from_the_trusted_server_decide_moderation(site: 
 
 
 def test_the_smtp_listener_accepts_mail_while_a_backlog_is_processed(site: Path) -> None:
-    from extranet.mail.spool import Spool
+    from extranet.mail.inbound.spool import Spool
 
     port = free_port()
     toml = site / "extranet.toml"
@@ -316,7 +316,7 @@ def test_reply_addresses_stay_within_64_characters_and_still_work(site: Path) ->
 
 def test_a_crash_between_posting_and_confirming_confirms_once_on_restart(site: Path) -> None:
     raw = reply_to(notification(site, "carl@acme.example"), "Tuesday suits us.")
-    first = SiteGateway(site)
+    first = SiteMail(site)
     assert first.gateway.handle(raw, {"transport": "stdin"}).__class__.__name__ == "Posted"
     del first  # ... and the process dies before it rebuilds and confirms
 
@@ -324,11 +324,31 @@ def test_a_crash_between_posting_and_confirming_confirms_once_on_restart(site: P
         return [f.read_bytes() for f in (site / ".extranet/outbox").glob("*.eml") if b"Subject: Posted:" in f.read_bytes()]
 
     assert confirmations() == []
-    restarted = SiteGateway(site)
-    restarted.warm_up()  # as `extranet gateway` starts: build, then what was left to confirm
+    restarted = SiteMail(site)
+    restarted.batch.start()  # as `extranet gateway` starts: build, then what was left to confirm
     [confirmation] = confirmations()
     assert b"carl@acme.example" in confirmation and posts(site)[0].stem.encode() in confirmation
-    restarted.warm_up()
-    restarted.after()
-    SiteGateway(site).warm_up()
+    restarted.batch.start()
+    restarted.batch()
+    SiteMail(site).batch.start()
     assert len(confirmations()) == 1  # exactly once
+
+
+def test_the_gateway_parses_each_message_once(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks, the duplicate test, the content digest and the post writer all read one parse."""
+    import email.feedparser
+
+    site_mail = SiteMail(site, rebuild=False)
+    raw = reply_to(notification(site, "carl@acme.example"), "Parsed once.")
+    parses: list[type] = []
+    init = email.feedparser.FeedParser.__init__
+
+    def counted(self, *args, **kwargs) -> None:
+        parses.append(type(self))
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(email.feedparser.FeedParser, "__init__", counted)
+    outcome = site_mail.gateway.handle(raw, {"transport": "stdin"})
+    monkeypatch.undo()
+    assert outcome.__class__.__name__ == "Posted" and "Parsed once." in posts(site)[0].read_text()
+    assert len(parses) == 1, parses

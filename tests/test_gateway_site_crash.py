@@ -26,11 +26,12 @@ MESSAGES = 200
 
 def worker(site: Path, transport: str, settings: dict) -> None:
     """The gateway under test, as `extranet gateway` runs it (without the rebuild, for speed)."""
-    from extranet.mail.imap_in import ImapSettings, ImapSource
-    from extranet.mail.site_gateway import SiteGateway
-    from extranet.mail.smtp_in import SmtpListener, SpoolingHandler
+    from extranet.mail.inbound.imap import ImapSettings, ImapSource
+    from extranet.mail.inbound.smtp import SmtpListener, SpoolingHandler
+    from extranet.mail.site_mail import SiteMail
 
-    gw = SiteGateway(site, rebuild=False).gateway
+    site_mail = SiteMail(site, rebuild=False)
+    gw = site_mail.gateway
     if transport == "smtp":
         listener = SmtpListener(SpoolingHandler(gw.spool, gw.check_recipient, lambda _: gw.wake.set(), gw.screen),
                                 "127.0.0.1", settings["port"])
@@ -40,7 +41,7 @@ def worker(site: Path, transport: str, settings: dict) -> None:
                             gw.spool, gw.spool.root / "imap-checkpoint.json", lambda _: gw.wake.set())
         threading.Thread(target=source.run, args=(threading.Event(),), daemon=True).start()
     print("ready", flush=True)
-    gw.run(threading.Event(), interval=0.2)
+    gw.run(threading.Event(), interval=0.2, after=site_mail.batch)
 
 
 def start_worker(site: Path, transport: str, settings: dict) -> subprocess.Popen[str]:
@@ -78,12 +79,12 @@ def send_all(port: int, address: str, rng: random.Random, delivered: list[int]) 
 
 def prepare(tmp_path: Path) -> tuple[Path, str]:
     from extranet import config
-    from extranet.mail.reply_address import reply_address, token_secret
+    from extranet.mail.reply_keys import reply_address, site_token_keys
     from helpers import copy_site
 
     site = copy_site("small", tmp_path)
     settings, _ = config.load(site)
-    return site, reply_address(settings, token_secret(settings), "carl", "projects/alpha/posts/2026-01-05-kickoff.md",
+    return site, reply_address(settings, site_token_keys(settings), "carl", "projects/alpha/posts/2026-01-05-kickoff.md",
                                "reply")
 
 
@@ -109,7 +110,7 @@ def storm(site: Path, transport: str, settings: dict, rng: random.Random, busy, 
 
 def check(site: Path, seed: int) -> tuple[int, int]:
     """Every reply exactly one post, and one confirmation per post; (posts, confirmations)."""
-    from extranet.mail.spool import Spool
+    from extranet.mail.inbound.spool import Spool
 
     spool = Spool(site / ".extranet/spool")
     assert spool.entries("rejected") == [], f"seed {seed}: replies refused"
@@ -132,7 +133,7 @@ def confirmations(site: Path) -> int:
 
 def test_sigkill_storm_on_a_real_site_posts_every_reply_exactly_once(tmp_path: Path) -> None:
     from dovecot import free_port
-    from extranet.mail.spool import Spool
+    from extranet.mail.inbound.spool import Spool
 
     site, address = prepare(tmp_path)
     seed = random.randrange(1 << 30)
@@ -156,7 +157,7 @@ def test_sigkill_storm_on_a_real_site_posts_every_reply_exactly_once(tmp_path: P
 def test_sigkill_while_processing_an_imap_mailbox_posts_every_reply_exactly_once(tmp_path: Path, dovecot) -> None:
     from imapclient import IMAPClient
 
-    from extranet.mail.spool import Spool
+    from extranet.mail.inbound.spool import Spool
 
     site, address = prepare(tmp_path)
     seed = random.randrange(1 << 30)

@@ -15,8 +15,8 @@ import pytest
 from conftest import POLICY, REPLY_DOMAIN, GatewayEnv, make_env, reply_address, reply_message
 from dkim_support import sign
 from extranet.config import MailAuth
-from extranet.mail.pipeline import Posted
-from extranet.mail.smtp_in import SmtpListener, SpoolingHandler, parse_listen
+from extranet.mail.inbound.outcomes import Posted
+from extranet.mail.inbound.smtp import SmtpListener, SpoolingHandler, parse_listen
 
 
 @contextlib.contextmanager

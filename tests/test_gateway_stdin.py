@@ -7,7 +7,7 @@ import io
 import pytest
 
 from conftest import GatewayEnv, reply_address, reply_message
-from extranet.mail.stdin_in import EX_DATAERR, EX_NOPERM, EX_NOUSER, EX_OK, EX_TEMPFAIL, ingest
+from extranet.mail.inbound.stdin import EX_DATAERR, EX_NOPERM, EX_NOUSER, EX_OK, EX_TEMPFAIL, ingest
 
 
 def test_reply_is_posted_and_exit_0(gateway_env: GatewayEnv) -> None:
@@ -27,7 +27,7 @@ def test_refused_with_our_notice_is_0_without_notice_is_a_bounce(gateway_env: Ga
     # a stranger gets no notice from us (no backscatter): the MTA bounces
     assert ingest(io.BytesIO(reply_message(sender="mallory@evil.example")), gateway_env.gateway) == EX_NOPERM
     assert len(gateway_env.sent) == 1
-    gateway_env.gateway.notifier = None  # no way to explain: let the MTA bounce
+    gateway_env.gateway.notices = None  # no way to explain: let the MTA bounce
     assert ingest(io.BytesIO(reply_message(sender="mallory@evil.example")), gateway_env.gateway) == EX_NOPERM
     assert ingest(io.BytesIO(reply_message(to="nobody@projets.durand.example")), gateway_env.gateway) == EX_NOUSER
 

@@ -17,12 +17,12 @@ from conftest import POLICY, GatewayEnv, make_env, reply_address, reply_message
 from dkim_support import LocalDns, sign
 from dovecot import free_port
 from extranet.config import MailAuth
-from extranet.mail.authentication import aligned, authenticate, trusted_results
-from extranet.mail.daemon import Transports, run_gateway
+from extranet.mail.inbound.authentication import aligned, authenticate, trusted_results
+from extranet.mail.daemon import Transports
 from extranet.mail.demo_reply import reply_to
-from extranet.mail.pipeline import Posted, Refused
-from extranet.mail.site_gateway import SiteGateway
-from extranet.mail.stdin_in import EX_NOPERM, EX_OK, ingest
+from extranet.mail.inbound.outcomes import Posted, Refused
+from extranet.mail.site_mail import SiteMail
+from extranet.mail.inbound.stdin import EX_NOPERM, EX_OK, ingest
 from gateway_site_support import can_connect, cli, notification, posts, site, spoof, wait_until  # noqa: F401
 
 
@@ -135,10 +135,10 @@ def test_a_message_failing_for_five_days_gets_one_final_answer(gateway_env: Gate
 
 
 def _run_site_gateway(site: Path, dns: LocalDns):
-    gateway = SiteGateway(site, dns=dns)
+    site_mail = SiteMail(site, dns=dns)
     port = free_port()
     stop = threading.Event()
-    thread = threading.Thread(target=run_gateway, args=(gateway.gateway, Transports(("127.0.0.1", port)), stop),
+    thread = threading.Thread(target=site_mail.run, args=(Transports(("127.0.0.1", port)), stop),
                               kwargs={"interval": 0.3})
     thread.start()
     wait_until(lambda: can_connect(port))

@@ -19,9 +19,9 @@ from imapclient.exceptions import LoginError
 
 from conftest import reply_message
 from extranet.mail.demo_reply import reply_to
-from extranet.mail.imap_in import ImapSettings, ImapSource
-from extranet.mail.oauth import TokenError, fresh_token, login
-from extranet.mail.spool import Spool
+from extranet.mail.inbound.imap import ImapSettings, ImapSource
+from extranet.mail.inbound.imap_login import TokenError, fresh_token, login
+from extranet.mail.inbound.spool import Spool
 from helpers import copy_site
 from oauth_support import OAuthDovecot, oauth_dovecot  # noqa: F401  (fixture)
 from test_gateway_publish import announce

@@ -8,7 +8,7 @@ from notify_support import (Collector, add_new_posts, html, make_site, notify, p
                                  write)
 
 from extranet.config import load
-from extranet.mail.reply_address import read_token as verify_token, token_secret
+from extranet.mail.reply_keys import read_token as verify_token, site_token_keys
 
 
 def deliver_new(tmp_path, **site_kwargs) -> tuple:
@@ -48,7 +48,7 @@ def test_headers_and_threading(tmp_path):
 def test_reply_tokens_bind_person_and_post(tmp_path):
     root, handler = deliver_new(tmp_path)
     settings, _ = load(root)
-    secret = token_secret(settings)
+    secret = site_token_keys(settings)
     [quote] = handler.to("carl@acme.example")
     m = re.fullmatch(r"reply\+([a-z2-7]+)@projects\.small\.example", quote["Reply-To"])
     assert m, quote["Reply-To"]
@@ -109,7 +109,7 @@ def test_french_site_and_theme_override(tmp_path):
 def test_links_point_to_built_pages(tmp_path):
     """The link of a message is a page the build wrote in the recipient's zone."""
     from extranet.build import build
-    from extranet.mail.notify import notify_new_posts
+    from extranet.mail.outbound.notifications import notify_new_posts
     from extranet.site.urls import Urls
     from extranet.zones import Rules
 

@@ -17,8 +17,8 @@ from notify_support import NOW, everything
 from extranet.config import Mail, Org, People, Person, Settings
 from extranet.content.markup import Renderer
 from extranet.content.model import Attachment, Post, Project, Site
-from extranet.mail.message import Composer, MailTemplates
-from extranet.mail.notify import plan
+from extranet.mail.outbound.post_mail import MailTemplates, PostMail
+from extranet.mail.outbound.notifications import plan
 from extranet.site.urls import Urls
 from extranet.zones import MIXED, ZONES, Rules
 
@@ -103,7 +103,7 @@ def make_site(root: Path, people_spec, projects_spec) -> Site:
 def test_no_internal_content_is_ever_mailed_to_an_external_person(root, people_spec, projects_spec):
     site = make_site(root, people_spec, projects_spec)
     rules = Rules(site, NOW)
-    composer = Composer(site, rules, {z: Urls(None) for z in ZONES}, {0: b"k" * 32}, NOW, MailTemplates(root, "default"))
+    composer = PostMail(site, rules, {z: Urls(None) for z in ZONES}, {0: b"k" * 32}, NOW, MailTemplates(root, "default"))
     _, deliveries = plan(rules, set())
     messages = []
     for d in deliveries:

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from extranet.mail.imap_in import ImapSettings, ImapSource
-from extranet.mail.pipeline import Gateway
-from extranet.mail.smtp_in import SmtpListener, SpoolingHandler
+from .inbound.gateway import Gateway
+from .inbound.imap import ImapSettings, ImapSource
+from .inbound.outcomes import Outcome
+from .inbound.smtp import SmtpListener, SpoolingHandler
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,11 @@ class Transports:
 
 
 def run_gateway(gateway: Gateway, transports: Transports, stop: threading.Event, interval: float = 5.0,
-                prepare: Callable[[], None] | None = None) -> None:
+                prepare: Callable[[], None] | None = None,
+                after: Callable[[list[Outcome]], None] | None = None) -> None:
     """Run the configured transports and process the spool until ``stop`` is set; ``prepare``
-    (a first build, say) runs once the transports accept mail, before the first pass."""
+    (a first build, say) runs once the transports accept mail, before the first pass, and
+    ``after`` is given the outcomes of each batch (see Gateway.run)."""
     if transports.smtp is None and transports.imap is None:
         raise ValueError("no inbound transport configured: set [mail.smtp] and/or [mail.imap]")
     wake = lambda entry_id: gateway.wake.set()  # noqa: E731
@@ -58,7 +61,7 @@ def run_gateway(gateway: Gateway, transports: Transports, stop: threading.Event,
         stop_waker.start()
         if prepare is not None:
             prepare()
-        gateway.run(stop, interval=interval)
+        gateway.run(stop, interval=interval, after=after)
     finally:
         stop.set()
         if listener is not None:

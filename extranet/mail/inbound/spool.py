@@ -10,7 +10,7 @@ Layout under the spool root (e.g. ``.extranet/spool/``)::
     processed.jsonl   one line per finished entry: id, Message-ID, content digest, outcome
     lock        flock: one processor at a time across processes
 
-A message's identity is its Message-ID together with a digest of its content (``content_digest``):
+A message's identity is its Message-ID together with a digest of its content (``InboundMessage.content``):
 copies of one message are duplicates, a Message-ID reused for other content is a new message.
 Only posted and deliberately dropped messages count as processed: a refused message never
 makes a later one a duplicate.
@@ -25,22 +25,18 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import hashlib
 import json
 import logging
 import os
-import re
 import secrets
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from email import policy
-from email.parser import BytesParser
 from pathlib import Path
 from typing import Any, Literal
 
-from ..output import atomic_write, fsync_dir
-from .screening import parse_headers
+from ...output import fsync_dir
+from .message import InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -48,47 +44,7 @@ Folder = Literal["tmp", "new", "cur", "done", "rejected"]
 FOLDERS: tuple[Folder, ...] = ("tmp", "new", "cur", "done", "rejected")
 INDEX_NAME = "processed.jsonl"
 TMP_MAX_AGE = 36 * 3600  # Maildir convention: older tmp files are abandoned writes
-_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 PROCESSED = ("posted", "dropped")  # the outcomes that make a later copy a duplicate
-_IDENTITY_HEADERS = ("From", "Subject", "In-Reply-To")  # not Date: a resend may refresh it
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` durably (see output.atomic_write), owner-only."""
-    atomic_write(path, data, mode=0o600)
-
-
-def message_id_of(raw: bytes) -> str | None:
-    """The Message-ID of a raw message (angle brackets and folding removed), if any."""
-    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
-    match = _MESSAGE_ID.search(head)
-    if not match:
-        return None
-    value = re.sub(rb"\s+", b"", match.group(1)).decode("ascii", "replace").strip("<>")
-    return value or None
-
-
-def content_digest(raw: bytes) -> str:
-    """Hex SHA-256 of what the sender wrote: a few of their headers and every part's decoded
-    content, line endings normalised. Copies of one message agree whatever the transports
-    added or changed on the way (Received headers, CRLF or LF, a body re-encoded in transit);
-    another message with the same Message-ID does not."""
-    digest = hashlib.sha256()
-    try:
-        head = parse_headers(raw)  # RFC 2047 words and raw UTF-8 read alike
-        for name in _IDENTITY_HEADERS:
-            value = " ".join(str(head.get(name, "")).split())
-            digest.update(f"{name}:{value}\n".encode("utf-8", "surrogateescape"))
-        msg = BytesParser(policy=policy.compat32).parsebytes(raw)
-        for part in msg.walk():
-            if part.is_multipart():
-                continue
-            payload = part.get_payload(decode=True) or b""
-            lines = payload.replace(b"\r\n", b"\n").replace(b"\r", b"\n").rstrip(b"\n")
-            digest.update(f"{part.get_content_type()}:{len(lines)}\n".encode() + lines + b"\n")
-    except Exception:  # noqa: BLE001 - an unparsable message: its normalised bytes
-        digest.update(raw.replace(b"\r\n", b"\n"))
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -100,20 +56,25 @@ class SpoolEntry:
     raw: bytes
     meta: Mapping[str, Any] = field(default_factory=dict)
 
+    @functools.cached_property
+    def message(self) -> InboundMessage:
+        """The message, parsed once for the checks, the duplicate test and the handler."""
+        return InboundMessage(self.raw)
+
     @property
     def sha256(self) -> str:
         """Hex SHA-256 of the raw message (the key for messages without Message-ID)."""
-        return hashlib.sha256(self.raw).hexdigest()
+        return self.message.sha256
 
     @property
     def message_id(self) -> str | None:
         """The message's Message-ID, if it has one."""
-        return message_id_of(self.raw)
+        return self.message.message_id
 
-    @functools.cached_property
+    @property
     def content(self) -> str:
-        """The digest of the message's content (see ``content_digest``)."""
-        return content_digest(self.raw)
+        """The digest of the message's content (``InboundMessage.content``)."""
+        return self.message.content
 
 
 class Spool:

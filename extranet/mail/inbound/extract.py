@@ -1,12 +1,12 @@
 """Reply extraction: the text a sender wrote, out of a raw e-mail (a pure function).
 
-``extract(raw)`` decodes the message (``mime``), picks the plain-text body or, when it is
+``extract(message)`` decodes the message (``mime``), picks the plain-text body or, when it is
 missing or a poor rendering, the HTML body converted to Markdown (``html2md``), then cuts
 the quote headers and the quoted original (``quotes``), then signatures, device footers and
 disclaimers (``signatures``). When a cut is doubtful the result says so (``confident=False``
 and ``reasons``) so that the gateway can send the post to moderation. See docs/extraction.md.
 
-Run ``python -m extranet.mail.extract < message.eml`` to print the text that would be posted.
+Run ``python -m extranet.mail.inbound.extract < message.eml`` to print the text that would be posted.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import re
 import sys
 from dataclasses import dataclass
 
-from extranet.mail.html2md import LARGE_HTML, escape_html, html_to_markdown, html_to_text, precut
-from extranet.mail.mime import ExtractedAttachment, parse_message
-from extranet.mail.quotes import (
+from .html2md import LARGE_HTML, escape_html, html_to_markdown, html_to_text, precut
+from .message import InboundMessage
+from .mime import ExtractedAttachment, parse_message
+from .quotes import (
     QUOTE_LINE,
     SENTINEL_CUT,
     SENTINEL_SIG,
@@ -28,7 +29,7 @@ from extranet.mail.quotes import (
     looks_like_header,
     probe,
 )
-from extranet.mail.signatures import PHONE, SIG_DELIMITER, WEAK_DELIMITER, trim_signature_block
+from .signatures import PHONE, SIG_DELIMITER, WEAK_DELIMITER, trim_signature_block
 
 __all__ = ["ExtractedAttachment", "Extraction", "Trimmed", "extract", "extract_reply", "trim_reply"]
 
@@ -45,18 +46,21 @@ class Extraction:
     subject: str
 
 
-def extract(raw: bytes, *, max_parts: int = 100, max_depth: int = 10) -> Extraction:
+def extract(message: bytes | InboundMessage, *, max_parts: int = 100, max_depth: int = 10) -> Extraction:
     """Extract the reply text, the full body, the attachments and the subject of a message.
 
-    ``raw`` is an RFC 5322 message, or a bare text body with no headers. ``text`` is
-    Markdown in which no raw HTML survives (every ``<`` is escaped) and no NUL byte.
+    ``message`` is an RFC 5322 message (raw, or as the gateway parsed it), or a bare text body
+    with no headers. ``text`` is Markdown in which no raw HTML survives (every ``<`` is escaped)
+    and no NUL byte.
     """
-    body = parse_message(raw, max_parts=max_parts, max_depth=max_depth)
+    if isinstance(message, bytes):
+        message = InboundMessage(message)
+    body = parse_message(message, max_parts=max_parts, max_depth=max_depth)
     reasons: list[str] = []
     full: str | None = None
     if body.html is not None and (body.plain is None or _poor_plain(body.plain, body.html)):
         head, cut_answerable_quote = precut(body.html)
-        # bs4 + markdownify take ~0.7 s per MB: a body still large after the cut is read as text
+        # converting HTML takes time (docs/extraction.md): a body still large after the cut is read as text
         source = html_to_markdown(head) if len(head) <= LARGE_HTML else html_to_text(head)
         if head is not body.html:
             full = html_to_text(body.html)

@@ -11,60 +11,38 @@ crash at any point queues each confirmation exactly once; sending it is the queu
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import Callable, Mapping
-from email.message import EmailMessage
-from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+from ...config import Person
+from ...content.model import Post
+from ...site.urls import Urls
+from ...zones import Rules
+from ..inbound.spool import Spool
+from .composer import Composer
+from .post_mail import page_url
 from .relay import Transport, deliver
-from .screening import LOOP_HEADER
-from .sentlog import Outgoing, SentLog
-from .spool import Spool
+from .sent_log import Outgoing, SentLog
 
 log = logging.getLogger("extranet")
 CURSOR = "confirmations"
 LATER = "later"
-"""What a composer returns for a confirmation it cannot write yet (the post is not published
-yet): the cursor stops there, and the next pass starts again from it."""
+"""What a confirmation writer returns for a confirmation it cannot write yet (the post is not
+published yet): the cursor stops there, and the next pass starts again from it."""
 
-Composer = Callable[[Mapping[str, Any]], "Outgoing | None | str"]
+Confirm = Callable[[Mapping[str, Any]], "Outgoing | None | str"]
 """A posted record (its "ref" and "person") -> the confirmation, None (nobody to confirm to:
 the post or the person is gone), or LATER."""
 
-TEXTS = {
-    "fr": {"subject": "Publié : {title}", "posted": "Votre message a été publié sur {site} :",
-           "pending": "Votre message a bien été reçu ; il sera publié sur {site} après validation par l'équipe."},
-    "en": {"subject": "Posted: {title}", "posted": "Your message is now on {site}:",
-           "pending": "Your message was received; it will appear on {site} once the team approves it."},
-}
 
-
-def confirmation_id(post_ref: str, person: str, domain: str) -> str:
-    """The Message-ID of the confirmation of one post to one person: the same every time."""
-    digest = hashlib.sha256(f"confirm\0{post_ref}\0{person}".encode()).hexdigest()[:32]
-    return f"<confirm-{digest}@{domain}>"
-
-
-def confirmation(*, post_ref: str, person: str, to: str, title: str, link: str | None, language: str,
-                 site: str, from_addr: str, domain: str) -> Outgoing:
-    """The confirmation of a post (``link`` None: it waits for moderation), ready to queue."""
-    texts = TEXTS.get(language, TEXTS["en"])
-    msg = EmailMessage()
-    msg["From"] = from_addr
-    msg["To"] = to
-    msg["Subject"] = texts["subject"].format(title=title)
-    msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = confirmation_id(post_ref, person, domain)
-    msg["Auto-Submitted"] = "auto-replied"
-    msg[LOOP_HEADER] = domain
-    if link is None:
-        msg.set_content(texts["pending"].format(site=site) + "\n")
-    else:
-        msg.set_content(texts["posted"].format(site=site) + f"\n{link}\n")
-    return Outgoing(str(msg["Message-ID"]), person, from_addr, to, f"confirmation of {post_ref}", bytes(msg))
+def confirmation_of(composer: Composer, rules: Rules, urls: Mapping[str, Urls], post: Post, person: Person) -> Outgoing:
+    """The confirmation of `post` to its author, with a link to the page the zone rules let
+    them open (none while the post waits for moderation)."""
+    zone = rules.confirmation_zone(person, post)
+    link = None if zone is None else page_url(rules.settings, zone, urls[zone].post(post))
+    return composer.confirmation(post_ref=post.key, person=person.id, to=person.email, title=post.title, link=link)
 
 
 class Confirmations:
@@ -81,7 +59,7 @@ class Confirmations:
             if sent.cursor(CURSOR) is None:
                 sent.queue_from(dt.datetime.now(), [], CURSOR, self.spool.index_size())
 
-    def send(self, compose: Composer) -> int:
+    def send(self, confirm: Confirm) -> int:
         """Queue the confirmations of the posts recorded since the cursor, up to the first one
         that must wait, then send what the queue holds; returns how many were queued."""
         with SentLog.open(self.state_dir) as sent:
@@ -89,7 +67,7 @@ class Confirmations:
             outgoing: list[Outgoing] = []
             for record, after in self.spool.records_from(position):
                 if record.get("outcome") == "posted":
-                    made = compose(record)
+                    made = confirm(record)
                     if made == LATER:
                         break
                     if isinstance(made, Outgoing):

@@ -13,7 +13,7 @@ import subprocess
 
 from imapclient import IMAPClient
 
-from ..errors import ExtranetError
+from ...errors import ExtranetError
 
 TOKEN_TIMEOUT = 60  # seconds: a command may refresh the token over the network
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-from extranet.mail.signatures import SIG_DELIMITER, WEAK_DELIMITER, is_device_footer, is_disclaimer, signature_line
+from .signatures import SIG_DELIMITER, WEAK_DELIMITER, is_device_footer, is_disclaimer, signature_line
 
 MAX_PROBE = 600
 """Characters of a line that any pattern looks at."""

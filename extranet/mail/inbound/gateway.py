@@ -1,4 +1,4 @@
-"""The gateway: spool -> screen -> authenticate -> injected handler -> finish, exactly once.
+"""The gateway: spool -> parse once -> screen -> authenticate -> handler -> finish, exactly once.
 
 Transports (SMTP, IMAP, stdin) only ``Spool.accept``; a ``Gateway`` takes entries from the
 spool one at a time under the spool lock, drops automated mail, checks the reply token and
@@ -15,129 +15,28 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Any, Protocol
 
-from ..config import MailAuth
-from ..zones import Rules
+from ...config import MailAuth
+from ...zones import Rules
+from ..tokens import TokenClaims, address_domain, parse_address, verify_token
 from .authentication import AuthResult, DnsLookup, authenticate, dkim_domains
 from .directory import Directory
-from .notices import Notifier
-from .screening import classify, parse_headers, reply_address, same_address, sender_address
+from .message import InboundMessage
+from .outcomes import (Dropped, Duplicate, Envelope, Handler, Outcome, Posted, Refused, TemporaryFailure,
+                       outcome_from_record, outcome_record)
+from .screening import classify, reply_address, same_address, sender_address
 from .spool import Folder, Spool, SpoolEntry
-from .tokens import Kind, TokenClaims, address_domain, parse_address, verify_token
 
 log = logging.getLogger(__name__)
 QUEUE_LIFETIME = 5 * 24 * 3600.0  # as Postfix's maximal_queue_lifetime
 
 
-# -- outcomes ---------------------------------------------------------------------------------
+class Notices(Protocol):
+    """Refusal notices: explain a refusal to `to` by mail, unless one went for that reason
+    lately; returns whether one was sent (outbound.refusals.RefusalNotices)."""
 
-
-@dataclass(frozen=True)
-class Posted:
-    """The message became a post (``ref`` names it, e.g. its path) by ``person`` (an id)."""
-
-    ref: str = ""
-    person: str = ""
-
-
-@dataclass(frozen=True)
-class Refused:
-    """A human's message that will not be posted; ``notify_sender``: explain by mail, which
-    happens only for a known person or an authenticated sender (``noticed``: it was sent)."""
-
-    reason: str
-    notify_sender: bool = True
-    noticed: bool = False
-
-
-@dataclass(frozen=True)
-class Dropped:
-    """Automated or looping mail, discarded silently (answering it could loop)."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class TemporaryFailure:
-    """Could not be processed now; the entry stays in the spool and is retried."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    """Already processed (same Message-ID or same bytes): nothing done again."""
-
-    of: str
-
-
-Outcome = Posted | Refused | Dropped | TemporaryFailure | Duplicate
-
-
-def outcome_record(outcome: Outcome) -> dict[str, Any]:
-    """The outcome as the JSON fields of a processed-index record."""
-    name = type(outcome).__name__.lower()
-    return {"outcome": name, **{k: v for k, v in vars(outcome).items()}}
-
-
-def outcome_from_record(record: Mapping[str, Any]) -> Outcome:
-    """Rebuild an outcome from an index record (for a message finished by someone else)."""
-    kind = record.get("outcome")
-    if kind == "posted":
-        return Posted(record.get("ref", ""), record.get("person", ""))
-    if kind == "refused":
-        return Refused(record.get("reason", ""), bool(record.get("notify_sender")), bool(record.get("noticed")))
-    if kind == "dropped":
-        return Dropped(record.get("reason", ""))
-    return Duplicate(record.get("of", record.get("id", "")))
-
-
-# -- what the handler sees -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """A screened, authenticated message: who sent it, as which person, replying to which post."""
-
-    spool_id: str
-    transport: str
-    sender: str
-    person_id: str
-    post_ref: str
-    kind: Kind
-    reply_address: str
-    message_id: str | None
-    sha256: str
-    received_at: float
-    resumed: bool = False  # True when resuming after a crash: the post may already exist
-    content: str = ""  # digest of the content (spool.content_digest)
-    authenticated: bool = False  # the From domain is vouched for (authentication.py)
-    held: tuple[str, ...] = ()  # why the post must wait for moderation, as decided here (unauthenticated)
-
-    @property
-    def message_key(self) -> str:
-        """The message's name for people: its Message-ID, else the digest of its content."""
-        return self.message_id or f"sha256:{self.content or self.sha256}"
-
-    @property
-    def idempotency_key(self) -> str:
-        """The identity a handler must use to make posting idempotent: the Message-ID
-        together with the content digest (a Message-ID reused for other content is another
-        message)."""
-        return f"{self.message_id or ''} {self.content or self.sha256}"
-
-
-class Handler(Protocol):
-    """Turns an authenticated message into a post.
-
-    Must be idempotent on ``envelope.idempotency_key``: if a post from this message already
-    exists (a crash happened after writing it), return ``Posted`` without writing again.
-    Raising an exception counts as a temporary failure.
-    """
-
-    def process(self, raw: bytes, envelope: Envelope) -> Outcome: ...
+    def explain(self, to: str, reason: str, *, subject: str = "", in_reply_to: str | None = None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -180,17 +79,16 @@ class Gateway:
         handler: Handler,
         policy: GatewayPolicy,
         directory: Directory,
-        notifier: Notifier | None = None,
+        notices: Notices | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.spool = spool
         self.handler = handler
         self.policy = policy
         self.directory = directory
-        self.notifier = notifier
+        self.notices = notices
         self.clock = clock
         self.wake = threading.Event()
-        self.on_batch: Callable[[list[Outcome]], None] | None = None  # e.g. rebuild after new posts
         self._retry: dict[str, tuple[int, float]] = {}
 
     def check_recipient(self, address: str) -> bool:
@@ -205,8 +103,7 @@ class Gateway:
         """For the SMTP listener, before it answers DATA: the refusal known already (to answer
         in the session, so that the sending MTA tells its sender), or None (spool it). The DKIM
         verdict is added to ``meta``: checked once, when the message arrived."""
-        msg = parse_headers(raw)
-        checked = self._check(raw, meta, msg, screening=True)
+        checked = self._check(InboundMessage(raw), meta, screening=True)
         return checked.outcome if isinstance(checked.outcome, (Refused, TemporaryFailure)) else None
 
     def handle(self, raw: bytes, meta: Mapping[str, Any] | None = None) -> Outcome:
@@ -234,15 +131,17 @@ class Gateway:
                     outcomes.append(self._run(entry))
         return outcomes
 
-    def run(self, stop: threading.Event, interval: float = 5.0) -> None:
-        """Process the spool until ``stop`` is set; transports set ``self.wake`` on arrival."""
+    def run(self, stop: threading.Event, interval: float = 5.0,
+            after: Callable[[list[Outcome]], None] | None = None) -> None:
+        """Process the spool until ``stop`` is set; transports set ``self.wake`` on arrival.
+        ``after`` is given the outcomes of each batch (to rebuild the site, say)."""
         self.spool.clean_tmp()
         while not stop.is_set():
             self.wake.clear()
             try:
                 outcomes = self.process_pending()
-                if outcomes and self.on_batch is not None:
-                    self.on_batch(outcomes)
+                if outcomes and after is not None:
+                    after(outcomes)
             except Exception:  # keep the gateway alive; the entry stays in the spool
                 log.exception("processing the spool failed")
             self.wake.wait(interval)
@@ -274,8 +173,7 @@ class Gateway:
 
     def _process(self, entry: SpoolEntry, resumed: bool) -> Outcome:
         try:
-            msg = parse_headers(entry.raw)
-            checked = self._check(entry.raw, entry.meta, msg)
+            checked = self._check(entry.message, entry.meta)
         except Exception as exc:  # a message our parser chokes on: keep it in rejected/
             log.exception("cannot read %s", entry.entry_id)
             return Refused(f"malformed: {exc.__class__.__name__}", notify_sender=False)
@@ -283,7 +181,7 @@ class Gateway:
         if outcome is None:
             envelope = self._envelope(entry, checked, resumed)
             try:
-                outcome = self.handler.process(entry.raw, envelope)
+                outcome = self.handler.process(entry.message, envelope)
             except Exception as exc:
                 log.exception("handler failed on %s", entry.entry_id)
                 outcome = TemporaryFailure(f"handler error: {exc!r}")
@@ -294,15 +192,16 @@ class Gateway:
                       self.policy.max_queue_lifetime / 86400, outcome.reason)
             outcome = Refused("timeout")
         if isinstance(outcome, Refused) and outcome.notify_sender:
-            outcome = self._explain(entry, msg, checked, outcome)
+            outcome = self._explain(entry, checked, outcome)
         return outcome
 
     def _expired(self, entry: SpoolEntry) -> bool:
         received = float(entry.meta.get("received_at") or 0.0)
         return bool(received) and self.clock() - received > self.policy.max_queue_lifetime
 
-    def _check(self, raw: bytes, meta: Mapping[str, Any], msg: EmailMessage, screening: bool = False) -> _Checked:
+    def _check(self, message: InboundMessage, meta: Mapping[str, Any], screening: bool = False) -> _Checked:
         """Screen, check the reply token and the sender, then the sender's authentication."""
+        msg = message.header
         return_path = meta.get("return_path")
         if return_path is None and "Return-Path" in msg:
             return_path = str(msg["Return-Path"]).strip()
@@ -314,7 +213,7 @@ class Gateway:
         )
         if automated is not None:
             return _Checked(Dropped(f"{automated.kind}: {automated.detail}"))
-        if meta.get("oversize") or len(raw) > self.policy.max_size:
+        if meta.get("oversize") or len(message.raw) > self.policy.max_size:
             return _Checked(Refused("oversize"))
         found = reply_address(msg, meta.get("rcpt_tos", ()), self.policy.reply_domain)
         if found is None:
@@ -333,10 +232,10 @@ class Gateway:
             return _Checked(Refused("sender_mismatch"), sender, claims, address)
         if not person.active:
             return _Checked(Refused("expired"), sender, claims, address)
-        auth = self._auth(raw, meta, msg, sender, screening)
+        auth = self._auth(message, meta, sender, screening)
         held: tuple[str, ...] = ()
         if not auth.authenticated:
-            as_staff = person.staff or claims.kind == "note"
+            as_staff = Rules.posted_as_staff(person.staff, claims.kind)
             decision = Rules.unauthenticated_mail(self.policy.auth, as_staff=as_staff)
             what = "posted as staff" if as_staff else "sent"
             if decision == "refuse":
@@ -346,7 +245,7 @@ class Gateway:
                 held = (f"{what} without authentication: {auth.detail}",)
         return _Checked(None, sender, claims, address, auth, held)
 
-    def _auth(self, raw: bytes, meta: Mapping[str, Any], msg: EmailMessage, sender: str,
+    def _auth(self, message: InboundMessage, meta: Mapping[str, Any], sender: str,
               screening: bool = False) -> AuthResult:
         """Authenticate the From domain: DKIM checked here (once: the SMTP listener keeps its
         verdict in the entry), and the trusted server's results for IMAP and stdin."""
@@ -354,14 +253,14 @@ class Gateway:
         failed_lookup = False
         if "dkim" not in meta and self.policy.auth.dkim and not meta.get("oversize"):
             try:
-                passed, failed_lookup = dkim_domains(raw, self.policy.dns)
+                passed, failed_lookup = dkim_domains(message.raw, self.policy.dns)
             except Exception as exc:  # noqa: BLE001 - a message dkimpy cannot read: not signed for us
                 log.info("DKIM: cannot read the message: %s", exc)
                 passed = ()
             if screening and not failed_lookup and isinstance(meta, dict):
                 meta["dkim"] = list(passed)
         trusted = str(meta.get("transport", "")) in ("imap", "stdin")
-        results = [str(v) for v in msg.get_all("Authentication-Results", [])] if trusted else []
+        results = [str(v) for v in message.header.get_all("Authentication-Results", [])] if trusted else []
         return authenticate(sender, dkim_passed=passed, results=results,
                             authserv_id=self.policy.trusted_authserv_id if trusted else "",
                             dkim_failed_lookup=failed_lookup)
@@ -385,28 +284,29 @@ class Gateway:
             held=checked.held,
         )
 
-    def _explain(self, entry: SpoolEntry, msg: EmailMessage, checked: _Checked, outcome: Refused) -> Refused:
+    def _explain(self, entry: SpoolEntry, checked: _Checked, outcome: Refused) -> Refused:
         """Send the refusal notice, to a known person or an authenticated sender only (never
         backscatter to an address a stranger wrote); the outcome says whether it went."""
-        to = self._notice_to(entry, msg, checked)
-        if to is None or self.notifier is None:
+        to = self._notice_to(entry, checked)
+        if to is None or self.notices is None:
             log.info("%s: refused (%s), no notice: %s", entry.entry_id, outcome.reason,
-                     "no notifier" if to else "the sender is neither known nor authenticated")
+                     "no notices" if to else "the sender is neither known nor authenticated")
             return outcome
         try:
-            sent = self.notifier.notify(to, outcome.reason, subject=str(msg.get("Subject", "")),
+            sent = self.notices.explain(to, outcome.reason, subject=str(entry.message.header.get("Subject", "")),
                                         in_reply_to=entry.message_id)
         except Exception:  # a notice is a courtesy; never let it block the spool
             log.exception("could not send a refusal notice to %s", to)
             sent = False
         return dataclasses.replace(outcome, noticed=sent)
 
-    def _notice_to(self, entry: SpoolEntry, msg: EmailMessage, checked: _Checked) -> str | None:
+    def _notice_to(self, entry: SpoolEntry, checked: _Checked) -> str | None:
+        msg = entry.message.header
         return_path = str(entry.meta.get("return_path") or msg.get("Return-Path", "")).strip().strip("<>")
         for address in (return_path, checked.sender or sender_address(msg) or ""):
             if address and self.directory.person_by_email(address) is not None:
                 return address
         if checked.claims is None or not checked.sender:
             return None
-        auth = checked.auth or self._auth(entry.raw, entry.meta, msg, checked.sender)
+        auth = checked.auth or self._auth(entry.message, entry.meta, checked.sender)
         return checked.sender if auth.authenticated else None

@@ -1,68 +1,39 @@
-"""One notification message: a post (or a day's digest) for one person, in that person's zone.
+"""What a notification says: a post (or a day's digest) for one person, in that person's zone.
 
 Staff get the internal zone's version (internal passages marked, internal note address),
 external people the mixed zone's: the body is rendered only from
 `zones.visible_segments(zone, body)`, its links and attachments only from what that zone's
-View holds. Templates are `mail/post.{txt,html}` and `mail/digest.{txt,html}` of the theme.
+View holds. Templates are `mail/post.{txt,html}` and `mail/digest.{txt,html}` of the theme;
+the envelope is the Composer's, as for every message the site sends.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import datetime as dt
 import hashlib
 import hmac
 import html as htmlmod
-import mimetypes
+from collections.abc import Mapping
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, formataddr
 from functools import cached_property
+from email.utils import formataddr
 from pathlib import Path, PurePosixPath
 
 import jinja2
 import markdownify
 from markupsafe import Markup
 
-from ..config import Person
-from ..site.links import LinkResolver
-from ..content.model import Attachment, Body, Post, Site
-from ..messages import format_date
-from ..render.theme import Theme
-from ..site.urls import Urls
-from ..zones import INTERNAL, MIXED, ZONES, Rules, View, visible_segments
-from .reply_address import reply_address
-from .sentlog import Outgoing
-
-
-STRINGS = {
-    "fr": {
-        "posted": "{author} a publié dans « {project} »", "posted_anon": "Nouveau message dans « {project} »",
-        "in_reply_to": "En réponse à « {title} »", "view": "Voir sur le site", "attachments": "Pièces jointes",
-        "attached": "jointe", "linked": "trop lourde pour être jointe : lien", "internal_post":
-        "Message interne : réservé à l'équipe.", "internal_passage": "Passage interne : absent de la version partagée",
-        "reply": "Répondez à ce courriel pour publier votre réponse sur le site.",
-        "note": "Pour une note interne (visible de l'équipe seulement), écrivez à cette adresse :",
-        "why": "Vous recevez ce message parce que vous participez au projet « {project} » sur {site}.",
-        "digest_subject": "[{site}] Résumé du {day} : {count} message(s)",
-        "digest_intro": "Les nouveaux messages du {day} :", "reply_link": "Répondre",
-        "note_link": "Note interne", "why_digest": "Vous recevez ce résumé quotidien de {site}.",
-    },
-    "en": {
-        "posted": "{author} posted in “{project}”", "posted_anon": "New post in “{project}”",
-        "in_reply_to": "In reply to “{title}”", "view": "View on the site", "attachments": "Attachments",
-        "attached": "attached", "linked": "too large to attach: link", "internal_post":
-        "Internal post: staff only.", "internal_passage": "Internal passage: not in the shared version",
-        "reply": "Reply to this email to post your answer on the site.",
-        "note": "For an internal note (seen by staff only), reply to this address instead:",
-        "why": "You receive this because you take part in the project “{project}” on {site}.",
-        "digest_subject": "[{site}] Digest of {day}: {count} post(s)",
-        "digest_intro": "New posts of {day}:", "reply_link": "Reply",
-        "note_link": "Internal note", "why_digest": "You receive this daily digest from {site}.",
-    },
-}
+from ...config import Person, Settings
+from ...content.model import Attachment, Body, Post, Site
+from ...messages import format_date, texts
+from ...protect.sitekey import url_secret
+from ...render.theme import Theme
+from ...site.links import LinkResolver
+from ...site.urls import Urls
+from ...zones import Rules, View, visible_segments
+from ..reply_keys import reply_address
+from .composer import Composer, File, Sender
+from .sent_log import Outgoing
 
 
 class MailTemplates:
@@ -91,13 +62,11 @@ class Content:
     linked: tuple[Attachment, ...]
 
 
-class Composer:
-    """Builds the messages of one notify run (content is rendered once per post and zone)."""
+class PostMail:
+    """The notifications of one notify run (content is rendered once per post and zone)."""
 
     def __init__(self, site: Site, rules: Rules, urls: Mapping[str, Urls], token_keys: Mapping[int, bytes], now: dt.datetime,
                  templates: MailTemplates | None = None) -> None:
-        from ..protect.sitekey import url_secret
-
         self.site = site
         self.settings = site.settings
         self.rules = rules
@@ -106,8 +75,9 @@ class Composer:
         self.secret = url_secret(self.settings.state_dir)  # stable site secret: Message-IDs survive key rotation
         self.now = now
         self.lang = self.settings.language
-        self.t = STRINGS[self.lang]
+        self.t = texts("notification", self.lang)
         self.templates = templates or MailTemplates(self.settings.root, self.settings.theme)
+        self.composer = Composer(Sender.of(self.settings))
         self.projects = {p.id: p for p in site.projects}
         self._content: dict[tuple[str, str], Content] = {}
         self.domain = self.settings.mail.reply_domain
@@ -115,7 +85,7 @@ class Composer:
     @cached_property
     def views(self) -> dict[str, View]:
         """Both zones' Views (what each zone may link to and attach)."""
-        return {zone: self.rules.view(zone) for zone in ZONES}
+        return self.rules.views()
 
     # -- identities -----------------------------------------------------------------------
     def _hash(self, text: str) -> str:
@@ -125,19 +95,13 @@ class Composer:
         """The stable Message-ID of a post's notification (opaque: names no project nor post)."""
         return f"<post.{self._hash(post.key)}@{self.domain}>"
 
-    def zone_of(self, person: Person) -> str:
-        """Staff read the internal zone, everybody else the mixed one."""
-        return INTERNAL if self.rules.is_staff(person) else MIXED
-
     def url(self, zone: str, path: str) -> str:
         """An absolute URL in a zone."""
-        return self.settings.zone_urls[zone].rstrip("/") + "/" + path
+        return page_url(self.settings, zone, path)
 
     def _check(self, person: Person, post: Post, zone: str) -> None:
         """Defence in depth: the planner should never ask for a message the zone rules forbid."""
-        project = self.projects[post.project]
-        if zone != self.zone_of(person) or not self.rules.post_visible(zone, post) or \
-                person.id not in {p.id for p in self.rules.readers(zone, project)}:
+        if not self.rules.reads(person, post, zone):
             raise ValueError(f"{person.id} may not receive {post.key} in the {zone} zone")
 
     # -- content --------------------------------------------------------------------------
@@ -188,7 +152,7 @@ class Composer:
         author = self._author(post)
         parent = self._parent(post, zone)
         content = self.content(post, zone)
-        staff = zone == INTERNAL
+        notes = self.rules.writes_notes(person)
         return {
             "post": post, "project": project, "title": post.title, "project_title": project.title,
             "date": format_date(post.date.date(), self.lang),
@@ -201,8 +165,8 @@ class Composer:
                      + [{"name": PurePosixPath(a.name).name, "size": a.size, "attached": False,
                          "url": self.url(zone, self.urls[zone].attachment(a))} for a in content.linked],
             "reply_address": reply_address(self.settings, self.token_keys, person.id, post.key, "reply"),
-            "note_address": reply_address(self.settings, self.token_keys, person.id, post.key, "note") if staff else None,
-            "internal_post": staff and post.visibility != MIXED, "staff": staff,
+            "note_address": reply_address(self.settings, self.token_keys, person.id, post.key, "note") if notes else None,
+            "internal_post": notes and self.rules.marked_internal(post), "staff": notes,
         }
 
     def _parent(self, post: Post, zone: str) -> Post | None:
@@ -220,25 +184,9 @@ class Composer:
             parent = self._parent(parent, zone)
         return chain
 
-    def _envelope(self, person: Person, subject: str, message_id: str) -> EmailMessage:
-        msg = EmailMessage(policy=SMTP)
-        msg["From"] = formataddr((self.settings.title, self.settings.mail.from_addr))
-        msg["To"] = formataddr((person.name, person.email))
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(self.now.astimezone())
-        msg["Message-ID"] = message_id
-        msg["Auto-Submitted"] = "auto-generated"
-        msg["X-Extranet-Loop"] = self.domain  # the gateway drops anything that comes back with it
-        msg["X-Auto-Response-Suppress"] = "All"
-        return msg
-
-    def _attach(self, msg: EmailMessage, files: tuple[Attachment, ...]) -> None:
+    def _files(self, files: tuple[Attachment, ...]) -> list[File]:
         root = self.settings.root / "content"
-        for att in files:
-            ctype = mimetypes.guess_type(att.name)[0] or "application/octet-stream"
-            maintype, subtype = ctype.split("/", 1)
-            msg.add_attachment((root / att.key).read_bytes(), maintype=maintype, subtype=subtype,
-                               filename=PurePosixPath(att.name).name)
+        return [File(PurePosixPath(a.name).name, (root / a.key).read_bytes()) for a in files]
 
     def post_message(self, post: Post, person: Person, zone: str) -> Outgoing:
         """The notification of `post` for `person`, in the version of `zone`."""
@@ -246,17 +194,12 @@ class Composer:
         ctx = self._post_context(post, person, zone)
         ctx.update(self._common())
         ctx["why"] = self.t["why"].format(project=ctx["project_title"], site=self.settings.title)
-        msg = self._envelope(person, f"[{ctx['project_title']}] {post.title}", self.message_id(post))
-        refs = self._references(post, zone)
-        if refs:
-            msg["In-Reply-To"] = refs[-1]
-            msg["References"] = " ".join(refs)
-        msg["Reply-To"] = ctx["reply_address"]
-        msg.set_content(self.templates.render("post.txt", **ctx), cte="quoted-printable")
-        msg.add_alternative(self.templates.render("post.html", **ctx), subtype="html", cte="quoted-printable")
-        self._attach(msg, ctx["content"].attached)
-        return Outgoing(msg["Message-ID"], person.id, self.settings.mail.from_addr, person.email,
-                        f"{post.project}/{post.id}", msg.as_bytes())
+        msg = self.composer.message(
+            _to(person), f"[{ctx['project_title']}] {post.title}", self.message_id(post),
+            text=self.templates.render("post.txt", **ctx), html=self.templates.render("post.html", **ctx),
+            date=self.now, references=self._references(post, zone), reply_to=ctx["reply_address"],
+            files=self._files(ctx["content"].attached))
+        return self.composer.outgoing(msg, person.id, person.email, f"{post.project}/{post.id}")
 
     def digest_message(self, person: Person, day: dt.date, posts: list[tuple[Post, str]]) -> Outgoing:
         """One message with a day's posts for `person` (no attachments: they are linked)."""
@@ -271,10 +214,18 @@ class Composer:
                "intro": self.t["digest_intro"].format(day=day_text),
                "why": self.t["why_digest"].format(site=self.settings.title)}
         mid = f"<digest.{day.isoformat()}.{self._hash('digest:' + person.id)}@{self.domain}>"
-        msg = self._envelope(person, subject, mid)
-        msg.set_content(self.templates.render("digest.txt", **ctx), cte="quoted-printable")
-        msg.add_alternative(self.templates.render("digest.html", **ctx), subtype="html", cte="quoted-printable")
-        return Outgoing(mid, person.id, self.settings.mail.from_addr, person.email, f"digest {day}", msg.as_bytes())
+        msg = self.composer.message(_to(person), subject, mid, text=self.templates.render("digest.txt", **ctx),
+                                    html=self.templates.render("digest.html", **ctx), date=self.now)
+        return self.composer.outgoing(msg, person.id, person.email, f"digest {day}")
 
     def _common(self) -> dict:
         return {"t": self.t, "lang": self.lang, "site_title": self.settings.title}
+
+
+def page_url(settings: Settings, zone: str, path: str) -> str:
+    """The absolute URL of a path of a zone's output."""
+    return settings.zone_urls[zone].rstrip("/") + "/" + path
+
+
+def _to(person: Person) -> str:
+    return formataddr((person.name, person.email))

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .. import config
-from ..content.model import Site
-from ..zones import Rules
+from ... import config
+from ...content.model import Site
+from ...zones import Rules
 
 
 @dataclass(frozen=True)

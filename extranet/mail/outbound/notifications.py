@@ -15,15 +15,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Person
-from ..content.model import Post, Site
-from ..errors import ExtranetError
-from ..site.urls import Urls
-from ..zones import INTERNAL, MIXED, Rules
-from .message import Composer
+from ... import config
+from ...config import Person
+from ...content.loader import load_site
+from ...content.model import Post, Site
+from ...errors import ExtranetError
+from ...site.urls import Urls, urls_for
+from ...zones import Rules
+from ..reply_keys import site_token_keys
+from .post_mail import PostMail
 from .relay import Transport, deliver, transport_for
-from .reply_address import token_secret
-from .sentlog import DigestItem, SentLog
+from .sent_log import DigestItem, SentLog
 
 
 @dataclass(frozen=True)
@@ -77,26 +79,9 @@ class Delivery:
 
 
 def audience(rules: Rules, post: Post) -> list[tuple[Person, str]]:
-    """Who is told about `post`, and in which zone's version.
-
-    Staff get the internal version; a project's active external people get the mixed version
-    only of a shared post. Drafts, future and pending posts have no audience yet; the
-    author and people who asked for no mail are left out.
-    """
-    project = next((p for p in rules.site.projects if p.id == post.project), None)
-    if project is None or post.pending or not rules.post_visible(INTERNAL, post):
-        return []
-    out = [(p, INTERNAL) for p in rules.readers(INTERNAL, project) if rules.is_staff(p)]
-    if rules.post_visible(MIXED, post):
-        out += [(p, MIXED) for p in rules.readers(MIXED, project) if not rules.is_staff(p)]
-    return [(p, zone) for p, zone in out if p.id != post.author and p.notify != "none"]
-
-
-def announceable(rules: Rules, post: Post) -> list[str]:
-    """The zones in which `post` is out now (and so may be announced)."""
-    if post.pending or not rules.post_visible(INTERNAL, post):
-        return []
-    return [INTERNAL] + ([MIXED] if rules.post_visible(MIXED, post) else [])
+    """Who is mailed about `post`, and in which zone's version: its audience as the zone rules
+    say (Rules.audience), but for its author and the people who asked for no mail."""
+    return [(p, zone) for p, zone in rules.audience(post) if p.id != post.author and p.notify != "none"]
 
 
 def plan(rules: Rules, announced: set[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[Delivery]]:
@@ -105,7 +90,7 @@ def plan(rules: Rules, announced: set[tuple[str, str]]) -> tuple[list[tuple[str,
     deliveries: list[Delivery] = []
     for project in rules.site.projects:
         for post in project.posts:
-            zones = [z for z in announceable(rules, post) if (post.key, z) not in announced]
+            zones = [z for z in rules.announced_zones(post) if (post.key, z) not in announced]
             if not zones:
                 continue
             pairs += [(post.key, z) for z in zones]
@@ -129,7 +114,7 @@ def notify_new_posts(
     """Queue and send the notifications of posts not yet announced (and, with `digest`,
     the digests of days before today's); resume whatever an interrupted run left queued."""
     _check_settings(site)
-    composer = Composer(site, rules, urls, token_secret(site.settings), now)
+    mail = PostMail(site, rules, urls, site_token_keys(site.settings), now)
     transport = transport or transport_for(site.settings)
     with SentLog.open(site.settings.state_dir) as log:
         first = log.created() is None
@@ -139,20 +124,20 @@ def notify_new_posts(
             log.record_plan(now, [(k, z, "baseline") for k, z in pairs], [], [])
             baselined = len({k for k, _ in pairs})
         else:
-            outgoing = [composer.post_message(d.post, d.person, d.zone)
+            outgoing = [mail.post_message(d.post, d.person, d.zone)
                         for d in deliveries if d.person.notify == "immediate"]
             items = [DigestItem(d.person.id, now.date(), d.post.key, d.zone)
                      for d in deliveries if d.person.notify == "digest"]
             log.record_plan(now, [(k, z, "announced") for k, z in pairs], outgoing, items)
             queued, kept = len(outgoing), len(items)
         if digest:
-            digests = queue_digests(log, rules, composer, now)
+            digests = queue_digests(log, rules, mail, now)
         done = deliver(log, transport, now=clock or (lambda: now), delays=delays, progress=progress)
     return NotifyReport(baselined, queued, kept, digests, done.sent, done.resumed, tuple(done.deferred),
                         tuple(done.failed), done.waiting, transport.description)
 
 
-def queue_digests(log: SentLog, rules: Rules, composer: Composer, now: dt.datetime) -> int:
+def queue_digests(log: SentLog, rules: Rules, mail: PostMail, now: dt.datetime) -> int:
     """Turn the digest items of days before today into one message per person and day.
 
     Entitlement is checked again now: a post deleted, unshared or no longer readable by the
@@ -170,26 +155,23 @@ def queue_digests(log: SentLog, rules: Rules, composer: Composer, now: dt.dateti
             if person is not None and isinstance(post, Post) and (person, item.zone) in audience(rules, post):
                 posts.append((post, item.zone))
         posts.sort(key=lambda pz: (pz[0].date, pz[0].key))
-        outgoing = [composer.digest_message(person, day, posts)] if person is not None and posts else []
+        outgoing = [mail.digest_message(person, day, posts)] if person is not None and posts else []
         log.record_digests(now, items, outgoing)
         count += len(outgoing)
     return count
 
 
-def notify_site(root: Path, *, now: dt.datetime | None = None, send_all: bool = False, digest: bool = False,
-                progress: Callable[[str], None] | None = None, site: Site | None = None) -> NotifyReport:
-    """`extranet notify`: load the site (unless a build just did: `site`) and notify, with the
-    output paths the build uses."""
-    from .. import config
-    from ..content.loader import load_site
-
+def notify_site(root: Path, *, site: Site | None = None, now: dt.datetime | None = None, encrypt: bool | None = None,
+                send_all: bool = False, digest: bool = False,
+                progress: Callable[[str], None] | None = None) -> NotifyReport:
+    """`extranet notify`, and the notify that follows a build: notify with the output paths the
+    build wrote (`encrypt`: as it was built; None: as the settings say). `site`: the site as a
+    build at `now` just loaded it (None: loaded here)."""
     if site is None:
         settings, people = config.load(root)
         site = load_site(settings, people)
-    settings = site.settings
     clock = (lambda: now) if now is not None else dt.datetime.now
     now = now or dt.datetime.now().replace(microsecond=0)
-    from ..site.urls import urls_for
-
-    return notify_new_posts(site, Rules(site, now), urls_for(settings, settings.encrypt), now, send_all=send_all, digest=digest,
-                            clock=clock, progress=progress)
+    encrypt = site.settings.encrypt if encrypt is None else encrypt
+    return notify_new_posts(site, Rules(site, now), urls_for(site.settings, encrypt), now,
+                            send_all=send_all, digest=digest, clock=clock, progress=progress)

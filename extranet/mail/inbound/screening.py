@@ -1,35 +1,21 @@
 """Pure classification of inbound mail: automated or looping mail, the sender, the reply address.
 
-No I/O here: each function takes a parsed message (``email.policy.default``) and returns
+No I/O here: each function takes a message's header (``InboundMessage.header``) and returns
 a value, so every refusal rule is a one-line unit test.
 """
 
 from __future__ import annotations
 
 import email.utils
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email import policy
 from email.message import EmailMessage
-from email.parser import Parser
 from typing import Literal
 
-from extranet.mail.tokens import Kind, address_domain, parse_address
-
-LOOP_HEADER = "X-Extranet-Loop"
+from .. import LOOP_HEADER
+from ..tokens import Kind, address_domain, parse_address
 
 Automation = Literal["auto_reply", "bounce", "list", "loop"]
-
-
-def parse_headers(raw: bytes) -> EmailMessage:
-    """The header of a raw message, read as UTF-8 (RFC 6532: raw UTF-8 in headers, as SMTPUTF8
-    mail carries it); bytes that are not UTF-8 stay as they were (surrogate escapes)."""
-    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
-    msg = Parser(policy=policy.default).parsestr(head.decode("utf-8", "surrogateescape") + "\n\n",
-                                                  headersonly=True)
-    assert isinstance(msg, EmailMessage)
-    return msg
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from .notices import smtp_reply
-from .pipeline import Refused, TemporaryFailure
+from ...messages import refusal_reason
+from .outcomes import Refused, TemporaryFailure
 from .spool import Spool
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,18 @@ DEFAULT_PORT = 2525
 
 
 Screen = Callable[[bytes, dict[str, Any]], "Refused | TemporaryFailure | None"]
+_SMTP_CODES = {
+    "oversize": "552 5.3.4",
+    "unknown_recipient": "550 5.1.1",
+    "bad_token": "550 5.1.1",
+    "unknown_person": "550 5.1.1",
+    "malformed": "550 5.6.0",
+}
+
+
+def smtp_reply(reason: str) -> str:
+    """The SMTP reply refusing a message in the session, with the English explanation."""
+    return f"{_SMTP_CODES.get(reason, '550 5.7.1')} {refusal_reason(reason, 'en')}"
 
 
 class SpoolingHandler:

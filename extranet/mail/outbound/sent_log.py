@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ExtranetError
+from ...errors import ExtranetError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -163,7 +163,7 @@ class SentLog:
 
     def queue_from(self, now: dt.datetime, outgoing: Iterable[Outgoing], cursor: str, position: int) -> None:
         """In one transaction: queue messages and move the cursor past what they came from, so
-        that a crash either queues them and moves on, or does neither (see mail/confirm.py)."""
+        that a crash either queues them and moves on, or does neither (see outbound/confirmations.py)."""
         with self._tx() as db:
             self._queue(db, now, outgoing)
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"cursor:{cursor}", str(position)))

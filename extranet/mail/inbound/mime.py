@@ -1,19 +1,20 @@
 """MIME decoding for reply extraction: body parts, charsets, attachments, subject.
 
-Uses the standard library ``email`` package (``policy.default``). Parsing is bounded by a
-maximum number of parts and a maximum nesting depth, and never raises on a malformed
-message: what cannot be decoded is decoded leniently (``errors="replace"``).
+Reads the message's one parse (``InboundMessage.tree``, ``email.policy.default``). Walking it is
+bounded by a maximum number of parts and a maximum nesting depth, and never raises on a
+malformed message: what cannot be decoded is decoded leniently (``errors="replace"``).
 """
 
 from __future__ import annotations
 
 import codecs
-import email
 import email.header
 import email.policy
 import re
 from dataclasses import dataclass, field
 from email.message import Message
+
+from .message import InboundMessage
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,11 @@ def looks_like_message(raw: bytes) -> bool:
     return bool(_KNOWN.search(block))
 
 
-def parse_message(raw: bytes, *, max_parts: int = 100, max_depth: int = 10) -> MimeBody:
-    """Decode a raw message (or a bare text body) into text parts and attachments."""
-    if not looks_like_message(raw):
-        return MimeBody(decode_bytes(raw, "utf-8"), None, (), "", False)
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+def parse_message(message: InboundMessage, *, max_parts: int = 100, max_depth: int = 10) -> MimeBody:
+    """Decode a message (or a bare text body) into text parts and attachments."""
+    if not looks_like_message(message.raw):
+        return MimeBody(decode_bytes(message.raw, "utf-8"), None, (), "", False)
+    msg = message.tree
     walker = _Walker(max_parts, max_depth)
     walker.walk(msg, 0)
     plain = "\n\n".join(walker.plains) if walker.plains else None

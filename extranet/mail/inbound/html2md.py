@@ -16,7 +16,7 @@ import re
 from bs4 import BeautifulSoup, Comment, Tag
 from markdownify import MarkdownConverter
 
-from extranet.mail.quotes import SENTINEL_CUT, SENTINEL_SIG, header_key_kind, probe
+from .quotes import SENTINEL_CUT, SENTINEL_SIG, header_key_kind, probe
 
 _DROP_TAGS = ["script", "style", "head", "title", "meta", "link", "noscript", "template",
               "iframe", "object", "embed", "form", "svg", "button", "input", "select", "textarea"]

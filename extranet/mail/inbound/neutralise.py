@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..content.markup import PLACEHOLDER
+from ...content.markup import PLACEHOLDER
 
 MAX_TEXT = 100_000  # characters of a reply posted; the rest is kept in its original
 _CONTAINER = re.compile(r"^([ \t]*(?:>[ \t]*)*)(:{3,})", re.M)

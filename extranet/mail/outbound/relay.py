@@ -10,7 +10,9 @@ copy carries the same Message-ID, which mail clients and most stores fold into o
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import os
+import random
 import smtplib
 import socket
 import ssl
@@ -20,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from ..config import Relay, Settings
-from ..errors import ExtranetError
-from ..output import atomic_write
-from .sentlog import Queued, SentLog
+from ...config import Relay, Settings
+from ...errors import ExtranetError
+from ...output import atomic_write
+from .sent_log import Queued, SentLog
 
 PASSWORD_ENV = "EXTRANET_RELAY_PASSWORD"
 GIVE_UP_AFTER = dt.timedelta(days=3)
@@ -225,14 +227,11 @@ def deliver(log: SentLog, transport: Transport, *, now: Callable[[], dt.datetime
 
 
 def send_now(settings: Settings, msg, *, label: str = "notice") -> None:
-    """Send one message right away (gateway notices and confirmations), not through the queue.
+    """Send one message right away (refusal notices, reports to staff), not through the queue.
 
     A failure is logged by the caller: such messages are courtesy, never worth retrying
     forever, and never a reason to lose or repeat a post.
     """
-    import email.utils
-    import random
-
     raw = bytes(msg)
     recipient = email.utils.parseaddr(str(msg["To"]))[1]
     now = dt.datetime.now()

@@ -26,9 +26,11 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import BinaryIO
 
-from extranet.mail.pipeline import Dropped, Duplicate, Gateway, Outcome, Posted, Refused
+from .gateway import Gateway
+from .outcomes import Dropped, Duplicate, Outcome, Posted, Refused
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +78,14 @@ def ingest(
     *,
     recipient: str | None = None,
     sender: str | None = None,
+    after: Callable[[list[Outcome]], None] | None = None,
 ) -> int:
     """Read one message from ``stream``, spool it durably, process it, return an exit code.
 
     ``recipient`` and ``sender`` are the envelope addresses if the MTA passes them
     (Postfix ``pipe``: ``${recipient}`` and ``${sender}``); without them the headers are used.
+    ``after`` is then given the outcome (to rebuild the site, say); whatever it does, the exit
+    code is the outcome's: the message is safe in the spool and the processed index.
     """
     try:
         raw, oversize = read_bounded(stream, gateway.policy.max_size)
@@ -103,4 +108,9 @@ def ingest(
         log.exception("could not spool or process the message")
         return EX_TEMPFAIL
     log.info("ingest: %s", outcome)
+    if after is not None:
+        try:
+            after([outcome])
+        except Exception:  # noqa: BLE001 - a follow-up; the MTA must not bounce a posted message
+            log.exception("after processing the message")
     return exit_code(outcome)

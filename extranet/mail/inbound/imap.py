@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -27,10 +28,14 @@ from typing import Literal
 from imapclient import DELETED, IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
-from extranet.mail.oauth import login
-from extranet.mail.spool import Spool, write_atomic
+from ...config import Mail
+from ...errors import ExtranetError
+from ...output import atomic_write
+from .imap_login import login
+from .spool import Spool
 
 log = logging.getLogger(__name__)
+PASSWORD_ENV = "EXTRANET_IMAP_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,23 @@ class ImapSettings:
     mark_attempts: int = 5  # tries to flag or move one message before leaving it as it is
 
 
+def imap_settings(mail: Mail) -> ImapSettings:
+    """ImapSettings for the configured mailbox; the password from $EXTRANET_IMAP_PASSWORD unless
+    `token_command` gives OAuth2 tokens. Raises ExtranetError when neither is there."""
+    imap = mail.imap
+    if imap is None:
+        raise ExtranetError("no [mail.imap] in extranet.toml")
+    password = os.environ.get(PASSWORD_ENV, "")
+    if not password and not imap.token_command:
+        raise ExtranetError(f"set {PASSWORD_ENV} for the IMAP mailbox (never in a file of the site), "
+                            "or [mail.imap] token_command for OAuth2 (docs/mail-setup.md)")
+    return ImapSettings(host=imap.host, port=imap.port, security=imap.security, user=imap.user,
+                        password=password, folder=imap.folder, move_to=imap.processed_folder or None,
+                        max_size=mail.max_message_size, idle_reissue=float(imap.idle_seconds),
+                        poll_interval=float(imap.poll_seconds), token_command=imap.token_command,
+                        oauth2_mechanism=imap.oauth2_mechanism)
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """The last UID spooled, valid only for one UIDVALIDITY, and the spooled messages not yet
@@ -79,7 +101,7 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Write a checkpoint atomically and durably."""
-    write_atomic(Path(path), json.dumps(vars(checkpoint), sort_keys=True).encode())
+    atomic_write(Path(path), json.dumps(vars(checkpoint), sort_keys=True).encode(), mode=0o600)
 
 
 class ImapSource:

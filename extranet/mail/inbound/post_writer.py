@@ -23,15 +23,16 @@ from urllib.parse import quote
 
 import yaml
 
-from .. import config
-from ..config import People, Settings
-from ..content.loader import load_project, slugify
-from ..content.model import Post, Project, Site
-from ..output import atomic_write
-from ..zones import INTERNAL, MIXED, Rules
+from ... import config
+from ...config import People, Person, Settings
+from ...content.loader import load_project, slugify
+from ...content.model import Post, Project, Site
+from ...output import atomic_write
+from ...zones import Rules
 from .extract import extract
+from .message import InboundMessage
 from .neutralise import neutralise
-from .pipeline import Envelope, Outcome, Posted, Refused
+from .outcomes import Envelope, Outcome, Posted, Refused
 
 log = logging.getLogger("extranet")
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.I)
@@ -77,7 +78,7 @@ class Placed:
 
     project: Project
     parent: Post
-    staff: bool
+    author: Person
 
 
 class PostWriter:
@@ -86,11 +87,10 @@ class PostWriter:
     def __init__(self, root: Path, now=dt.datetime.now,
                  load: Callable[[Settings, People, str], Project | None] = load_project) -> None:
         """`load`: how a project is loaded (a long-running gateway takes its sources from the
-        records its last build kept)."""
+        records its last build kept: mail.batch.SiteBuilds.load_project)."""
         self.root = root
         self.now = now
         self.load = load
-        self.posted: list[tuple[str, str]] = []  # (post key, person id) written by this process
 
     def _site(self, project_id: str) -> Site:
         """The site as far as this reply needs it: settings, people and its one project.
@@ -107,17 +107,11 @@ class PostWriter:
         if project is None or parent is None:
             return Refused("unknown_post")
         person = site.people.people[envelope.person_id]
-        staff = rules.is_staff(person)
-        if envelope.kind == "note" and not staff:
+        if not rules.may_reply(person, project, parent, envelope.kind):
             return Refused("no_access")
-        zone = INTERNAL if staff else MIXED
-        if not staff and person not in rules.external_members(project):
-            return Refused("no_access")
-        if not (rules.project_visible(zone, project) and rules.post_visible(zone, parent)):
-            return Refused("no_access")
-        return Placed(project, parent, staff)
+        return Placed(project, parent, person)
 
-    def process(self, raw: bytes, envelope: Envelope) -> Outcome:
+    def process(self, message: InboundMessage, envelope: Envelope) -> Outcome:
         """Write the post (or find the one already written for this message)."""
         site = self._site(envelope.post_ref.partition("/")[0])
         key = envelope.message_key
@@ -130,7 +124,7 @@ class PostWriter:
         placed = self._place(site, rules, envelope)
         if isinstance(placed, Refused):
             return placed
-        ex = extract(raw)
+        ex = extract(message)
         if not ex.text.strip() and not ex.attachments:
             return Refused("empty")
         received = dt.datetime.fromtimestamp(envelope.received_at or self.now().timestamp()).replace(microsecond=0)
@@ -139,8 +133,7 @@ class PostWriter:
         post_id = f"{received:%Y-%m-%d}-re-{parent_slug}-{digest}"
         folder = self.root / "content" / "projects" / placed.project.id
         inert = neutralise(ex.text.strip())
-        held = rules.email_post_held(placed.project, staff=placed.staff,
-                                     doubts=(*envelope.held, *ex.reasons, *inert.reasons))
+        held = rules.email_post_held(placed.project, placed.author, (*envelope.held, *ex.reasons, *inert.reasons))
         links = self._attachments(folder, post_id, ex.attachments)
         body = inert.text
         if links:
@@ -149,7 +142,7 @@ class PostWriter:
             "title": clean_title(ex.subject, f"Re: {placed.parent.title}"),
             "date": received,
             "author": envelope.person_id,
-            "visibility": "internal" if envelope.kind == "note" else placed.parent.visibility,
+            "visibility": Rules.reply_visibility(placed.parent, envelope.kind),
             "in_reply_to": placed.parent.id,
             "source": "email",
             "message_id": key,
@@ -165,7 +158,6 @@ class PostWriter:
             log.warning("%s waits for moderation: %s", post_id, "; ".join(held))
         post_key = f"projects/{placed.project.id}/posts/{post_id}.md"
         atomic_write(self.root / "content" / post_key, text.encode("utf-8"))
-        self.posted.append((post_key, envelope.person_id))
         return Posted(post_key)
 
     def _attachments(self, folder: Path, post_id: str, attachments) -> list[str]:
