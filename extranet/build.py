@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import config
-from .audit import fail_closed
+from .audit import Audit
 from .content.loader import load_site
 from .content.model import Site
 from .content.records import RecordStore
@@ -104,6 +104,7 @@ def build(root: Path, *, strict: bool = False, out: Path | None = None, now: dt.
             rendered = render_zones({zone: ZoneRenderer(views[zone], urls[zone], theme, preview_banner=banner,
                                                         livereload=livereload, memo=memo.for_zone(zone) if memo else None)
                                      for zone in ZONES}, jobs)
+            audit = Audit(site, now, urls, texts, verdicts) if write else None  # (reads the sources meanwhile)
             say("encrypting" if encrypt else "preparing")
             trees = protect_site(site, views, rendered, urls, memo.reusable if memo else None, encrypt)
             server = trees.pop("server")
@@ -115,7 +116,7 @@ def build(root: Path, *, strict: bool = False, out: Path | None = None, now: dt.
             say("writing and auditing")
             secrets = Secrets.load(settings.state_dir) if encrypt else None
             publish(out, trees, trash=settings.state_dir / "trash", staging=settings.state_dir / "staging",
-                    check=lambda staged: fail_closed(site, now, staged, urls, secrets, texts, verdicts))
+                    check=lambda staged: audit.check(staged, secrets))
             if secrets is not None:
                 secrets.save()  # (the user-name values the audit derived: a PBKDF2 each, once)
             if not livereload and not same_files(settings.state_dir / "server", server):

@@ -96,22 +96,22 @@ class Matcher:
 
 
 WINDOW = 24  # characters of a long string its anchor spans
-MAX_ANCHORS = 8  # windows of a string considered for its anchor (the rarest is quickest)
-
-
-def _windows(s: str) -> list[str]:
-    """The substrings a string may be anchored on: itself when short, else its first windows."""
-    if len(s) <= WINDOW:
-        return [s]
-    step = WINDOW // 2
-    return [s[i:i + WINDOW] for i in range(0, min(len(s) - WINDOW, step * (MAX_ANCHORS - 1)) + 1, step)]
 
 
 def _anchors(strings: Iterable[str]) -> dict[str, str]:
-    """An anchor for each string: its window shared by the fewest other strings."""
-    windows = {s: _windows(s) for s in strings if s}
-    rarity = Counter(chain.from_iterable(set(w) for w in windows.values())).__getitem__
-    return {s: min(w, key=rarity) for s, w in windows.items()}
+    """An anchor for each string: itself when short, else the window of it that begins at its
+    rarest word (the word fewest of the strings hold: a name, a number, a term), which few
+    texts hold either; a common anchor costs a substring test at each of its many hits."""
+    words = {s: s.split() for s in strings if s}
+    rarity = Counter(chain.from_iterable(words.values())).__getitem__
+    anchors = {}
+    for s, ws in words.items():
+        if len(s) <= WINDOW or not ws:
+            anchors[s] = s[:WINDOW] if len(s) > WINDOW else s
+            continue
+        start = max(s.find(min(ws, key=rarity)) - 1, 0)  # (with the space before it: a whole word)
+        anchors[s] = s[start:start + WINDOW] if start + WINDOW <= len(s) else s[-WINDOW:]
+    return anchors
 
 
 class Memo:
@@ -156,6 +156,10 @@ class Memo:
         """A new build: keep only what the last one used."""
         self.known, self._used = self._used or self.known, {}
         self._matchers, self._matchers_used = self._matchers_used or self._matchers, {}
+
+    def adopt(self, entries: dict) -> None:
+        """Take as used the entries another process of this build derived (the audit's)."""
+        self._used.update(entries)
 
     def used(self) -> dict:
         """The text entries this build asked for (what the cache keeps)."""

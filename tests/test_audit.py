@@ -156,3 +156,100 @@ def test_a_kept_file_tampered_with_behind_the_builds_back_is_found_by_the_next_b
           "---\ntitle: News\nauthor: sara\nvisibility: mixed\n---\nNews of beta.\n")  # something to build
     result = cli(site, "build")
     assert result.returncode != 0 and b"audit failed" in result.stderr, result.stderr.decode()
+
+
+def _audit_in_process(root: Path, verdicts=None) -> list[str]:
+    import datetime as dt
+
+    from extranet.audit import audit_output
+
+    settings, people = load(root)
+    site_ = load_site(settings, people)
+    folders = {zone: root / "public" / zone for zone in ("internal", "mixed")}
+    secrets = Secrets.load(root / ".extranet")
+    return audit_output(site_, dt.datetime.now(), folders, urls_for(settings, True), secrets, verdicts=verdicts)
+
+
+def test_the_files_read_in_worker_processes_are_judged_alike(site: Path, monkeypatch) -> None:
+    """On a large site the files are read and decrypted in forked workers while the sources are
+    read again: the same problems are found, in either zone, as when read in one process."""
+    from extranet.audit import check
+
+    _reseal(site, "beta")
+    site_, urls = paths(site)
+    pricing = site_.by_key["projects/alpha/posts/2026-01-06-pricing.md"]
+    stray = site / "public/internal/p/stray.html"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    kickoff = site_.by_key["projects/alpha/posts/2026-01-05-kickoff.md"]
+    stray.write_bytes((site / "public/mixed" / urls["mixed"].post(kickoff)).read_bytes())
+    copied = site / "public/mixed" / urls["mixed"].post(pricing)
+    copied.parent.mkdir(parents=True, exist_ok=True)
+    copied.write_bytes((site / "public/internal" / urls["internal"].post(pricing)).read_bytes())
+    serial = _audit_in_process(site)
+    assert any("does not open with the key of its scope alpha" in p for p in serial), serial
+    assert any("not a file the mixed zone may hold" in p for p in serial), serial
+    assert any(p.startswith("internal/p/stray.html: not encrypted with this zone's keys") for p in serial), serial
+    monkeypatch.setattr(check, "POOL_THRESHOLD", 0)
+    monkeypatch.setattr(check.os, "cpu_count", lambda: 2)
+    assert _audit_in_process(site) == serial
+
+
+def test_bytes_found_sound_are_read_again_when_the_passages_change(site: Path, monkeypatch) -> None:
+    """A verdict holds for the same bytes checked against the same passages: once a text of a
+    served page becomes internal, the same bytes are opened and searched again (in workers)."""
+    from extranet.audit import check
+
+    monkeypatch.setattr(check, "POOL_THRESHOLD", 0)
+    monkeypatch.setattr(check.os, "cpu_count", lambda: 2)
+    words = "Zebra quartz notes about the harbour crane rental for the second deck"
+    _reseal(site, "alpha", lambda plain: plain.replace(b"We met on Monday", f"We met on Monday. {words}.".encode()))
+    verdicts = check.Verdicts()
+    assert _audit_in_process(site, verdicts) == []  # (nothing internal says so yet)
+    write(site / "content/projects/alpha/posts/2026-01-10-crane.md",
+          f"---\ntitle: Crane\nauthor: sara\nvisibility: internal\n---\n{words}.\n")
+    found = _audit_in_process(site, check.Verdicts(dict(verdicts.used)))
+    assert len(found) == 1 and "contains internal text 'zebra quartz notes" in found[0], found
+
+
+def _audit_apart(monkeypatch) -> None:
+    """The build's audit in a process of its own, and its files judged in worker processes
+    (it knows what to look for before it forks them), whatever the size of the site."""
+    import extranet.audit as audit
+    from extranet.audit import check
+
+    monkeypatch.setattr(audit, "PROCESS_THRESHOLD", 0)
+    monkeypatch.setattr(check, "POOL_THRESHOLD", 0)
+    monkeypatch.setattr(check.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(audit, "fail_closed", lambda *a, **k: pytest.fail("the audit ran in the build's process"))
+
+
+def test_the_audit_in_a_process_of_its_own_passes_a_sound_build_and_stops_a_leaking_one(site: Path,
+                                                                                          monkeypatch) -> None:
+    _audit_apart(monkeypatch)
+    write(site / "content/projects/alpha/posts/2026-01-09-news.md",
+          "---\ntitle: News\nauthor: sara\nvisibility: mixed\n---\nNews of the week for alpha.\n")
+    build(site)
+    assert cli(site, "audit").returncode == 0
+    before = read_tree(site / "public")
+    monkeypatch.setattr(zones.Rules, "post_visible", lambda self, zone, post: self.published(post))
+    with pytest.raises(BuildError, match="audit failed.*not a file the mixed zone may hold"):
+        build(site, cache=False)
+    assert read_tree(site / "public") == before
+
+
+def test_an_audit_process_that_fails_fails_the_build(site: Path, monkeypatch) -> None:
+    import extranet.audit as audit
+
+    _audit_apart(monkeypatch)
+    before = read_tree(site / "public")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the audit")
+
+    monkeypatch.setattr(audit, "check_mixed", broken)
+    with pytest.raises(BuildError, match="audit failed, nothing written: RuntimeError: a bug in the audit"):
+        build(site, cache=False)
+    monkeypatch.setattr(audit, "expect_mixed", broken)  # (before it is asked anything: it ends)
+    with pytest.raises(BuildError, match="audit failed, nothing written: its process ended"):
+        build(site, cache=False)
+    assert read_tree(site / "public") == before

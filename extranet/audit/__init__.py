@@ -11,6 +11,9 @@ the output on disk.
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import multiprocessing
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,41 +21,130 @@ from ..content.model import Site
 from ..errors import BuildError
 from ..protect.homes import home_path, name_secret
 from ..protect.secrets import Secrets
+from ..scopes import ZONES
 from ..site.urls import Urls
 from ..textmatch import Memo
-from .check import Verdicts, check_internal, check_mixed
-from .expect import expect_internal, expect_mixed
+from .check import MixedReading, Verdicts, _can_fork, check_internal, check_mixed
+from .expect import Expectation, expect_internal, expect_mixed, place_homes
 
-__all__ = ["Verdicts", "audit_output", "audit_site", "fail_closed"]
+__all__ = ["Audit", "Verdicts", "audit_output", "audit_site", "fail_closed", "homes_of"]
+
+
+def homes_of(site: Site, urls: Mapping[str, Urls], secrets: Secrets | None) -> dict[str, list[str]]:
+    """person id -> the paths of their home page in the mixed zone (by either user name)."""
+    if secrets is None:
+        return {pid: [urls["mixed"].person_home(pid)] for pid in site.people.people}
+    emails = {p.id: p.email for p in site.people.people.values()}
+    zs = secrets.zone("mixed")
+    return {pid: sorted({home_path(name_secret(zs, n)) for n in (pid, emails.get(pid, "")) if n})
+            for pid in secrets.people}
 
 
 def audit_output(site: Site, now: dt.datetime, folders: Mapping[str, Path], urls: Mapping[str, Urls],
-                 secrets: Secrets | None, texts: Memo | None = None, verdicts: Verdicts | None = None) -> list[str]:
+                 secrets: Secrets | None, texts: Memo | None = None, verdicts: Verdicts | None = None,
+                 homes: Mapping[str, list[str]] | None = None, exp: Expectation | None = None) -> list[str]:
     """Problems of the output `folders` (zone -> folder) of `site` at `now` (empty: proven).
     `secrets`: the site's keys, None when the output is not encrypted; `texts` and `verdicts`:
-    what earlier audits derived from the very same texts and found in the very same files."""
+    what earlier audits derived from the very same texts and found in the very same files;
+    `homes` (see homes_of) and `exp`, the mixed zone's expectation without them: derived
+    already."""
     emails = {p.id: p.email for p in site.people.people.values()}
-    if secrets is not None:
-        zs = secrets.zone("mixed")
-        homes = {pid: sorted({home_path(name_secret(zs, n)) for n in (pid, emails.get(pid, "")) if n})
-                 for pid in secrets.people}
-    else:
-        homes = {pid: [urls["mixed"].person_home(pid)] for pid in site.people.people}
+    homes = homes if homes is not None else homes_of(site, urls, secrets)
     problems = []
+    internal = folders.get("internal") if secrets is not None else None
     if "mixed" in folders:
-        problems += check_mixed(folders["mixed"], expect_mixed(site, now, urls["mixed"], homes, texts), secrets,
-                                emails, verdicts=verdicts)
-    if "internal" in folders and secrets is not None:
-        problems += check_internal(folders["internal"], expect_internal(site, now), secrets, emails)
+        exp = place_homes(exp, homes) if exp is not None else None
+        with MixedReading(folders["mixed"], secrets, verdicts, internal=internal, exp=exp) as reading:
+            exp = exp or expect_mixed(site, now, urls["mixed"], homes, texts)  # (while the workers read)
+            problems += check_mixed(folders["mixed"], exp, secrets, emails, reading=reading)
+            opened = reading.internal_files()
+    else:
+        opened = None
+    if internal is not None:
+        problems += check_internal(internal, expect_internal(site, now), secrets, emails, opened)
     return problems
 
 
 def fail_closed(site: Site, now: dt.datetime, folders: Mapping[str, Path], urls: Mapping[str, Urls],
                 secrets: Secrets | None, texts: Memo | None = None, verdicts: Verdicts | None = None) -> None:
     """The audit as the build runs it on its staged output: BuildError on any problem."""
-    failures = audit_output(site, now, folders, urls, secrets, texts, verdicts)
+    _raise_if(audit_output(site, now, folders, urls, secrets, texts, verdicts))
+
+
+def _raise_if(failures: list[str]) -> None:
     if failures:
         raise BuildError(f"audit failed, nothing written ({len(failures)} problem(s)): " + "; ".join(failures[:5]))
+
+
+PROCESS_THRESHOLD = 400  # posts: below this, a process of its own costs more than it saves
+
+
+class Audit:
+    """The audit of one build, started before the build encrypts. When the site is large and
+    the build can fork, a process of its own derives from the sources what the mixed zone may
+    hold (expect.py) while the build encrypts on the other core, then checks the staged output
+    when `check` is called (its memory apart from the build's); otherwise `check` does it all.
+    Either way `check` is fail_closed: BuildError on any problem, and when that process fails."""
+
+    def __init__(self, site: Site, now: dt.datetime, urls: Mapping[str, Urls], texts: Memo,
+                 verdicts: Verdicts) -> None:
+        self.site, self.now, self.urls, self.texts, self.verdicts = site, now, urls, texts, verdicts
+        self._conn = None
+        posts = sum(len(p.posts) for p in site.projects)
+        if posts >= PROCESS_THRESHOLD and _can_fork():
+            context = multiprocessing.get_context("fork")
+            gc.freeze()  # (the collector then leaves the objects both processes share untouched: no copies)
+            self._conn, theirs = context.Pipe()
+            process = context.Process(target=self._serve, args=(theirs, self._conn))  # (it forks readers)
+            process.start()
+            theirs.close()
+            self._stop = weakref.finalize(self, _stop, process, self._conn)
+
+    def check(self, folders: Mapping[str, Path], secrets: Secrets | None) -> None:
+        """Audit the staged output `folders` (zone -> folder): BuildError on any problem."""
+        if self._conn is None:
+            return fail_closed(self.site, self.now, folders, self.urls, secrets, self.texts, self.verdicts)
+        try:
+            self._conn.send((dict(folders), secrets, homes_of(self.site, self.urls, secrets)))
+            reply = self._conn.recv()
+        except (EOFError, OSError) as e:
+            raise BuildError(f"audit failed, nothing written: its process ended ({e!r})") from None
+        finally:
+            self._stop()
+        if reply[0] != "done":
+            raise BuildError(f"audit failed, nothing written: {reply[1]}")
+        _, problems, verdicts, texts, tags = reply
+        self.verdicts.note(verdicts)
+        self.texts.adopt(texts)
+        for zone, derived in tags.items():  # (user-name tags: a PBKDF2 each, kept with the secrets)
+            secrets.zone(zone).tag_cache.update(derived)
+        _raise_if(problems)
+
+    def _serve(self, conn, theirs) -> None:
+        """In the audit's process: derive, wait for the staged output, check it, answer."""
+        theirs.close()
+        exp = expect_mixed(self.site, self.now, self.urls["mixed"], {}, self.texts)
+        try:
+            folders, secrets, homes = conn.recv()
+        except EOFError:
+            return  # (the build stopped before writing anything)
+        try:
+            problems = audit_output(self.site, self.now, folders, self.urls, secrets, self.texts, self.verdicts,
+                                    homes, exp)
+            tags = {zone: secrets.zone(zone).tag_cache for zone in ZONES} if secrets is not None else {}
+            conn.send(("done", problems, self.verdicts.used, self.texts.used(), tags))
+        except Exception as e:  # noqa: BLE001 (told to the build, which fails closed)
+            conn.send(("failed", f"{type(e).__name__}: {e}"))
+
+
+def _stop(process, conn) -> None:
+    """Close the audit's process: it ends on its own once it has answered, else it is killed."""
+    conn.close()
+    gc.unfreeze()
+    process.join(timeout=1)
+    if process.is_alive():
+        process.kill()
+        process.join()
 
 
 def audit_site(root: Path, out: Path) -> list[str]:

@@ -13,15 +13,15 @@ import hashlib
 import multiprocessing
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..protect.crypto import ContentKey, ProtectError, key_for
+from ..protect.crypto import ContentKey, ProtectError, key_for, open_blob
 from ..protect.homes import name_secret
 from ..protect.keyring import KEYRING_FILE, open_keyring_with_key
 from ..protect.secrets import Secrets
 from ..protect.shell import LOGIN_PAGE, shell_blob
-from ..protect.zone import decrypt_file
 from ..textmatch import Matcher, normalise
 from .expect import Expectation
 
@@ -36,42 +36,193 @@ def files_of(folder: Path) -> Iterator[tuple[str, bytes]]:
         for n in sorted(names):
             path = os.path.join(top, n)
             with open(path, "rb") as f:
-                yield os.path.relpath(path, base).replace(os.sep, "/"), f.read()
+                yield path[len(base) + 1:].replace(os.sep, "/"), f.read()
 
 
 def _public(path: str) -> bool:
     return path in (LOGIN_PAGE, KEYRING_FILE) or path.startswith(STATIC)
 
 
-POOL_THRESHOLD = 400  # files to decrypt and search: below this, forking costs more than it saves
-_CHECK: tuple | None = None  # (folder, expectation, keys), set in the parent just before the fork
+POOL_THRESHOLD = 400  # files to read: below this, forking costs more than it saves
+_READ: tuple | None = None  # (folder, keys, verdicts, expectation), set in the parent just before the fork
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What reading one served file found, before it is judged against an Expectation."""
+
+    sha256: str  # of the bytes served
+    scope: str | None = None  # the scope whose key opens it (None: public, or not encrypted)
+    error: str = ""  # why no key of the zone opens it
+    plain_sha256: str = ""  # of what it holds, decrypted
+    text: str | None = None  # the normal form of a page (.html), decrypted
+
+
+def read_file(path: str, data: bytes, keys: list[tuple[str, ContentKey]] | None) -> Reading:
+    """Open one served file of the mixed zone as a reader would (`keys`: (scope, key) of every
+    scope of the zone, None when the output is not encrypted; the one that opens a file moves
+    to the front, for the next file of the same folder)."""
+    sha = hashlib.sha256(data).hexdigest()
+    page = path.endswith(".html")
+    if _public(path) or keys is None:
+        return Reading(sha, plain_sha256=sha, text=normalise(data.decode("utf-8", "replace")) if page else None)
+    try:
+        blob = shell_blob(data) if page else data
+        found = key_for(blob, [key for _, key in keys])
+        if found is None:
+            raise ProtectError("no key of the zone opens it")
+        i = next(i for i, (_, key) in enumerate(keys) if key is found)
+        keys.insert(0, keys.pop(i))
+        plain = open_blob(found, blob)
+    except ProtectError as e:
+        return Reading(sha, error=str(e))
+    return Reading(sha, keys[0][0], plain_sha256=hashlib.sha256(plain).hexdigest(),
+                   text=normalise(plain.decode("utf-8", "replace")) if page else None)
+
+
+def judge(path: str, reading: Reading, exp: Expectation, encrypted: bool) -> list[str]:
+    """The problems of one served file of the mixed zone, as read."""
+    where = f"mixed/{path}"
+    if _public(path):
+        return _leaks(where, reading.text, exp.canaries) if reading.text is not None else []
+    allowed = exp.files.get(path)
+    if allowed is None:
+        return [f"{where}: not a file the mixed zone may hold"]
+    if encrypted and reading.scope != allowed.scope:
+        why = reading.error or f"it opens with the key of {reading.scope}"
+        return [f"{where}: does not open with the key of its scope {allowed.scope} ({why})"]
+    if reading.plain_sha256 in exp.internal_files:
+        return [f"{where}: holds the bytes of an internal attachment"]
+    if allowed.sha256 is not None:
+        return [] if reading.plain_sha256 == allowed.sha256 else [f"{where}: not the attachment it stands for"]
+    if reading.text is None:
+        return [f"{where}: a page the audit cannot read (not .html)"]
+    return _leaks(where, reading.text, exp.canaries)
+
+
+class MixedReading:
+    """The files of the mixed zone's folder being read, decrypted and put in normal form — in
+    `jobs` forked processes when there are many, started at once so that the reading runs while
+    the caller derives the Expectation; in check_mixed otherwise. A file whose bytes are those
+    an earlier audit found sound (see Verdicts) is not opened: check_mixed decides. With the
+    Expectation `exp` known already, the workers judge each file too. They also look through
+    the `internal` zone's folder when one is given (see internal_files)."""
+
+    def __init__(self, folder: Path, secrets: Secrets | None, verdicts: Verdicts | None = None,
+                 jobs: int | None = None, paths: list[str] | None = None, internal: Path | None = None,
+                 exp: Expectation | None = None) -> None:
+        global _READ
+        self.folder, self.secrets, self.exp = folder, secrets, exp
+        self._internal = None
+        self.verdicts = verdicts if verdicts is not None else Verdicts()
+        self.paths = sorted(_paths(folder) if paths is None else paths)
+        self._pool, self._result = None, None
+        jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+        if jobs >= 2 and len(self.paths) >= POOL_THRESHOLD and _can_fork():
+            n = len(self.paths)  # (contiguous chunks: the files of one folder share a key)
+            chunks = [self.paths[i * n // jobs:(i + 1) * n // jobs] for i in range(jobs)]
+            _READ = (folder, _zone_keys(secrets), self.verdicts.known, exp)
+            try:
+                self._pool = multiprocessing.get_context("fork").Pool(jobs)
+            finally:
+                _READ = None
+            self._result = self._pool.map_async(_read_files, chunks)
+            if internal is not None and secrets is not None:
+                internal_keys = list(secrets.zone("internal").keys.values())
+                self._internal = self._pool.apply_async(internal_files, (internal, internal_keys))
+
+    def readings(self) -> dict[str, tuple[str, Reading | list[str] | None]]:
+        """path -> (SHA-256 of its bytes, its Reading; None when the bytes are known sound; its
+        problems when judged already, with `exp`)."""
+        if self._result is not None:
+            parts = self._result.get()
+            if self._internal is None:
+                self.close()
+            return {path: r for part in parts for path, r in part}
+        global _READ
+        _READ = (self.folder, _zone_keys(self.secrets), self.verdicts.known, self.exp)
+        try:
+            return dict(_read_files(self.paths))
+        finally:
+            _READ = None
+
+    def internal_files(self) -> tuple[list[str], bytes | None] | None:
+        """internal_files() of the `internal` folder, when the workers read it too."""
+        if self._internal is None:
+            return None
+        try:
+            return self._internal.get()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the workers (idempotent)."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def __enter__(self) -> "MixedReading":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _zone_keys(secrets: Secrets | None) -> list[tuple[str, ContentKey]] | None:
+    return [(s, ContentKey.from_secret(k)) for s, k in secrets.zone("mixed").keys.items()] if secrets else None
+
+
+def _read_files(paths: list[str]) -> list[tuple[str, tuple[str, Reading | list[str] | None]]]:
+    """Read these files of the folder being read, and judge them when the Expectation is known
+    (see MixedReading.readings)."""
+    assert _READ is not None
+    folder, keys, known, exp = _READ
+    out: list[tuple[str, tuple[str, Reading | list[str] | None]]] = []
+    for path in paths:
+        with open(folder / path, "rb") as f:
+            data = f.read()
+        sha = hashlib.sha256(data).hexdigest()
+        prev = known.get(path)
+        if exp is not None:
+            sound = prev == (sha, repr(exp.files.get(path)), exp.key)
+            out.append((path, (sha, [] if sound else judge(path, read_file(path, data, keys), exp, keys is not None))))
+        elif prev is not None and prev[0] == sha:
+            out.append((path, (sha, None)))
+        else:
+            out.append((path, (sha, read_file(path, data, keys))))
+    return out
 
 
 def check_mixed(folder: Path, exp: Expectation, secrets: Secrets | None, emails: Mapping[str, str],
-                jobs: int | None = None, verdicts: Verdicts | None = None) -> list[str]:
-    """Problems of the mixed zone's folder (`secrets`: None for an unencrypted output). The
-    files are opened and searched in `jobs` processes (default: all cores) when there are many;
-    `verdicts`: the files found sound by an earlier audit, by their bytes' hash (see Verdicts)."""
-    global _CHECK
-    keys = {s: ContentKey.from_secret(k) for s, k in secrets.zone("mixed").keys.items()} if secrets else None
-    paths = sorted(_paths(folder))
-    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    _CHECK = (folder, exp, keys, verdicts if verdicts is not None else Verdicts())
-    try:
-        if jobs >= 2 and len(paths) >= POOL_THRESHOLD and _can_fork():
-            chunks = [paths[i::jobs] for i in range(jobs)]
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                parts = pool.map(_check_files, chunks)
+                verdicts: Verdicts | None = None, reading: MixedReading | None = None,
+                keyring: bool = True) -> list[str]:
+    """Problems of the mixed zone's folder (`secrets`: None for an unencrypted output);
+    `verdicts`: the files found sound by an earlier audit, by their bytes' hash (see Verdicts);
+    `reading`: the folder's files being read already (default: read them now)."""
+    reading = reading or MixedReading(folder, secrets, verdicts)
+    known = reading.verdicts.known
+    problems: list[str] = []
+    sound: dict[str, tuple] = {}
+    redo = []
+    for path, (sha, r) in sorted(reading.readings().items()):
+        verdict = (sha, repr(exp.files.get(path)), exp.key)
+        if known.get(path) == verdict:
+            sound[path] = verdict
+        elif r is None:
+            redo.append(path)
         else:
-            parts = [_check_files(paths)]
-    finally:
-        _CHECK = None
-    found = [p for part, _ in parts for p in part]
-    if verdicts is not None:
-        for _, sound in parts:
-            verdicts.note(sound)
-    problems = sorted(found)
-    if secrets is not None:
+            found = r if isinstance(r, list) else judge(path, r, exp, secrets is not None)
+            problems += found
+            if not found:
+                sound[path] = verdict
+    if redo:  # (the same bytes as when found sound, to check against other passages now: open them)
+        again = MixedReading(folder, secrets, paths=redo, exp=exp)
+        problems += check_mixed(folder, exp, secrets, emails, reading=again, keyring=False)
+        sound.update(again.verdicts.used)
+    reading.verdicts.note(sound)
+    problems.sort()
+    if secrets is not None and keyring:
         problems += _keyring("mixed", (folder / KEYRING_FILE).read_bytes() if (folder / KEYRING_FILE).is_file()
                              else None, exp, secrets, emails)
     return problems
@@ -80,8 +231,7 @@ def check_mixed(folder: Path, exp: Expectation, secrets: Secrets | None, emails:
 def _paths(folder: Path) -> list[str]:
     """Every file below `folder`, relative POSIX paths."""
     base = str(folder)
-    return [os.path.relpath(os.path.join(top, n), base).replace(os.sep, "/")
-            for top, _, names in os.walk(base) for n in names]
+    return [os.path.join(top, n)[len(base) + 1:].replace(os.sep, "/") for top, _, names in os.walk(base) for n in names]
 
 
 def _can_fork() -> bool:
@@ -103,64 +253,23 @@ class Verdicts:
         self.used.update(sound)
 
 
-def _check_files(paths: list[str]) -> tuple[list[str], dict[str, tuple]]:
-    """The problems of these files of the folder being checked, and the files found sound
-    (see check_mixed)."""
-    assert _CHECK is not None
-    folder, exp, keys, verdicts = _CHECK
-    problems: list[str] = []
-    sound: dict[str, tuple] = {}
-    for path in paths:
-        with open(folder / path, "rb") as f:
-            data = f.read()
-        verdict = (hashlib.sha256(data).hexdigest(), repr(exp.files.get(path)), exp.key)
-        if verdicts.known.get(path) == verdict:
-            sound[path] = verdict
-            continue
-        found = _check_file(path, data, exp, keys)
-        if found:
-            problems += found
-        else:
-            sound[path] = verdict
-    return problems, sound
-
-
-def _check_file(path: str, data: bytes, exp: Expectation, keys: dict[str, ContentKey] | None) -> list[str]:
-    """The problems of one served file of the mixed zone (`keys`: None when not encrypted)."""
-    where = f"mixed/{path}"
-    if _public(path):
-        return _leaks(where, data, exp.canaries) if path.endswith(".html") else []
-    allowed = exp.files.get(path)
-    if allowed is None:
-        return [f"{where}: not a file the mixed zone may hold"]
-    plain = data
-    if keys is not None:
-        key = keys.get(allowed.scope)
-        try:
-            if key is None:
-                raise ProtectError(f"no key for its scope {allowed.scope}")
-            plain = decrypt_file(path, data, [key])
-        except ProtectError as e:
-            return [f"{where}: does not open with the key of its scope {allowed.scope} ({e})"]
-    sha = hashlib.sha256(plain).hexdigest()
-    if sha in exp.internal_files:
-        return [f"{where}: holds the bytes of an internal attachment"]
-    if allowed.sha256 is not None:
-        return [] if sha == allowed.sha256 else [f"{where}: not the attachment it stands for"]
-    return _leaks(where, plain, exp.canaries)
-
-
-def _leaks(where: str, data: bytes, matcher: Matcher) -> list[str]:
-    """Each internal passage found in a page."""
-    text = normalise(data.decode("utf-8", "replace"))
+def _leaks(where: str, text: str, matcher: Matcher) -> list[str]:
+    """Each internal passage found in a page (in normal form)."""
     return [f"{where}: contains {matcher.secrets[c]} '{c.strip()[:60]}'" for c in sorted(matcher.find(text))]
 
 
-def check_internal(folder: Path, exp: Expectation, secrets: Secrets, emails: Mapping[str, str]) -> list[str]:
+def check_internal(folder: Path, exp: Expectation, secrets: Secrets, emails: Mapping[str, str],
+                   opened: tuple[list[str], bytes | None] | None = None) -> list[str]:
     """Problems of the internal zone's folder: every private file opens with a key of the
-    zone, and the keyring opens for staff only."""
+    zone, and the keyring opens for staff only (`opened`: internal_files(folder, ...) done)."""
+    problems, keyring = opened or internal_files(folder, secrets.zone("internal").keys.values())
+    return problems + _keyring("internal", keyring, exp, secrets, emails)
+
+
+def internal_files(folder: Path, secrets: Iterable[bytes]) -> tuple[list[str], bytes | None]:
+    """The internal zone's files that no key of the zone (of `secrets`) opens, and its keyring."""
     problems: list[str] = []
-    keys = [ContentKey.from_secret(k) for k in secrets.zone("internal").keys.values()]
+    keys = [ContentKey.from_secret(k) for k in secrets]
     keyring = None
     for path, data in files_of(folder):
         if path == KEYRING_FILE:
@@ -168,11 +277,14 @@ def check_internal(folder: Path, exp: Expectation, secrets: Secrets, emails: Map
         if _public(path):
             continue
         try:  # (its key, by the blob's hint: the zone holds nothing the other one reads)
-            if key_for(shell_blob(data) if path.endswith(".html") else data, keys) is None:
+            key = key_for(shell_blob(data) if path.endswith(".html") else data, keys)
+            if key is None:
                 raise ProtectError("no key of this zone opens it")
+            keys.remove(key)  # (first for the next file: files of one scope lie side by side)
+            keys.insert(0, key)
         except ProtectError as e:
             problems.append(f"internal/{path}: not encrypted with this zone's keys ({e})")
-    return problems + _keyring("internal", keyring, exp, secrets, emails)
+    return problems, keyring
 
 
 def _keyring(zone: str, keyring: bytes | None, exp: Expectation, secrets: Secrets,

@@ -23,10 +23,10 @@ from ..site.urls import HOME, Urls
 from ..textmatch import Matcher, Memo, name
 
 _CONTAINER = re.compile(r"^[ \t]*(?:>[ \t]*)*:{3,}(.*)$")
-_LINKS = (
-    re.compile(r"\]\(\s*<?([^)>\s]+)"),  # inline link or image
-    re.compile(r"^[ \t]{0,3}\[[^\]]+\]:[ \t]*<?([^>\s]+)", re.M),  # reference definition
-    re.compile(r"""\b(?:href|src)\s*=\s*["']?([^"'\s>]+)""", re.I),  # raw HTML
+_LINKS = (  # (a pattern, and a string every text it matches holds: most texts hold none)
+    (re.compile(r"\]\(\s*<?([^)>\s]+)"), "]("),  # inline link or image
+    (re.compile(r"^[ \t]{0,3}\[[^\]]+\]:[ \t]*<?([^>\s]+)", re.M), "]:"),  # reference definition
+    (re.compile(r"""\b(?:href|src)\s*=\s*["']?([^"'\s>]+)""", re.I), "="),  # raw HTML
 )
 
 
@@ -54,6 +54,8 @@ class Expectation:
 def split_containers(text: str) -> tuple[str, str]:
     """(outside, inside) of a Markdown text: what lies inside any fenced container (known or
     not, closed or not) is inside."""
+    if ":::" not in text:
+        return text, ""
     outside, inside, depth = [], [], False
     for line in text.split("\n"):
         m = _CONTAINER.match(line)
@@ -67,8 +69,8 @@ def split_containers(text: str) -> tuple[str, str]:
 def linked_keys(text: str, source: str) -> set[str]:
     """Content keys a Markdown text written in the source `source` may link to."""
     out = set()
-    for pattern in _LINKS:
-        for m in pattern.finditer(text):
+    for pattern, needed in _LINKS:
+        for m in pattern.finditer(text) if needed in text else ():
             parts = urlsplit(m.group(1))
             if parts.scheme or parts.netloc or not parts.path or parts.path.startswith("/"):
                 continue
@@ -102,8 +104,9 @@ class _Texts:
         """A Matcher of the secret passages no legitimate text holds, and of the passages of
         email originals no shared text holds."""
         matcher = self.memo.matcher({**self.originals, **self.secret})
-        found = {s for text in self.legit for s in matcher.find(self.memo.normalise(text))}
-        found |= {s for text in self.shared_mail for s in matcher.find(self.memo.normalise(text)) if s not in self.secret}
+        normal = self.memo.normalise  # (one search of all: no passage spans the "\n" between two)
+        found = matcher.find("\n".join(map(normal, self.legit)))
+        found |= {s for s in matcher.find("\n".join(map(normal, self.shared_mail))) if s not in self.secret}
         return matcher.without(found)
 
 
@@ -187,10 +190,17 @@ def expect_mixed(site: Site, now: dt.datetime, urls: Urls, homes: Mapping[str, I
                 texts.title(posixpath.basename(a.name))
     for x in exp.grants:
         exp.grants[x].add(PERSON + x)
-        for path in homes.get(x, ()):
-            exp.files[path] = Allowed(PERSON + x)
     exp.canaries = texts.canaries()
     exp.key = digest(*sorted(exp.canaries.secrets), "\0files", *sorted(exp.internal_files))
+    return place_homes(exp, homes)
+
+
+def place_homes(exp: Expectation, homes: Mapping[str, Iterable[str]]) -> Expectation:
+    """`exp` with the home pages of the people it grants anything (`homes`: person id -> the
+    paths of their home page), each sealed for that person alone."""
+    for x in exp.grants:
+        for path in homes.get(x, ()):
+            exp.files[path] = Allowed(PERSON + x)
     return exp
 
 

@@ -72,7 +72,7 @@ class ContentKey:
 
     def hint(self, nonce: bytes) -> bytes:
         """The 8-byte hint that marks a blob encrypted with this key."""
-        return hmac.new(self.hint_key, nonce, hashlib.sha256).digest()[:HINT_SIZE]
+        return hmac.digest(self.hint_key, nonce, "sha256")[:HINT_SIZE]
 
 
 def hkdf(secret: bytes, info: bytes, length: int = KEY_SIZE) -> bytes:
