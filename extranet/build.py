@@ -90,21 +90,23 @@ def build(root: Path, *, strict: bool = False, out: Path | None = None, now: dt.
             rendered = {zone: ZoneOutput(zone, pages=n) for zone, n in same.pages}
         else:
             say("loading content")
-            site = load_site(settings, people, problems, files=inputs.content_files(),
-                             records=RecordStore(store, settings.remote_images), jobs=jobs or os.cpu_count() or 1)
+            records = RecordStore(store, settings.remote_images)
+            site = load_site(settings, people, problems, files=inputs.content_files(), records=records,
+                             jobs=jobs or os.cpu_count() or 1)
+            records.keep()  # (the parsed sources this build used, for the next one)
             texts, verdicts = memos(store, state)
             views = Rules(site, now, texts).views()
             for key, reason in sorted((views[INTERNAL].held or {}).items()):
                 log.warning("%s: held for moderation, not shared: it %s", key, reason)
-            say("rendering")
             urls = urls_for(settings, encrypt)
+            audit = Audit(site, now, urls, texts, verdicts) if write else None  # (reads the sources meanwhile)
+            say("rendering")
             theme = Theme.kept(root, settings.theme, inputs.folders_digest(Theme.folders(root, settings.theme)),
                                state.theme if state else None)
             memo = PageMemo(store, out, encrypt) if write and cache else None
             rendered = render_zones({zone: ZoneRenderer(views[zone], urls[zone], theme, preview_banner=banner,
                                                         livereload=livereload, memo=memo.for_zone(zone) if memo else None)
                                      for zone in ZONES}, jobs)
-            audit = Audit(site, now, urls, texts, verdicts) if write else None  # (reads the sources meanwhile)
             say("encrypting" if encrypt else "preparing")
             trees = protect_site(site, views, rendered, urls, memo.reusable if memo else None, encrypt)
             server = trees.pop("server")

@@ -136,12 +136,15 @@ def test_warm_builds_one_change_after_another_equal_cold_builds(tmp_path: Path, 
     assert sorted(p.name for p in (root / "public").iterdir()) == ["internal", "mixed"]
 
 
-def test_a_warm_build_reads_only_the_sources_that_changed(tmp_path: Path, monkeypatch) -> None:
-    """The records kept by content: a source whose bytes the last build parsed is not read again."""
+@pytest.mark.parametrize("warm", [True, False], ids=["kept-in-memory", "from-the-cache-on-disk"])
+def test_a_build_reads_only_the_sources_that_changed(tmp_path: Path, monkeypatch, warm: bool) -> None:
+    """The records kept by content: a source whose bytes the last build parsed is not read again,
+    whether the state is kept by a long-running process or read from .extranet/cache/ by a
+    fresh `extranet build`."""
     import extranet.content.loader as loader
 
     root = _site(tmp_path)
-    state = BuildState()
+    state = BuildState() if warm else None
     build(root, now=NOW, encrypt=False, state=state)
     new_post(root)
     read: list[str] = []

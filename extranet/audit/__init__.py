@@ -80,11 +80,13 @@ PROCESS_THRESHOLD = 400  # posts: below this, a process of its own costs more th
 
 
 class Audit:
-    """The audit of one build, started before the build encrypts. When the site is large and
+    """The audit of one build, started once the sources are loaded. When the site is large and
     the build can fork, a process of its own derives from the sources what the mixed zone may
-    hold (expect.py) while the build encrypts on the other core, then checks the staged output
-    when `check` is called (its memory apart from the build's); otherwise `check` does it all.
-    Either way `check` is fail_closed: BuildError on any problem, and when that process fails."""
+    hold (expect.py) while the build renders and encrypts, then checks the staged output when
+    `check` is called; its memory is apart from the build's, and forked before the build's
+    output exists, it shares the sources with the build instead of copying them. Otherwise
+    `check` does it all. Either way `check` fails closed: BuildError on any problem, and when
+    that process fails."""
 
     def __init__(self, site: Site, now: dt.datetime, urls: Mapping[str, Urls], texts: Memo,
                  verdicts: Verdicts) -> None:

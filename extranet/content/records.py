@@ -41,6 +41,7 @@ class RecordStore:
         self.cache = cache
         self.remote_images = remote_images
         self.known: dict[str, Parsed] = cache.get(NAMESPACE)
+        self.stored = frozenset(self.known)  # (the records the cache holds)
         self.used: dict[str, Parsed] = {}
         self.renderer = Renderer(remote_images)
 
@@ -76,5 +77,6 @@ class RecordStore:
 
     def keep(self) -> None:
         """Store the records of this build (those of removed or edited sources are dropped)."""
-        if self.used.keys() != self.known.keys():
+        if self.used.keys() != self.stored:
             self.cache.replace(NAMESPACE, self.used)
+            self.stored = frozenset(self.used)
