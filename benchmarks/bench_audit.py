@@ -32,10 +32,11 @@ from corpus import generate  # noqa: E402
 BUILD = r"""
 import json, sys, time
 from pathlib import Path
+import extranet.audit as audit
 import extranet.build as build
 
 spent = []
-Audit = build.Audit
+Audit = audit.Audit
 
 
 class Timed(Audit):
@@ -51,7 +52,7 @@ class Timed(Audit):
             spent.append(time.perf_counter() - started)
 
 
-build.Audit = Timed
+audit.Audit = Timed  # (the build imports it from extranet.audit when it has work)
 started = time.perf_counter()
 build.build(Path(sys.argv[1]), cache=False)
 print(json.dumps({"build": time.perf_counter() - started, "audit": spent[0]}))

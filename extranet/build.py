@@ -16,25 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from . import config
-from .audit import Audit
-from .content.loader import load_site
-from .content.model import Site
-from .content.records import RecordStore
 from .errors import BuildError, Problems, WarningCounter
 from .inputs import Inputs
-from .output import publish, same_files
-from .protect.secrets import Secrets
-from .protect.site import content_keys, protect_site
-from .render.memo import PageMemo
 from .render.output import ZoneOutput
-from .render.pages import ZoneRenderer
-from .render.pool import render_zones
-from .render.theme import Theme
 from .scopes import INTERNAL, ZONES
-from .site.urls import urls_for
 from .state import TEXTS, VERDICTS, BuildState, memos, open_state
-from .zones import Rules, View
+
+if TYPE_CHECKING:  # (the stages are imported once there is work: a build that finds nothing changed loads none)
+    from .content.model import Site
+    from .zones import View
 
 __all__ = ["BuildError", "BuildResult", "BuildState", "build"]
 log = logging.getLogger("extranet")
@@ -89,6 +82,18 @@ def build(root: Path, *, strict: bool = False, out: Path | None = None, now: dt.
             say("nothing changed")
             rendered = {zone: ZoneOutput(zone, pages=n) for zone, n in same.pages}
         else:
+            from .audit import Audit
+            from .content.loader import load_site
+            from .content.records import RecordStore
+            from .output import publish, same_files
+            from .protect.secrets import Secrets
+            from .protect.site import content_keys, protect_site
+            from .render.memo import PageMemo
+            from .render.pages import ZoneRenderer
+            from .render.pool import render_zones
+            from .render.theme import Theme
+            from .site.urls import urls_for
+            from .zones import Rules
             say("loading content")
             records = RecordStore(store, settings.remote_images)
             site = load_site(settings, people, problems, files=inputs.content_files(), records=records,

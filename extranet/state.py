@@ -4,12 +4,15 @@ what a long-running process (the gateway, the preview) also keeps in memory betw
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import config
-from .audit import Verdicts
 from .cache import Cache, open_cache
-from .render.theme import Theme
-from .textmatch import Memo
+
+if TYPE_CHECKING:
+    from .audit import Verdicts
+    from .render.theme import Theme
+    from .textmatch import Memo
 
 TEXTS, VERDICTS = "texts", "audit-verdicts"  # cache namespaces: textmatch.Memo, audit.Verdicts
 
@@ -27,6 +30,9 @@ class BuildState:
 
 def memos(store: Cache, state: BuildState | None) -> tuple[Memo, Verdicts]:
     """The text memo (a long-running caller's, else from the cache) and the audit's verdicts."""
+    from .audit import Verdicts
+    from .textmatch import Memo
+
     if state is not None and state.texts is not None:
         state.texts.next_build()
     else:
