@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -204,6 +206,14 @@ def settle() -> None:
     """Wait for background deletions (a test, or a build that is about to fork workers)."""
     while _CLEANERS:
         _CLEANERS.pop().wait()
+
+
+def can_fork() -> bool:
+    """Whether this process may fork workers now. Forking copies only the calling thread: never
+    with other threads running (a preview server, the gateway), whose locks the child would
+    inherit held; our own background deletions end first."""
+    settle()
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 def publish(out_dir: Path, trees: Mapping[str, Mapping[str, bytes]], trash: Path | None = None,

@@ -107,7 +107,7 @@ def _anchors(strings: Iterable[str]) -> dict[str, str]:
     anchors = {}
     for s, ws in words.items():
         if len(s) <= WINDOW or not ws:
-            anchors[s] = s[:WINDOW] if len(s) > WINDOW else s
+            anchors[s] = s[:WINDOW]
             continue
         start = max(s.find(min(ws, key=rarity)) - 1, 0)  # (with the space before it: a whole word)
         anchors[s] = s[start:start + WINDOW] if start + WINDOW <= len(s) else s[-WINDOW:]

@@ -24,7 +24,8 @@ from ..protect.secrets import Secrets
 from ..scopes import ZONES
 from ..site.urls import Urls
 from ..textmatch import Memo
-from .check import MixedReading, Verdicts, _can_fork, check_internal, check_mixed
+from ..output import can_fork
+from .check import MixedReading, Verdicts, check_internal, check_mixed
 from .expect import Expectation, expect_internal, expect_mixed, place_homes
 
 __all__ = ["Audit", "Verdicts", "audit_output", "audit_site", "fail_closed", "homes_of"]
@@ -93,7 +94,7 @@ class Audit:
         self.site, self.now, self.urls, self.texts, self.verdicts = site, now, urls, texts, verdicts
         self._conn = None
         posts = sum(len(p.posts) for p in site.projects)
-        if posts >= PROCESS_THRESHOLD and _can_fork():
+        if posts >= PROCESS_THRESHOLD and can_fork():
             context = multiprocessing.get_context("fork")
             gc.freeze()  # (the collector then leaves the objects both processes share untouched: no copies)
             self._conn, theirs = context.Pipe()

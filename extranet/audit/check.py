@@ -12,16 +12,17 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..protect.crypto import ContentKey, ProtectError, key_for, open_blob
+from ..output import can_fork
+from ..protect.crypto import ContentKey, ProtectError, open_blob
 from ..protect.homes import name_secret
 from ..protect.keyring import KEYRING_FILE, open_keyring_with_key
 from ..protect.secrets import Secrets
-from ..protect.shell import LOGIN_PAGE, shell_blob
+from ..protect.shell import LOGIN_PAGE
+from ..protect.zone import file_key
 from ..textmatch import Matcher, normalise
 from .expect import Expectation
 
@@ -44,7 +45,7 @@ def _public(path: str) -> bool:
 
 
 POOL_THRESHOLD = 400  # files to read: below this, forking costs more than it saves
-_READ: tuple | None = None  # (folder, keys, verdicts, expectation), set in the parent just before the fork
+_READ: tuple | None = None  # (folder, (keys, scopes), verdicts, expectation), set in the parent just before the fork
 
 
 @dataclass(frozen=True)
@@ -58,25 +59,20 @@ class Reading:
     text: str | None = None  # the normal form of a page (.html), decrypted
 
 
-def read_file(path: str, data: bytes, keys: list[tuple[str, ContentKey]] | None) -> Reading:
-    """Open one served file of the mixed zone as a reader would (`keys`: (scope, key) of every
-    scope of the zone, None when the output is not encrypted; the one that opens a file moves
-    to the front, for the next file of the same folder)."""
+def read_file(path: str, data: bytes, keys: list[ContentKey] | None, scope_of: Mapping[ContentKey, str]) -> Reading:
+    """Open one served file of the mixed zone as a reader would (`keys`: every key of the zone,
+    None when the output is not encrypted, ordered as protect.zone.file_key leaves them;
+    `scope_of`: the scope of each key)."""
     sha = hashlib.sha256(data).hexdigest()
     page = path.endswith(".html")
     if _public(path) or keys is None:
         return Reading(sha, plain_sha256=sha, text=normalise(data.decode("utf-8", "replace")) if page else None)
     try:
-        blob = shell_blob(data) if page else data
-        found = key_for(blob, [key for _, key in keys])
-        if found is None:
-            raise ProtectError("no key of the zone opens it")
-        i = next(i for i, (_, key) in enumerate(keys) if key is found)
-        keys.insert(0, keys.pop(i))
-        plain = open_blob(found, blob)
+        key, blob = file_key(path, data, keys)
+        plain = open_blob(key, blob)
     except ProtectError as e:
         return Reading(sha, error=str(e))
-    return Reading(sha, keys[0][0], plain_sha256=hashlib.sha256(plain).hexdigest(),
+    return Reading(sha, scope_of[key], plain_sha256=hashlib.sha256(plain).hexdigest(),
                    text=normalise(plain.decode("utf-8", "replace")) if page else None)
 
 
@@ -118,7 +114,7 @@ class MixedReading:
         self.paths = sorted(_paths(folder) if paths is None else paths)
         self._pool, self._result = None, None
         jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-        if jobs >= 2 and len(self.paths) >= POOL_THRESHOLD and _can_fork():
+        if jobs >= 2 and len(self.paths) >= POOL_THRESHOLD and can_fork():
             n = len(self.paths)  # (contiguous chunks: the files of one folder share a key)
             chunks = [self.paths[i * n // jobs:(i + 1) * n // jobs] for i in range(jobs)]
             _READ = (folder, _zone_keys(secrets), self.verdicts.known, exp)
@@ -169,15 +165,19 @@ class MixedReading:
         self.close()
 
 
-def _zone_keys(secrets: Secrets | None) -> list[tuple[str, ContentKey]] | None:
-    return [(s, ContentKey.from_secret(k)) for s, k in secrets.zone("mixed").keys.items()] if secrets else None
+def _zone_keys(secrets: Secrets | None) -> tuple[list[ContentKey] | None, dict[ContentKey, str]]:
+    """The mixed zone's keys (None: not encrypted), and the scope of each."""
+    if secrets is None:
+        return None, {}
+    scope_of = {ContentKey.from_secret(k): scope for scope, k in secrets.zone("mixed").keys.items()}
+    return list(scope_of), scope_of
 
 
 def _read_files(paths: list[str]) -> list[tuple[str, tuple[str, Reading | list[str] | None]]]:
     """Read these files of the folder being read, and judge them when the Expectation is known
     (see MixedReading.readings)."""
     assert _READ is not None
-    folder, keys, known, exp = _READ
+    folder, (keys, scope_of), known, exp = _READ
     out: list[tuple[str, tuple[str, Reading | list[str] | None]]] = []
     for path in paths:
         with open(folder / path, "rb") as f:
@@ -186,11 +186,12 @@ def _read_files(paths: list[str]) -> list[tuple[str, tuple[str, Reading | list[s
         prev = known.get(path)
         if exp is not None:
             sound = prev == (sha, repr(exp.files.get(path)), exp.key)
-            out.append((path, (sha, [] if sound else judge(path, read_file(path, data, keys), exp, keys is not None))))
+            reading = None if sound else read_file(path, data, keys, scope_of)
+            out.append((path, (sha, [] if reading is None else judge(path, reading, exp, keys is not None))))
         elif prev is not None and prev[0] == sha:
             out.append((path, (sha, None)))
         else:
-            out.append((path, (sha, read_file(path, data, keys))))
+            out.append((path, (sha, read_file(path, data, keys, scope_of))))
     return out
 
 
@@ -234,11 +235,6 @@ def _paths(folder: Path) -> list[str]:
     return [os.path.join(top, n)[len(base) + 1:].replace(os.sep, "/") for top, _, names in os.walk(base) for n in names]
 
 
-def _can_fork() -> bool:
-    """Forking copies only the calling thread: never with other threads running (the gateway)."""
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
-
-
 class Verdicts:
     """Files an audit found sound: path -> (SHA-256 of the bytes served, what the file may be,
     the hash of the passages and files it was checked against). A file whose entry is the one
@@ -277,11 +273,7 @@ def internal_files(folder: Path, secrets: Iterable[bytes]) -> tuple[list[str], b
         if _public(path):
             continue
         try:  # (its key, by the blob's hint: the zone holds nothing the other one reads)
-            key = key_for(shell_blob(data) if path.endswith(".html") else data, keys)
-            if key is None:
-                raise ProtectError("no key of this zone opens it")
-            keys.remove(key)  # (first for the next file: files of one scope lie side by side)
-            keys.insert(0, key)
+            file_key(path, data, keys)
         except ProtectError as e:
             problems.append(f"internal/{path}: not encrypted with this zone's keys ({e})")
     return problems, keyring

@@ -174,10 +174,11 @@ def zone_keys(secrets: Secrets, zone: str) -> dict[str, ContentKey]:
     return {s: ContentKey.from_secret(k) for s, k in secrets.zones[zone].keys.items()}
 
 
-def decrypt_file(path: str, data: bytes, keys: list[ContentKey]) -> bytes:
-    """Plaintext of one protected output file (shell page or attachment blob). The key that
-    opens it is moved to the front of `keys`: the files of one folder share a key, so a walk
-    in path order tries the right key first."""
+def file_key(path: str, data: bytes, keys: list[ContentKey]) -> tuple[ContentKey, bytes]:
+    """The key among `keys` whose hint marks one protected output file (shell page or
+    attachment blob), and the file's blob; ProtectError when none does. The key is moved to the
+    front of `keys`: the files of one folder share a key, so a walk in path order tries the
+    right key first."""
     blob = shell_blob(data) if path.endswith(".html") else data
     key = key_for(blob, keys)
     if key is None:
@@ -185,7 +186,12 @@ def decrypt_file(path: str, data: bytes, keys: list[ContentKey]) -> bytes:
     if keys[0] is not key:
         keys.remove(key)
         keys.insert(0, key)
-    return open_blob(key, blob)
+    return key, blob
+
+
+def decrypt_file(path: str, data: bytes, keys: list[ContentKey]) -> bytes:
+    """Plaintext of one protected output file (see file_key)."""
+    return open_blob(*file_key(path, data, keys))
 
 
 def decrypt_zone(

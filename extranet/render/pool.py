@@ -15,10 +15,9 @@ import logging
 import multiprocessing
 import os
 import resource
-import threading
 from collections.abc import Mapping
 
-from ..output import settle
+from ..output import can_fork
 from .pages import Reused, ZoneOutput, ZoneRenderer
 
 POOL_THRESHOLD = 400  # posts to render: below this, forking costs more than it saves
@@ -37,7 +36,7 @@ def render_zones(renderers: Mapping[str, ZoneRenderer], jobs: int | None = None)
     weight = sum(len(renderers[zone].view.projects[i].posts) + 1 for zone, i in todo)
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     parts: dict[tuple[str, int], tuple[ZoneOutput, list[str]]] = {}
-    if jobs >= 2 and len(todo) >= 2 and weight >= POOL_THRESHOLD and _can_fork():
+    if jobs >= 2 and len(todo) >= 2 and weight >= POOL_THRESHOLD and can_fork():
         for r in renderers.values():
             r.theme.prepare()
         parts = dict(zip(todo, _in_workers(renderers, todo, jobs)))
@@ -56,13 +55,6 @@ def render_zones(renderers: Mapping[str, ZoneRenderer], jobs: int | None = None)
                 r.render_project(pv, gkey)
         r.finish()
     return {zone: r.out for zone, r in renderers.items()}
-
-
-def _can_fork() -> bool:
-    """Forking copies only the calling thread: never with other threads running (a preview
-    server, the gateway), whose locks the child would inherit held."""
-    settle()  # our own background deletions end first
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 def _in_workers(renderers: Mapping[str, ZoneRenderer], todo: list[tuple[str, int]],
