@@ -23,7 +23,7 @@ from .errors import BuildError, Problems, WarningCounter
 from .inputs import Inputs
 from .render.output import ZoneOutput
 from .scopes import INTERNAL, ZONES
-from .state import TEXTS, VERDICTS, BuildState, memos, open_state
+from .state import SEEN, SPARE, TEXTS, VERDICTS, BuildState, memos, open_state, spare_of
 
 if TYPE_CHECKING:  # (the stages are imported once there is work: a build that finds nothing changed loads none)
     from .content.model import Site
@@ -122,8 +122,10 @@ def build(root: Path, *, strict: bool = False, out: Path | None = None, now: dt.
         if write:
             say("writing and auditing")
             secrets = Secrets.load(settings.state_dir) if encrypt else None
+            spare = spare_of(settings, out, store) if cache else None
             publish(out, trees, trash=settings.state_dir / "trash", staging=settings.state_dir / "staging",
-                    check=lambda staged: audit.check(staged, secrets))
+                    spare=spare, check=lambda staged: audit.check(staged, secrets))
+            store.touch(SPARE)
             if secrets is not None:
                 secrets.save()  # (the user-name values the audit derived: a PBKDF2 each, once)
             if not livereload and not same_files(settings.state_dir / "server", server):
@@ -133,6 +135,7 @@ def build(root: Path, *, strict: bool = False, out: Path | None = None, now: dt.
             inputs.record(site, now, trees, {z: o.pages for z, o in rendered.items()}, counter.messages)
             store.replace(TEXTS, texts.used())
             store.replace(VERDICTS, verdicts.used)
+            store.replace(SEEN, verdicts.seen_now)
         store.save()
         if state is not None:
             state.theme = theme

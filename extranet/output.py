@@ -297,7 +297,7 @@ def folder_identity(path: Path) -> tuple[int, ...] | None:
 
 
 class Spare:
-    """The trees a long-running process (the gateway) swapped out, kept for its next publish.
+    """The trees the last publish swapped out, kept for the next one.
 
     Staging a new tree costs a hard link per unchanged file and a folder per project, and the
     old tree's thousands of files are then deleted (which, on ext4, also slows the next
@@ -310,9 +310,12 @@ class Spare:
     spare and the served folder are exactly as the last publish left them (identity of both
     folders); otherwise, or on any error, the spare is discarded and a fresh tree staged."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, pairs: dict[str, _Pair] | None = None) -> None:
+        """`pairs`: what the last publish left, zone -> _Pair (kept by the caller from one
+        process to the next: the build keeps it in its cache, and marks it changed after each
+        publish)."""
         self.folder = folder
-        self.pairs: dict[str, _Pair] = {}
+        self.pairs: dict[str, _Pair] = pairs if pairs is not None else {}
 
     def holds(self, name: str, path: Path) -> bool:
         """Whether `path` is the spare tree of `name`."""

@@ -7,14 +7,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import config
-from .cache import Cache, open_cache
+from .cache import Cache, digest, open_cache
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .audit import Verdicts
+    from .output import Spare
     from .render.theme import Theme
     from .textmatch import Memo
 
-TEXTS, VERDICTS = "texts", "audit-verdicts"  # cache namespaces: textmatch.Memo, audit.Verdicts
+TEXTS, VERDICTS, SEEN = "texts", "audit-verdicts", "audit-seen"  # cache namespaces: textmatch.Memo, audit.Verdicts
+SPARE = "spare"  # cache namespace: output.Spare's pairs, by spare folder
 
 
 @dataclass
@@ -39,7 +43,18 @@ def memos(store: Cache, state: BuildState | None) -> tuple[Memo, Verdicts]:
         texts = Memo(store.get(TEXTS))
         if state is not None:
             state.texts = texts
-    return (state.texts if state is not None else texts), Verdicts(store.get(VERDICTS))
+    return (state.texts if state is not None else texts), Verdicts(store.get(VERDICTS), store.get(SEEN))
+
+
+def spare_of(settings: config.Settings, out: Path, store: Cache) -> Spare:
+    """The spare trees of the output folder `out` (see output.Spare), with what the last
+    publish left of them, kept in the cache."""
+    from .output import Spare
+
+    folder = settings.state_dir / "spare" / digest(str(out.resolve()))[:16]
+    kept = store.get(SPARE)
+    kept[str(folder)] = pairs = dict(kept.get(str(folder), {}))  # (a new object: the cache writes what changed)
+    return Spare(folder, pairs)
 
 
 def open_state(settings: config.Settings, enabled: bool, state: BuildState | None) -> Cache:

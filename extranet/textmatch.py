@@ -36,7 +36,8 @@ def _folded(text: str) -> str:
 
 def normalise(text: str) -> str:
     """The normal form of a text (HTML or Markdown): words in lower case, one space apart,
-    with a space at either end (so that a passage is found only as whole words)."""
+    with a space at either end (so that a passage is found only as whole words). It holds no
+    line break: normal forms joined by "\n" are searched as one text, no passage spanning two."""
     words = _NOT_WORD.sub(" ", _folded(text)).strip()
     return f" {words} " if words else " "
 
@@ -64,8 +65,10 @@ class Matcher:
     linear pass (an Aho–Corasick automaton of one short anchor per string, each string then
     confirmed by a substring test)."""
 
-    def __init__(self, secrets: Mapping[str, str]) -> None:
+    def __init__(self, secrets: Mapping[str, str], key: str = "") -> None:
+        """`key`: a hash of `secrets` (see Memo.matcher), by which what it finds may be kept."""
         self.secrets = dict(secrets)
+        self.key = key
         self._dropped: frozenset[str] = frozenset()
         anchors = _anchors(self.secrets)
         by_anchor: dict[str, list[str]] = {}
@@ -92,7 +95,12 @@ class Matcher:
         other.__dict__.update(self.__dict__)
         other._dropped = self._dropped | frozenset(dropped)
         other.secrets = {s: w for s, w in self.secrets.items() if s not in other._dropped}
+        other.key = _hash("\0".join([self.key, *sorted(other._dropped)])) if self.key else ""
         return other
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 WINDOW = 24  # characters of a long string its anchor spans
@@ -128,7 +136,7 @@ class Memo:
         self._matchers_used: dict[str, Matcher] = {}
 
     def _kept(self, kind: str, text: str, compute):
-        key = kind + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        key = kind + _hash(text)
         value = self._used.get(key)
         if value is None:
             value = self.known.get(key)
@@ -147,19 +155,39 @@ class Memo:
 
     def matcher(self, secrets: Mapping[str, str]) -> Matcher:
         """Matcher(secrets), the one made for the very same strings when there is one."""
-        key = hashlib.sha256("\0".join(f"{s}\1{w}" for s, w in sorted(secrets.items())).encode()).hexdigest()
-        found = self._matchers_used.get(key) or self._matchers.get(key) or Matcher(secrets)
+        key = _hash("\0".join(f"{s}\1{w}" for s, w in sorted(secrets.items())))
+        found = self._matchers_used.get(key) or self._matchers.get(key) or Matcher(secrets, key)
         self._matchers_used[key] = found
         return found
+
+    def find(self, matcher: Matcher, text: str) -> frozenset[str]:
+        """matcher.find(text), kept by the Matcher's key and the text (a Matcher without a key:
+        found again)."""
+        if not matcher.key:
+            return frozenset(matcher.find(text))
+        return self._kept("f" + matcher.key, text, lambda t: frozenset(matcher.find(t)))
 
     def next_build(self) -> None:
         """A new build: keep only what the last one used."""
         self.known, self._used = self._used or self.known, {}
         self._matchers, self._matchers_used = self._matchers_used or self._matchers, {}
 
-    def adopt(self, entries: dict) -> None:
-        """Take as used the entries another process of this build derived (the audit's)."""
-        self._used.update(entries)
+    def mark(self) -> frozenset[str]:
+        """The keys used so far (see since)."""
+        return frozenset(self._used)
+
+    def since(self, mark: frozenset[str]) -> tuple[list[str], dict]:
+        """What was used after `mark`: the keys of entries kept from an earlier build, and the
+        entries derived anew (what another process of the same build hands back: see adopt)."""
+        kept = [k for k in self._used if k not in mark and k in self.known]
+        return kept, {k: v for k, v in self._used.items() if k not in mark and k not in self.known}
+
+    def adopt(self, since: tuple[list[str], dict]) -> None:
+        """Take as used what another process of this build used (since(), there): the entries
+        kept stay the very objects this process holds, so the cache writes only what is new."""
+        kept, new = since
+        self._used.update((k, self.known[k]) for k in kept if k in self.known)
+        self._used.update(new)
 
     def used(self) -> dict:
         """The text entries this build asked for (what the cache keeps)."""

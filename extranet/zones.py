@@ -310,8 +310,9 @@ class Rules:
         if project is None or not self.project_visible(MIXED, project):
             return None
         rendered = "\n".join([post.title, *(html for html, _ in visible_segments(MIXED, post.body))])
-        found = (self._internal_passages.find(self.texts.normalise(post.title + "\n" + post.body.text))
-                 | self._internal_passages.find(self.texts.normalise(rendered)))
+        normal = self.texts.normalise
+        found = self.texts.find(self._internal_passages, normal(post.title + "\n" + post.body.text) + "\n"
+                                + normal(rendered))  # (no passage spans the line break: see textmatch)
         if found:
             text = max(found, key=len)
             return f"contains {self._internal_passages.secrets[text]}: '{text.strip()[:80]}'"
@@ -370,7 +371,7 @@ class Rules:
                 else:
                     secret.update((p, "the name of an internal file") for p in name(a.name.rsplit("/", 1)[-1]))
         matcher = self.texts.matcher(secret)
-        return matcher.without(s for text in shown for s in matcher.find(text))
+        return matcher.without(self.texts.find(matcher, "\n".join(shown)))  # (as in held)
 
     # -- views --------------------------------------------------------------------------------
     def views(self) -> dict[str, View]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -138,10 +139,9 @@ def _open(root: Path, zone: str, scope: str, data: bytes) -> bytes:
     return open_blob(key(root, zone, scope), shell_blob(data))
 
 
-def test_a_kept_file_tampered_with_behind_the_builds_back_is_found_by_the_next_build(site: Path) -> None:
-    """The page memo keeps a file by its size, mtime and inode; the audit re-checks any file
-    whose bytes are not the ones it found sound: a change that keeps all three is still caught."""
-    assert cli(site, "build").returncode == 0  # (the memo and the audit's verdicts recorded)
+def _leak_in_place(site: Path) -> None:
+    """A leak written into a served page of the mixed zone: the same inode, the same size, the
+    same modification time (only its change time tells)."""
     site_, urls = paths(site)
     path = site / "public/mixed" / urls["mixed"].post(site_.by_key["projects/alpha/posts/2026-01-05-kickoff.md"])
     st = path.stat()
@@ -149,13 +149,76 @@ def test_a_kept_file_tampered_with_behind_the_builds_back_is_found_by_the_next_b
     leaked = plain.replace(b"We met on Monday", b"Pricing secret: the supplier quote is 41,200 euros for the deck")
     forged = shell_page(path.name, seal(key(site, "mixed", "alpha"), leaked), zone="mixed", title="t",
                         language="en", static_prefix="static/")
-    with open(path, "r+b") as f:  # the same inode, the same size, the same modification time
+    with open(path, "r+b") as f:
         f.write(forged[: st.st_size].ljust(st.st_size, b" "))
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_kept_file_tampered_with_behind_the_builds_back_is_found_by_the_next_build(site: Path) -> None:
+    """The page memo keeps a file by its size, mtime and inode; the audit re-checks any file
+    whose bytes are not the ones it found sound: a change that keeps all three is still caught."""
+    assert cli(site, "build").returncode == 0  # (the memo and the audit's verdicts recorded)
+    _leak_in_place(site)
     write(site / "content/projects/beta/posts/2026-01-09-news.md",
           "---\ntitle: News\nauthor: sara\nvisibility: mixed\n---\nNews of beta.\n")  # something to build
     result = cli(site, "build")
     assert result.returncode != 0 and b"audit failed" in result.stderr, result.stderr.decode()
+
+
+def _reads(monkeypatch) -> list[str]:
+    """The files the audit reads from now on (identities recorded at once: no racy wait)."""
+    from extranet.audit import check
+
+    monkeypatch.setattr(check, "RACY_NS", 0)
+    read: list[str] = []
+    identified = check.identified
+
+    def counting(path, seen, name):
+        found = identified(path, seen, name)
+        if found[1] is not None:
+            read.append(name)
+        return found
+
+    monkeypatch.setattr(check, "identified", counting)
+    return read
+
+
+def test_the_audit_reads_again_only_the_files_that_changed(site: Path, monkeypatch) -> None:
+    """Kept files are the very files the last audit read (the spare tree is brought up to date
+    in place): the next build's audit reads only those written since."""
+    read = _reads(monkeypatch)
+    write(site / "content/projects/beta/posts/2026-01-09-news.md",
+          "---\ntitle: News\nauthor: sara\nvisibility: mixed\n---\nNews of beta.\n")
+    build(site)  # (the spare tree made, every file read once)
+    time.sleep(0.05)
+    assert len(read) > 20
+    read.clear()
+    write(site / "content/projects/beta/posts/2026-01-10-more.md",
+          "---\ntitle: More\nauthor: sara\nvisibility: mixed\n---\nMore news of beta.\n")
+    build(site)
+    site_, urls = paths(site)
+    more = site_.by_key["projects/beta/posts/2026-01-10-more.md"]
+    kickoff = site_.by_key["projects/alpha/posts/2026-01-05-kickoff.md"]
+    assert f"mixed/{urls['mixed'].post(more)}" in read and f"internal/{urls['internal'].post(more)}" in read
+    assert f"mixed/{urls['mixed'].post(kickoff)}" not in read and f"internal/{urls['internal'].post(kickoff)}" not in read
+    alpha = [f"{zone}/{urls[zone].post(post)}" for post in site_.by_key["projects/alpha/index.md"].posts
+             for zone in ("internal", "mixed")]
+    assert not set(alpha) & set(read), read  # (a project that did not change: none of its posts' pages)
+
+
+def test_a_file_written_in_place_after_its_audit_is_read_again(site: Path, monkeypatch) -> None:
+    """As the test above, with the audit's record of every file settled: a kept page written in
+    place, its size and mtime kept, is read again (its change time moved) and the leak found."""
+    _reads(monkeypatch)
+    write(site / "content/projects/beta/posts/2026-01-09-news.md",
+          "---\ntitle: News\nauthor: sara\nvisibility: mixed\n---\nNews of beta.\n")
+    build(site)
+    time.sleep(0.05)
+    _leak_in_place(site)
+    write(site / "content/projects/beta/posts/2026-01-10-more.md",
+          "---\ntitle: More\nauthor: sara\nvisibility: mixed\n---\nMore news of beta.\n")
+    with pytest.raises(BuildError, match="audit failed"):
+        build(site)
 
 
 def _audit_in_process(root: Path, verdicts=None) -> list[str]:
@@ -209,6 +272,28 @@ def test_bytes_found_sound_are_read_again_when_the_passages_change(site: Path, m
           f"---\ntitle: Crane\nauthor: sara\nvisibility: internal\n---\n{words}.\n")
     found = _audit_in_process(site, check.Verdicts(dict(verdicts.used)))
     assert len(found) == 1 and "contains internal text 'zebra quartz notes" in found[0], found
+
+
+@pytest.mark.parametrize("workers", [False, True])
+def test_an_internal_file_found_sound_and_replaced_is_opened_again(site: Path, monkeypatch, workers: bool) -> None:
+    """The internal zone's files found to open with its keys are not opened again while they
+    hold the same bytes: one replaced by a file of the mixed zone is found by the next audit."""
+    from extranet.audit import check
+
+    if workers:
+        monkeypatch.setattr(check, "POOL_THRESHOLD", 0)
+        monkeypatch.setattr(check.os, "cpu_count", lambda: 2)
+    site_, urls = paths(site)
+    verdicts = check.Verdicts()
+    assert _audit_in_process(site, verdicts) == []
+    pricing = site_.by_key["projects/alpha/posts/2026-01-06-pricing.md"]
+    kickoff = site_.by_key["projects/alpha/posts/2026-01-05-kickoff.md"]
+    assert f"internal/{urls['internal'].post(pricing)}" in verdicts.used  # (found sound)
+    (site / "public/internal" / urls["internal"].post(pricing)).write_bytes(
+        (site / "public/mixed" / urls["mixed"].post(kickoff)).read_bytes())
+    found = _audit_in_process(site, check.Verdicts(dict(verdicts.used)))
+    assert any(p.startswith(f"internal/{urls['internal'].post(pricing)}: not encrypted with this zone's keys")
+               for p in found), found
 
 
 def _audit_apart(monkeypatch) -> None:

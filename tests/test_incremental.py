@@ -431,9 +431,10 @@ def test_email_original_is_shown_with_or_without_the_cache(tmp_path: Path, cache
     assert "Le 10/02/2026 à 17:12, Julien Roux" in page.read_text(encoding="utf-8")
 
 
-def test_previous_output_is_deleted_outside_the_served_folder(tmp_path: Path) -> None:
-    """The swapped-out tree leaves public/ at once (moved to .extranet/trash, never served)
-    and is deleted by a separate process; the next build still knows nothing changed."""
+def test_previous_output_is_kept_or_deleted_outside_the_served_folder(tmp_path: Path) -> None:
+    """The swapped-out tree leaves public/ at once: kept as the spare the next build brings up
+    to date (.extranet/spare, never served), or without the cache moved to .extranet/trash and
+    deleted by a separate process; the next build still knows nothing changed."""
     from extranet.output import settle
 
     root = _site(tmp_path)
@@ -441,7 +442,12 @@ def test_previous_output_is_deleted_outside_the_served_folder(tmp_path: Path) ->
     edit_post(root)
     build(root, now=NOW, encrypt=False)
     assert sorted(p.name for p in (root / "public").iterdir()) == ["internal", "mixed"]
-    assert build(root, now=NOW, encrypt=False).unchanged  # whether or not the deletion has ended
+    spares = list((root / ".extranet" / "spare").iterdir())
+    assert len(spares) == 1 and sorted(p.name for p in spares[0].iterdir()) == ["internal", "mixed"]
+    assert build(root, now=NOW, encrypt=False).unchanged
+    make_internal(root)
+    build(root, now=NOW, encrypt=False, cache=False)
+    assert sorted(p.name for p in (root / "public").iterdir()) == ["internal", "mixed"]
     settle()
     assert not any((root / ".extranet" / "trash").iterdir())
 

@@ -62,7 +62,7 @@ def audit_output(site: Site, now: dt.datetime, folders: Mapping[str, Path], urls
     else:
         opened = None
     if internal is not None:
-        problems += check_internal(internal, expect_internal(site, now), secrets, emails, opened)
+        problems += check_internal(internal, expect_internal(site, now), secrets, emails, opened, verdicts)
     return problems
 
 
@@ -117,7 +117,7 @@ class Audit:
         if reply[0] != "done":
             raise BuildError(f"audit failed, nothing written: {reply[1]}")
         _, problems, verdicts, texts, tags = reply
-        self.verdicts.note(verdicts)
+        self.verdicts.adopt(verdicts)
         self.texts.adopt(texts)
         for zone, derived in tags.items():  # (user-name tags: a PBKDF2 each, kept with the secrets)
             secrets.zone(zone).tag_cache.update(derived)
@@ -126,6 +126,7 @@ class Audit:
     def _serve(self, conn, theirs) -> None:
         """In the audit's process: derive, wait for the staged output, check it, answer."""
         theirs.close()
+        mark = self.texts.mark()  # (what the build has, to hand back only the rest)
         exp = expect_mixed(self.site, self.now, self.urls["mixed"], {}, self.texts)
         try:
             folders, secrets, homes = conn.recv()
@@ -135,7 +136,7 @@ class Audit:
             problems = audit_output(self.site, self.now, folders, self.urls, secrets, self.texts, self.verdicts,
                                     homes, exp)
             tags = {zone: secrets.zone(zone).tag_cache for zone in ZONES} if secrets is not None else {}
-            conn.send(("done", problems, self.verdicts.used, self.texts.used(), tags))
+            conn.send(("done", problems, self.verdicts.news(), self.texts.since(mark), tags))
         except Exception as e:  # noqa: BLE001 (told to the build, which fails closed)
             conn.send(("failed", f"{type(e).__name__}: {e}"))
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..inputs import RACY_NS
 from ..output import can_fork
 from ..protect.crypto import ContentKey, ProtectError, open_blob
 from ..protect.homes import name_secret
@@ -29,15 +31,50 @@ from .expect import Expectation
 STATIC = "static/"
 
 
-def files_of(folder: Path) -> Iterator[tuple[str, bytes]]:
-    """Every file below `folder` (relative POSIX path, bytes), in path order."""
+Identity = tuple[int, int, int, int, int]  # device, inode, size, modification and change times (ns)
+
+
+def identified(path: str, seen: Mapping[str, tuple[Identity, str]], name: str) -> tuple[str, bytes | None, tuple | None]:
+    """(SHA-256 of a file's bytes, the bytes or None, what to record in `seen` under `name`).
+
+    The bytes are not read when the file is the very one an earlier audit read (`seen[name]`:
+    its identity then, and the hash of the bytes it read): the same inode of the same device,
+    with the same size, modification and change times. The kernel sets a file's change time
+    at every write, truncation, link, unlink or change of its times, and no program can set it
+    back: a file written to since is read again. An identity is recorded only once RACY_NS
+    have passed since the file last changed (a change within the same timestamp tick would
+    leave it as it was)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        prev = seen.get(name)
+        if prev is not None and prev[0] == identity:
+            return prev[1], None, prev
+        chunks = []
+        while chunk := os.read(fd, max(st.st_size, 1 << 16)):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    sha = hashlib.sha256(data).hexdigest()
+    settled = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) >= RACY_NS
+    return sha, data, (identity, sha) if settled else None
+
+
+def read_bytes(path: str) -> bytes:
+    """A file's bytes."""
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _files(folder: Path) -> Iterator[str]:
+    """Every file below `folder` (relative POSIX path), in path order."""
     base = str(folder)
     for top, dirs, names in os.walk(base):
         dirs.sort()
         for n in sorted(names):
-            path = os.path.join(top, n)
-            with open(path, "rb") as f:
-                yield path[len(base) + 1:].replace(os.sep, "/"), f.read()
+            yield os.path.join(top, n)[len(base) + 1:].replace(os.sep, "/")
 
 
 def _public(path: str) -> bool:
@@ -117,7 +154,7 @@ class MixedReading:
         if jobs >= 2 and len(self.paths) >= POOL_THRESHOLD and can_fork():
             n = len(self.paths)  # (contiguous chunks: the files of one folder share a key)
             chunks = [self.paths[i * n // jobs:(i + 1) * n // jobs] for i in range(jobs)]
-            _READ = (folder, _zone_keys(secrets), self.verdicts.known, exp)
+            _READ = (folder, _zone_keys(secrets), self.verdicts, exp)
             try:
                 self._pool = multiprocessing.get_context("fork").Pool(jobs)
             finally:
@@ -125,31 +162,34 @@ class MixedReading:
             self._result = self._pool.map_async(_read_files, chunks)
             if internal is not None and secrets is not None:
                 internal_keys = list(secrets.zone("internal").keys.values())
-                self._internal = self._pool.apply_async(internal_files, (internal, internal_keys))
+                self._internal = self._pool.apply_async(_internal_files, (internal, internal_keys))
 
-    def readings(self) -> dict[str, tuple[str, Reading | list[str] | None]]:
+    def readings(self) -> dict[str, tuple[str, Reading | list[str] | None, tuple | None]]:
         """path -> (SHA-256 of its bytes, its Reading; None when the bytes are known sound; its
-        problems when judged already, with `exp`)."""
+        problems when judged already, with `exp`; what identified() says to record)."""
         if self._result is not None:
             parts = self._result.get()
             if self._internal is None:
                 self.close()
             return {path: r for part in parts for path, r in part}
         global _READ
-        _READ = (self.folder, _zone_keys(self.secrets), self.verdicts.known, self.exp)
+        _READ = (self.folder, _zone_keys(self.secrets), self.verdicts, self.exp)
         try:
             return dict(_read_files(self.paths))
         finally:
             _READ = None
 
     def internal_files(self) -> tuple[list[str], bytes | None] | None:
-        """internal_files() of the `internal` folder, when the workers read it too."""
+        """internal_files() of the `internal` folder, when the workers read it too (the files
+        found sound noted in the verdicts)."""
         if self._internal is None:
             return None
         try:
-            return self._internal.get()
+            problems, keyring, sound, seen = self._internal.get()
         finally:
             self.close()
+        self.verdicts.note(sound, seen)
+        return problems, keyring
 
     def close(self) -> None:
         """Stop the workers (idempotent)."""
@@ -173,25 +213,33 @@ def _zone_keys(secrets: Secrets | None) -> tuple[list[ContentKey] | None, dict[C
     return list(scope_of), scope_of
 
 
+def _internal_files(folder: Path, secrets: list[bytes]) -> tuple[list[str], bytes | None, dict, dict]:
+    """internal_files() in a worker, with the verdicts known before the fork."""
+    assert _READ is not None
+    return internal_files(folder, secrets, _READ[2])
+
+
 def _read_files(paths: list[str]) -> list[tuple[str, tuple[str, Reading | list[str] | None]]]:
     """Read these files of the folder being read, and judge them when the Expectation is known
     (see MixedReading.readings)."""
     assert _READ is not None
-    folder, (keys, scope_of), known, exp = _READ
-    out: list[tuple[str, tuple[str, Reading | list[str] | None]]] = []
+    folder, (keys, scope_of), verdicts, exp = _READ
+    known, seen = verdicts.known, verdicts.seen
+    out: list[tuple[str, tuple[str, Reading | list[str] | None, tuple | None]]] = []
+    base = str(folder)
     for path in paths:
-        with open(folder / path, "rb") as f:
-            data = f.read()
-        sha = hashlib.sha256(data).hexdigest()
+        full = f"{base}/{path}"
+        sha, data, record = identified(full, seen, f"mixed/{path}")
         prev = known.get(path)
         if exp is not None:
             sound = prev == (sha, repr(exp.files.get(path)), exp.key)
-            reading = None if sound else read_file(path, data, keys, scope_of)
-            out.append((path, (sha, [] if reading is None else judge(path, reading, exp, keys is not None))))
+            reading = None if sound else read_file(path, read_bytes(full) if data is None else data, keys, scope_of)
+            out.append((path, (sha, [] if reading is None else judge(path, reading, exp, keys is not None), record)))
         elif prev is not None and prev[0] == sha:
-            out.append((path, (sha, None)))
+            out.append((path, (sha, None, record)))
         else:
-            out.append((path, (sha, read_file(path, data, keys, scope_of))))
+            out.append((path, (sha, read_file(path, read_bytes(full) if data is None else data, keys, scope_of),
+                               record)))
     return out
 
 
@@ -205,8 +253,11 @@ def check_mixed(folder: Path, exp: Expectation, secrets: Secrets | None, emails:
     known = reading.verdicts.known
     problems: list[str] = []
     sound: dict[str, tuple] = {}
+    seen: dict[str, tuple] = {}
     redo = []
-    for path, (sha, r) in sorted(reading.readings().items()):
+    for path, (sha, r, record) in sorted(reading.readings().items()):
+        if record is not None:
+            seen[f"mixed/{path}"] = record
         verdict = (sha, repr(exp.files.get(path)), exp.key)
         if known.get(path) == verdict:
             sound[path] = verdict
@@ -221,7 +272,7 @@ def check_mixed(folder: Path, exp: Expectation, secrets: Secrets | None, emails:
         again = MixedReading(folder, secrets, paths=redo, exp=exp)
         problems += check_mixed(folder, exp, secrets, emails, reading=again, keyring=False)
         sound.update(again.verdicts.used)
-    reading.verdicts.note(sound)
+    reading.verdicts.note(sound, seen)
     problems.sort()
     if secrets is not None and keyring:
         problems += _keyring("mixed", (folder / KEYRING_FILE).read_bytes() if (folder / KEYRING_FILE).is_file()
@@ -236,17 +287,39 @@ def _paths(folder: Path) -> list[str]:
 
 
 class Verdicts:
-    """Files an audit found sound: path -> (SHA-256 of the bytes served, what the file may be,
-    the hash of the passages and files it was checked against). A file whose entry is the one
-    it would be checked with now holds nothing new to find: the same bytes, the same checks."""
+    """What earlier audits found, kept by the build's cache.
 
-    def __init__(self, known: dict | None = None) -> None:
+    `known`: files found sound, path -> (SHA-256 of the bytes served, what the file may be,
+    the hash of the passages and files it was checked against); a file whose entry is the one
+    it would be checked with now holds nothing new to find: the same bytes, the same checks.
+    `seen`: "zone/path" -> (the identity of the file read, the SHA-256 of its bytes): see
+    identified(). `used` and `seen_now`: the same, as this audit found them."""
+
+    def __init__(self, known: dict | None = None, seen: dict | None = None) -> None:
         self.known = known if known is not None else {}
+        self.seen = seen if seen is not None else {}
         self.used: dict[str, tuple] = {}
+        self.seen_now: dict[str, tuple] = {}
 
-    def note(self, sound: dict[str, tuple]) -> None:
-        """Remember files found sound by this audit."""
+    def note(self, sound: dict[str, tuple], seen: dict[str, tuple] | None = None) -> None:
+        """Remember files found sound by this audit, and the identities of those it read."""
         self.used.update(sound)
+        self.seen_now.update(seen or {})
+
+    def news(self) -> tuple[tuple[list[str], dict[str, tuple]], ...]:
+        """This audit's entries (used, seen_now), each as: the keys whose entry is the known
+        one, and the other entries (what another process of the same build hands back: see
+        adopt)."""
+        return tuple(([k for k, v in now.items() if before.get(k) == v],
+                      {k: v for k, v in now.items() if before.get(k) != v})
+                     for now, before in ((self.used, self.known), (self.seen_now, self.seen)))
+
+    def adopt(self, news: tuple[tuple[list[str], dict[str, tuple]], ...]) -> None:
+        """Take news() of another process: the known entries stay the very objects this
+        process holds, so the cache writes only what changed."""
+        for (same, changed), now, before in zip(news, (self.used, self.seen_now), (self.known, self.seen)):
+            now.update((k, before[k]) for k in same)
+            now.update(changed)
 
 
 def _leaks(where: str, text: str, matcher: Matcher) -> list[str]:
@@ -255,28 +328,54 @@ def _leaks(where: str, text: str, matcher: Matcher) -> list[str]:
 
 
 def check_internal(folder: Path, exp: Expectation, secrets: Secrets, emails: Mapping[str, str],
-                   opened: tuple[list[str], bytes | None] | None = None) -> list[str]:
+                   opened: tuple[list[str], bytes | None] | None = None, verdicts: Verdicts | None = None) -> list[str]:
     """Problems of the internal zone's folder: every private file opens with a key of the
-    zone, and the keyring opens for staff only (`opened`: internal_files(folder, ...) done)."""
-    problems, keyring = opened or internal_files(folder, secrets.zone("internal").keys.values())
+    zone, and the keyring opens for staff only (`opened`: internal_files(folder, ...) done;
+    `verdicts`: as for check_mixed)."""
+    if opened is None:
+        verdicts = verdicts if verdicts is not None else Verdicts()
+        problems, keyring, sound, seen = internal_files(folder, secrets.zone("internal").keys.values(), verdicts)
+        verdicts.note(sound, seen)
+    else:
+        problems, keyring = opened
     return problems + _keyring("internal", keyring, exp, secrets, emails)
 
 
-def internal_files(folder: Path, secrets: Iterable[bytes]) -> tuple[list[str], bytes | None]:
-    """The internal zone's files that no key of the zone (of `secrets`) opens, and its keyring."""
+def internal_files(folder: Path, secrets: Iterable[bytes], verdicts: Verdicts | None = None
+                   ) -> tuple[list[str], bytes | None, dict[str, tuple], dict[str, tuple]]:
+    """The internal zone's files that no key of the zone (of `secrets`) opens, its keyring, the
+    verdicts of the files that open ("internal/" + path -> (SHA-256 of the bytes, the hash of
+    the zone's keys)) and the identities of the files read (see identified()). A file whose
+    verdict is known already holds the bytes found to open with the same keys, and is not
+    opened again."""
     problems: list[str] = []
+    secrets = sorted(secrets)
     keys = [ContentKey.from_secret(k) for k in secrets]
+    keyed = hashlib.sha256(b"".join(secrets)).hexdigest()
+    verdicts = verdicts if verdicts is not None else Verdicts()
+    known, seen = verdicts.known, verdicts.seen
+    sound: dict[str, tuple] = {}
+    records: dict[str, tuple] = {}
     keyring = None
-    for path, data in files_of(folder):
+    base = str(folder)
+    for path in _files(folder):
+        full, name = f"{base}/{path}", f"internal/{path}"
         if path == KEYRING_FILE:
-            keyring = data
+            keyring = read_bytes(full)
         if _public(path):
             continue
-        try:  # (its key, by the blob's hint: the zone holds nothing the other one reads)
-            file_key(path, data, keys)
-        except ProtectError as e:
-            problems.append(f"internal/{path}: not encrypted with this zone's keys ({e})")
-    return problems, keyring
+        sha, data, record = identified(full, seen, name)
+        if record is not None:
+            records[name] = record
+        verdict = (sha, keyed)
+        if known.get(name) != verdict:
+            try:  # (its key, by the blob's hint: the zone holds nothing the other one reads)
+                file_key(path, read_bytes(full) if data is None else data, keys)
+            except ProtectError as e:
+                problems.append(f"{name}: not encrypted with this zone's keys ({e})")
+                continue
+        sound[name] = verdict
+    return problems, keyring, sound, records
 
 
 def _keyring(zone: str, keyring: bytes | None, exp: Expectation, secrets: Secrets,

@@ -105,8 +105,8 @@ class _Texts:
         email originals no shared text holds."""
         matcher = self.memo.matcher({**self.originals, **self.secret})
         normal = self.memo.normalise  # (one search of all: no passage spans the "\n" between two)
-        found = matcher.find("\n".join(map(normal, self.legit)))
-        found |= {s for s in matcher.find("\n".join(map(normal, self.shared_mail))) if s not in self.secret}
+        found = self.memo.find(matcher, "\n".join(map(normal, self.legit)))
+        found |= {s for s in self.memo.find(matcher, "\n".join(map(normal, self.shared_mail))) if s not in self.secret}
         return matcher.without(found)
 
 
