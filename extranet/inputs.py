@@ -113,26 +113,17 @@ def state_digest(root: Path, hasher: Hasher) -> str:
 class Snapshot:
     """Every file and folder of the output zones with its (size, mtime_ns, inode): an output
     file touched, edited, replaced, removed or added changes it. Not ctime: an unchanged page
-    is a hard link to the previous build's file, whose link count (so ctime) changes again
-    when the previous tree is deleted, in the background, after the snapshot (output.discard).
+    is a hard link to the previous build's file when a tree is staged afresh, whose link count
+    (so ctime) changes again when the previous tree is deleted, in the background, after the
+    snapshot (output.discard)."""
 
-    Its digest is the sum of one hash per entry (modulo 2**256)."""
-
-    def __init__(self, stats: dict[str, tuple[int, int, int] | None], total: int | None = None) -> None:
+    def __init__(self, stats: dict[str, tuple[int, int, int] | None]) -> None:
         self.stats = stats
-        self.total = total if total is not None else sum(_entry(p, st) for p, st in stats.items()) % _MOD
 
     def digest(self) -> str:
         """One hash standing for the snapshot (kept instead of its 30,000 entries)."""
-        return f"{self.total:064x}"
-
-
-_MOD = 1 << 256
-
-
-def _entry(path: str, st: object) -> int:
-    """The hash of one snapshot entry, as a number."""
-    return int.from_bytes(hashlib.sha256(f"{path}\0{st!r}".encode()).digest(), "big")
+        return hashlib.sha256("\n".join(sorted(f"{p}\0{st!r}" for p, st in self.stats.items()))
+                              .encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def output_snapshot(out: Path, names: Iterable[str]) -> Snapshot:

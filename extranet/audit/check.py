@@ -44,19 +44,12 @@ def identified(path: str, seen: Mapping[str, tuple[Identity, str]], name: str) -
     back: a file written to since is read again. An identity is recorded only once RACY_NS
     have passed since the file last changed (a change within the same timestamp tick would
     leave it as it was)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-        identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        prev = seen.get(name)
-        if prev is not None and prev[0] == identity:
-            return prev[1], None, prev
-        chunks = []
-        while chunk := os.read(fd, max(st.st_size, 1 << 16)):
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    data = b"".join(chunks)
+    st = os.stat(path)  # (before reading: a change while it is read moves the change time past this one)
+    identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    prev = seen.get(name)
+    if prev is not None and prev[0] == identity:
+        return prev[1], None, prev
+    data = read_bytes(path)
     sha = hashlib.sha256(data).hexdigest()
     settled = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) >= RACY_NS
     return sha, data, (identity, sha) if settled else None

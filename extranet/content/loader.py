@@ -125,7 +125,7 @@ class _Loader:
 
     def post(self, path: str, project: str) -> Post | None:
         """A dated post; its date comes from the file name unless the front matter sets it."""
-        stem = Path(path).name[:-3]
+        stem = path.rsplit("/", 1)[-1][:-3]  # (a str, as every path here: no Path arithmetic per post)
         parsed = self.parsed.get(self.key_of(path))
         if parsed is None:
             return None
@@ -174,7 +174,7 @@ class _Loader:
                                   f"'{oid}' is the site's own organisation: list external ones only")
         for person in v["members"]:
             self.person(index, parsed.line_of("members"), person)
-        ids = {Path(f).name[:-3] for f in posts}
+        ids = {f.rsplit("/", 1)[-1][:-3] for f in posts}
         slugs: dict[str, str] = {}
         for post in loaded:
             path = self.prefix + post.key

@@ -49,11 +49,12 @@ class PageMemo:
                 self.entries[zone] = {k: v for k, v in pages.items() if k != BUILD}
                 self.groups[zone] = {k: v for k, v in groups.items() if k != BUILD}
         self._seals: dict[bytes, str] = {}
+        self._bases = {zone: f"{out_dir / zone}/" for zone in self.entries}
 
     def _valid(self, zone: str, path: str, entry: tuple | None) -> bool:
         """Whether an entry's file is the one written, in this build's mode."""
         return (entry is not None and (entry[1] == PLAIN) != self.encrypt
-                and stat_key(f"{self.out_dir / zone}/{path}") == entry[2])
+                and stat_key(self._bases[zone] + path) == entry[2])
 
     def for_zone(self, zone: str):
         """The renderer's question for one zone: may the page at `path` with this key keep
