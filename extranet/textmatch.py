@@ -23,6 +23,7 @@ MIN_NAME = 10  # of a title or a file name
 _TAG = re.compile(r"<[^<>]{0,2000}>")  # (bounded: a text of many "<" is searched in linear time)
 _LINK_TARGET = re.compile(r"\]\([^()\n]{0,2000}\)|\]\[[^\[\]\n]{0,200}\]")  # the target part of a Markdown link
 _NOT_WORD = re.compile(r"[\W_]+")
+_SPACE = re.compile(" ")
 _BREAK = re.compile(r"\n|(?<=[.!?;:…,])\s+")  # lines, sentences and clauses
 
 
@@ -61,32 +62,25 @@ def name(text: str, minimum: int = MIN_NAME) -> list[str]:
 
 
 class Matcher:
-    """Finds which of many strings (`secrets`: string -> what it is) occur in a text, in one
-    linear pass (an Aho–Corasick automaton of one short anchor per string, each string then
-    confirmed by a substring test)."""
+    """Finds which of many strings (`secrets`: string -> what it is) occur in a text.
+
+    Two ways, the same answer: an Aho–Corasick automaton of one short anchor per string, each
+    string then confirmed by a substring test (one linear pass per text, once built), or, while
+    the automaton is not built, a look-up at each space of the text of the strings that begin
+    there (when every string is in normal form: a space at either end) — cheaper for the few
+    short texts a build with a small change searches. The automaton is built once the look-ups
+    have cost about what building it costs."""
 
     def __init__(self, secrets: Mapping[str, str], key: str = "") -> None:
         """`key`: a hash of `secrets` (see Memo.matcher), by which what it finds may be kept."""
         self.secrets = dict(secrets)
         self.key = key
         self._dropped: frozenset[str] = frozenset()
-        anchors = _anchors(self.secrets)
-        by_anchor: dict[str, list[str]] = {}
-        for s, a in anchors.items():
-            by_anchor.setdefault(a, []).append(s)
-        patterns = list(by_anchor)
-        self._strings = [by_anchor[a] for a in patterns]
-        self._search = ahocorasick_rs.AhoCorasick(
-            patterns, implementation=ahocorasick_rs.Implementation.ContiguousNFA, store_patterns=False,
-        ).find_matches_as_indexes if patterns else None
+        self._automaton = _Automaton(self.secrets)
 
     def find(self, text: str) -> set[str]:
         """The strings that occur in `text`."""
-        if self._search is None:
-            return set()
-        found: set[str] = set()
-        for i in {m[0] for m in self._search(text, overlapping=True)}:
-            found.update(s for s in self._strings[i] if s in text)
+        found = self._automaton.find(text)
         return found - self._dropped if self._dropped else found
 
     def without(self, dropped: Iterable[str]) -> "Matcher":
@@ -97,6 +91,61 @@ class Matcher:
         other.secrets = {s: w for s, w in self.secrets.items() if s not in other._dropped}
         other.key = _hash("\0".join([self.key, *sorted(other._dropped)])) if self.key else ""
         return other
+
+
+class _Automaton:
+    """The search of one set of strings, shared by a Matcher and those made `without` some."""
+
+    def __init__(self, strings: Iterable[str]) -> None:
+        self.strings = frozenset(s for s in strings if s)
+        self.prefix = min(map(len, self.strings), default=0)  # characters the look-up index is keyed by
+        spaced = all(s[0] == " " and s[-1] == " " and len(s) > 1 for s in self.strings)
+        self.budget = sum(map(len, self.strings)) * LOOKUPS_PER_CHARACTER if spaced else -1  # look-ups left
+        self._index: dict[str, list[str]] | None = None
+        self._search = None
+
+    def find(self, text: str) -> set[str]:
+        if not self.strings:
+            return set()
+        if self._search is None:
+            spaces = text.count(" ")
+            if spaces <= self.budget:
+                self.budget -= spaces
+                return self._look_up(text)
+            self._build()
+        found: set[str] = set()
+        for i in {m[0] for m in self._search(text, overlapping=True)}:
+            found.update(s for s in self._groups[i] if s in text)
+        return found
+
+    def _look_up(self, text: str) -> set[str]:
+        """The strings that begin at a space of `text` (every string does, and begins with
+        `prefix` characters that key an index of them)."""
+        if self._index is None:
+            self._index = {}
+            for s in self.strings:
+                self._index.setdefault(s[:self.prefix], []).append(s)
+        index, width, found = self._index, self.prefix, set()
+        for space in _SPACE.finditer(text):
+            i = space.start()
+            group = index.get(text[i:i + width])
+            if group is not None:
+                found.update(s for s in group if text.startswith(s, i))
+        return found
+
+    def _build(self) -> None:
+        anchors = _anchors(self.strings)
+        by_anchor: dict[str, list[str]] = {}
+        for s, a in anchors.items():
+            by_anchor.setdefault(a, []).append(s)
+        patterns = list(by_anchor)
+        self._groups = [by_anchor[a] for a in patterns]
+        self._search = ahocorasick_rs.AhoCorasick(
+            patterns, implementation=ahocorasick_rs.Implementation.ContiguousNFA, store_patterns=False,
+        ).find_matches_as_indexes
+
+
+LOOKUPS_PER_CHARACTER = 0.2  # look-ups (one per space of a text) that cost what building the automaton costs per character
 
 
 def _hash(text: str) -> str:

@@ -36,6 +36,26 @@ def test_matcher_finds_exactly_the_strings_a_text_contains(strings: list[str], t
     assert matcher.without(some).find(text) == {s for s in strings if s in text and s not in some}
 
 
+WORDS = st.lists(st.sampled_from(["a", "b", "ab", "é", "1"]), min_size=1, max_size=6).map(lambda ws: f" {' '.join(ws)} ")
+
+
+@given(st.lists(WORDS, min_size=1, max_size=8), st.lists(WORDS, max_size=6), st.data())
+def test_both_ways_of_searching_find_the_same_strings(strings: list[str], texts: list[str], data) -> None:
+    """Strings in normal form are looked up stretch by stretch until the automaton is built:
+    both give exactly the strings a text holds (texts joined by line breaks included)."""
+    text = "\n".join(texts)
+    some = set(data.draw(st.lists(st.sampled_from(strings), unique=True)))
+    expected = {s for s in strings if s in text}
+    for budget in (10**9, 0):  # look-ups, then the automaton
+        matcher = Matcher(dict.fromkeys(strings, "canary"))
+        matcher._automaton.budget = budget
+        assert matcher.find(text) == expected
+        assert matcher.without(some).find(text) == expected - some
+    matcher = Matcher(dict.fromkeys(strings, "canary"))
+    matcher._automaton.budget = 10**9
+    assert matcher.find(text) == expected and matcher._automaton._search is None  # (looked up)
+
+
 def test_a_long_string_is_found_only_whole() -> None:
     sentence = " le " + " ".join(f"mot{i}" for i in range(30)) + " fin "
     matcher = Matcher({sentence: "internal text"})

@@ -74,7 +74,7 @@ def _public(path: str) -> bool:
     return path in (LOGIN_PAGE, KEYRING_FILE) or path.startswith(STATIC)
 
 
-POOL_THRESHOLD = 400  # files to read: below this, forking costs more than it saves
+POOL_THRESHOLD = 400  # files to read (not known from an earlier audit): below this, forking costs more than it saves
 _READ: tuple | None = None  # (folder, (keys, scopes), verdicts, expectation), set in the parent just before the fork
 
 
@@ -144,7 +144,9 @@ class MixedReading:
         self.paths = sorted(_paths(folder) if paths is None else paths)
         self._pool, self._result = None, None
         jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-        if jobs >= 2 and len(self.paths) >= POOL_THRESHOLD and can_fork():
+        seen = self.verdicts.seen
+        to_read = sum(1 for path in self.paths if f"mixed/{path}" not in seen)  # (about: see identified())
+        if jobs >= 2 and to_read >= POOL_THRESHOLD and can_fork():
             n = len(self.paths)  # (contiguous chunks: the files of one folder share a key)
             chunks = [self.paths[i * n // jobs:(i + 1) * n // jobs] for i in range(jobs)]
             _READ = (folder, _zone_keys(secrets), self.verdicts, exp)
