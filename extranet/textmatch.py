@@ -83,6 +83,11 @@ class Matcher:
         found = self._automaton.find(text)
         return found - self._dropped if self._dropped else found
 
+    def prepare(self) -> None:
+        """Build the automaton now (many texts are to be searched, in processes forked next)."""
+        if self._automaton._search is None and self._automaton.strings:
+            self._automaton._build()
+
     def without(self, dropped: Iterable[str]) -> "Matcher":
         """A Matcher of the strings not in `dropped` (the same automaton)."""
         other = Matcher.__new__(Matcher)
@@ -109,7 +114,7 @@ class _Automaton:
             return set()
         if self._search is None:
             spaces = text.count(" ")
-            if spaces <= self.budget:
+            if spaces <= self.budget / 2:  # (a text that would take half of it: a search of many texts)
                 self.budget -= spaces
                 return self._look_up(text)
             self._build()

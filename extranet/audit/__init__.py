@@ -128,6 +128,8 @@ class Audit:
         theirs.close()
         mark = self.texts.mark()  # (what the build has, to hand back only the rest)
         exp = expect_mixed(self.site, self.now, self.urls["mixed"], {}, self.texts)
+        if not self.verdicts.seen:
+            exp.canaries.prepare()  # (every page is to be searched, by the readers forked next)
         try:
             folders, secrets, homes = conn.recv()
         except EOFError:
