@@ -332,6 +332,7 @@ class Spare:
         pair = self.pairs[name]
         tree = self.folder / name
         base, live = str(tree), str(final)
+        os.rmdir(tempfile.mkdtemp(dir=tree))  # (its folder's times move: a crash from here on leaves it unusable)
         for rel in pair.spare_files - files.keys():
             os.unlink(f"{base}/{rel}")
         made: set[str] = set()

@@ -83,3 +83,18 @@ def test_a_spare_changed_behind_our_back_is_not_used(tmp_path: Path) -> None:
 def spare_identity(state: Path) -> tuple[int, ...]:
     st = os.stat(state / "spare" / "zone")
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def test_a_spare_left_half_updated_by_a_crash_is_not_used(tmp_path: Path) -> None:
+    """The spare's record is kept from one process to the next: a process that dies while it
+    brings the spare up to date leaves a record that no longer matches it."""
+    out, state = tmp_path / "public", tmp_path / ".extranet"
+    kept: dict = {}
+    spare = Spare(state / "spare", kept)
+    _publish(out, state, {"d/a": b"1", "d/b": b"2"}, {"d/a": b"1", "d/b": b"2"}, spare)
+    _publish(out, state, {"d/a": SAME, "d/b": b"3"}, {"d/a": b"1", "d/b": b"3"}, spare)
+    record = dict(kept)  # (as saved after that build)
+    spare.update("zone", {"d/a": b"half", "d/b": SAME}, out / "zone")  # ... and the process dies here
+    again = Spare(state / "spare", record)
+    assert not again.usable("zone", out / "zone")
+    _publish(out, state, {"d/a": SAME, "d/b": SAME}, {"d/a": b"1", "d/b": b"3"}, again)
