@@ -115,6 +115,7 @@ def build(root: Path, *, strict: bool = False, out: Path | None = None, now: dt.
             say("encrypting" if encrypt else "preparing")
             trees = protect_site(site, views, rendered, urls, memo.reusable if memo else None, encrypt)
             server = trees.pop("server")
+            trees = {zone: trees[zone] for zone in reversed(ZONES)}  # (the audit reads the mixed zone meanwhile)
         if strict and counter.messages:
             raise BuildError(f"{len(counter.messages)} warning(s) with --strict, nothing written")
         if same is not None:
@@ -124,7 +125,8 @@ def build(root: Path, *, strict: bool = False, out: Path | None = None, now: dt.
             secrets = Secrets.load(settings.state_dir) if encrypt else None
             spare = spare_of(settings, out, store) if cache else None
             publish(out, trees, trash=settings.state_dir / "trash", staging=settings.state_dir / "staging",
-                    spare=spare, check=lambda staged: audit.check(staged, secrets))
+                    spare=spare, check=lambda staged: audit.check(staged, secrets),
+                    early=lambda zone, staged: audit.early(zone, staged, secrets))
             store.touch(SPARE)
             if secrets is not None:
                 secrets.save()  # (the user-name values the audit derived: a PBKDF2 each, once)

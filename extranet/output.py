@@ -218,23 +218,27 @@ def can_fork() -> bool:
 
 def publish(out_dir: Path, trees: Mapping[str, Mapping[str, bytes]], trash: Path | None = None,
             spare: "Spare | None" = None, staging: Path | None = None,
-            check: Callable[[dict[str, Path]], None] | None = None) -> None:
+            check: Callable[[dict[str, Path]], None] | None = None,
+            early: Callable[[str, Path], None] | None = None) -> None:
     """Stage every tree first, then swap each in; any failure, and any exception `check`
     raises when given the staged folders (name -> folder), leaves the old output untouched
     (`trash`: where the previous trees go to be deleted in the background, see `discard`;
-    `spare`: the swapped-out trees a long-running process keeps, see Spare; `staging`: where
-    to stage, see `staging_folder`)."""
+    `spare`: the trees the last publish swapped out, see Spare; `staging`: where to stage, see
+    `staging_folder`; `early`: told of each tree once it is staged, in the order of `trees`,
+    so that what checks it may start while the others are written)."""
     staged: dict[str, Path] = {}
     new_folder = not out_dir.exists()
     try:
         for name, files in trees.items():
+            path = None
             if spare is not None and spare.usable(name, out_dir / name):
                 try:
-                    staged[name] = spare.update(name, files, out_dir / name)
-                    continue
+                    path = spare.update(name, files, out_dir / name)
                 except (OSError, SpareMismatch):
                     spare.drop(name, trash)  # whatever happened to it: a fresh staging tree instead
-            staged[name] = stage(out_dir, name, files, staging)
+            staged[name] = path if path is not None else stage(out_dir, name, files, staging)
+            if early is not None:
+                early(name, staged[name])
         if check is not None:
             check(dict(staged))
     except BaseException:

@@ -322,6 +322,36 @@ def test_the_audit_in_a_process_of_its_own_passes_a_sound_build_and_stops_a_leak
     assert read_tree(site / "public") == before
 
 
+def test_staging_that_fails_once_the_audit_reads_the_mixed_zone_changes_nothing(site: Path, monkeypatch) -> None:
+    """The mixed zone is staged first and its files read by the audit's process while the
+    internal zone is written: a failure then leaves the served output as it was, and the next
+    build publishes and passes its audit."""
+    from extranet import output
+
+    _audit_apart(monkeypatch)
+    told: list[str] = []
+    import extranet.audit as audit
+
+    real_early, real_stage = audit.Audit.early, output.stage
+    monkeypatch.setattr(audit.Audit, "early", lambda self, zone, *a: (told.append(zone), real_early(self, zone, *a)))
+
+    def failing(out_dir, name, files, staging=None):
+        if name == "internal":
+            raise OSError("disk full")
+        return real_stage(out_dir, name, files, staging)
+
+    monkeypatch.setattr(output, "stage", failing)
+    write(site / "content/projects/alpha/posts/2026-01-09-news.md",
+          "---\ntitle: News\nauthor: sara\nvisibility: mixed\n---\nNews of the week for alpha.\n")
+    before = read_tree(site / "public")
+    with pytest.raises(OSError, match="disk full"):
+        build(site, cache=False)
+    assert told == ["mixed"] and read_tree(site / "public") == before
+    monkeypatch.setattr(output, "stage", real_stage)
+    build(site, cache=False)
+    assert cli(site, "audit").returncode == 0 and read_tree(site / "public") != before
+
+
 def test_an_audit_process_that_fails_fails_the_build(site: Path, monkeypatch) -> None:
     import extranet.audit as audit
 

@@ -43,19 +43,23 @@ def homes_of(site: Site, urls: Mapping[str, Urls], secrets: Secrets | None) -> d
 
 def audit_output(site: Site, now: dt.datetime, folders: Mapping[str, Path], urls: Mapping[str, Urls],
                  secrets: Secrets | None, texts: Memo | None = None, verdicts: Verdicts | None = None,
-                 homes: Mapping[str, list[str]] | None = None, exp: Expectation | None = None) -> list[str]:
+                 homes: Mapping[str, list[str]] | None = None, exp: Expectation | None = None,
+                 reading: MixedReading | None = None) -> list[str]:
     """Problems of the output `folders` (zone -> folder) of `site` at `now` (empty: proven).
     `secrets`: the site's keys, None when the output is not encrypted; `texts` and `verdicts`:
     what earlier audits derived from the very same texts and found in the very same files;
     `homes` (see homes_of) and `exp`, the mixed zone's expectation without them: derived
-    already."""
+    already; `reading`: the mixed folder's reading, started already (see Audit.early)."""
     emails = {p.id: p.email for p in site.people.people.values()}
     homes = homes if homes is not None else homes_of(site, urls, secrets)
     problems = []
     internal = folders.get("internal") if secrets is not None else None
+    if reading is not None and internal is not None:
+        reading.read_internal(internal)
     if "mixed" in folders:
         exp = place_homes(exp, homes) if exp is not None else None
-        with MixedReading(folders["mixed"], secrets, verdicts, internal=internal, exp=exp) as reading:
+        reading = reading or MixedReading(folders["mixed"], secrets, verdicts, internal=internal, exp=exp)
+        with reading:
             exp = exp or expect_mixed(site, now, urls["mixed"], homes, texts)  # (while the workers read)
             problems += check_mixed(folders["mixed"], exp, secrets, emails, reading=reading)
             opened = reading.internal_files()
@@ -92,7 +96,7 @@ class Audit:
     def __init__(self, site: Site, now: dt.datetime, urls: Mapping[str, Urls], texts: Memo,
                  verdicts: Verdicts) -> None:
         self.site, self.now, self.urls, self.texts, self.verdicts = site, now, urls, texts, verdicts
-        self._conn = None
+        self._conn, self._early = None, False
         posts = sum(len(p.posts) for p in site.projects)
         if posts >= PROCESS_THRESHOLD and can_fork():
             context = multiprocessing.get_context("fork")
@@ -102,6 +106,16 @@ class Audit:
             process.start()
             theirs.close()
             self._stop = weakref.finalize(self, _stop, process, self._conn)
+
+    def early(self, zone: str, folder: Path, secrets: Secrets | None) -> None:
+        """One zone of the output staged while the other is still being written: in its own
+        process, the audit starts reading the mixed zone's files at once."""
+        if self._conn is not None and zone == "mixed" and not self._early:
+            self._early = True
+            try:
+                self._conn.send(("mixed", folder, secrets, homes_of(self.site, self.urls, secrets)))
+            except OSError:
+                pass  # (check says why)
 
     def check(self, folders: Mapping[str, Path], secrets: Secrets | None) -> None:
         """Audit the staged output `folders` (zone -> folder): BuildError on any problem."""
@@ -130,13 +144,23 @@ class Audit:
         exp = expect_mixed(self.site, self.now, self.urls["mixed"], {}, self.texts)
         if not self.verdicts.seen:
             exp.canaries.prepare()  # (every page is to be searched, by the readers forked next)
+        reading = None
         try:
-            folders, secrets, homes = conn.recv()
+            request = conn.recv()
+            if request[0] == "mixed":  # (staged first: its files are read while the rest is written)
+                _, mixed, secrets, homes = request
+                reading = MixedReading(mixed, secrets, self.verdicts, exp=place_homes(exp, homes))
+                request = conn.recv()
+            folders, secrets, homes = request
         except EOFError:
-            return  # (the build stopped before writing anything)
+            if reading is not None:
+                reading.close()
+            return  # (the build stopped before its output was staged)
         try:
+            if reading is not None and reading.folder != folders.get("mixed"):
+                raise ValueError(f"the mixed zone read is {reading.folder}, not {folders.get('mixed')}")
             problems = audit_output(self.site, self.now, folders, self.urls, secrets, self.texts, self.verdicts,
-                                    homes, exp)
+                                    homes, exp, reading)
             tags = {zone: secrets.zone(zone).tag_cache for zone in ZONES} if secrets is not None else {}
             conn.send(("done", problems, self.verdicts.news(), self.texts.since(mark), tags))
         except Exception as e:  # noqa: BLE001 (told to the build, which fails closed)

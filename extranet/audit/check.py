@@ -155,9 +155,15 @@ class MixedReading:
             finally:
                 _READ = None
             self._result = self._pool.map_async(_read_files, chunks)
-            if internal is not None and secrets is not None:
-                internal_keys = list(secrets.zone("internal").keys.values())
-                self._internal = self._pool.apply_async(_internal_files, (internal, internal_keys))
+            if internal is not None:
+                self.read_internal(internal)
+
+    def read_internal(self, folder: Path) -> None:
+        """Have the workers look through the internal zone's `folder` too (see internal_files;
+        nothing when there are no workers, or the output is not encrypted)."""
+        if self._pool is not None and self.secrets is not None:
+            keys = list(self.secrets.zone("internal").keys.values())
+            self._internal = self._pool.apply_async(_internal_files, (folder, keys))
 
     def readings(self) -> dict[str, tuple[str, Reading | list[str] | None, tuple | None]]:
         """path -> (SHA-256 of its bytes, its Reading; None when the bytes are known sound; its
