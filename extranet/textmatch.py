@@ -22,7 +22,7 @@ MIN_TEXT = 24  # normalised characters of a passage worth looking for (shorter o
 MIN_NAME = 10  # of a title or a file name
 _TAG = re.compile(r"<[^<>]{0,2000}>")  # (bounded: a text of many "<" is searched in linear time)
 _LINK_TARGET = re.compile(r"\]\([^()\n]{0,2000}\)|\]\[[^\[\]\n]{0,200}\]")  # the target part of a Markdown link
-_NOT_WORD = re.compile(r"[\W_]+")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits (a word); anything else separates words
 _SPACE = re.compile(" ")
 _BREAK = re.compile(r"\n|(?<=[.!?;:…,])\s+")  # lines, sentences and clauses
 
@@ -39,7 +39,7 @@ def normalise(text: str) -> str:
     """The normal form of a text (HTML or Markdown): words in lower case, one space apart,
     with a space at either end (so that a passage is found only as whole words). It holds no
     line break: normal forms joined by "\n" are searched as one text, no passage spanning two."""
-    words = _NOT_WORD.sub(" ", _folded(text)).strip()
+    words = " ".join(_WORD.findall(_folded(text)))
     return f" {words} " if words else " "
 
 
@@ -49,7 +49,7 @@ def passages(text: str, minimum: int = MIN_TEXT) -> list[str]:
     long."""
     found = []
     for part in _BREAK.split(_folded(_TAG.sub("\n", text))):
-        words = _NOT_WORD.sub(" ", part).strip()
+        words = " ".join(_WORD.findall(part))
         if len(words) >= minimum:
             found.append(f" {words} ")
     return found

@@ -224,3 +224,24 @@ def test_the_content_digest_ignores_what_transports_change_and_sees_what_the_sen
     assert content_digest(raw) == content_digest(relayed) == content_digest(raw.replace(b"\r\n", b"\n"))
     assert content_digest(raw) != content_digest(raw.replace(b"vu", b"lu"))
     assert content_digest(raw) != content_digest(raw.replace(b"j@acme", b"k@acme"))
+
+
+def test_a_delivery_finishing_while_abandoned_writes_are_cleaned_stops_nothing(tmp_path: Path, monkeypatch) -> None:
+    """The gateway cleans abandoned partial writes as it starts, while a listener may be moving
+    a finished one out of tmp/: a file gone meanwhile is skipped (it stopped the gateway's loop
+    once, in CI), an abandoned one still goes."""
+    import os
+    import time
+
+    from extranet.mail.inbound.spool import TMP_MAX_AGE, Spool
+
+    spool = Spool(tmp_path / "spool")
+    abandoned = tmp_path / "spool" / "tmp" / "abandoned"
+    abandoned.write_bytes(b"half a message")
+    old = time.time() - TMP_MAX_AGE - 60
+    os.utime(abandoned, (old, old))
+    delivered = tmp_path / "spool" / "tmp" / "delivered"
+    listing = Path.iterdir
+    monkeypatch.setattr(Path, "iterdir", lambda self: iter([delivered, *listing(self)]))  # (listed, then moved)
+    assert spool.clean_tmp() == 1
+    assert not abandoned.exists()

@@ -233,7 +233,11 @@ class Spool:
         removed = 0
         limit = time.time() - max_age
         for path in (self.root / "tmp").iterdir():
-            if path.stat().st_mtime < limit:
+            try:
+                old = path.stat().st_mtime < limit
+            except FileNotFoundError:
+                continue  # (a delivery finished meanwhile: moved to new/)
+            if old:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
