@@ -85,8 +85,7 @@ class Matcher:
 
     def prepare(self) -> None:
         """Build the automaton now (many texts are to be searched, in processes forked next)."""
-        if self._automaton._search is None and self._automaton.strings:
-            self._automaton._build()
+        self._automaton.prepare()
 
     def without(self, dropped: Iterable[str]) -> "Matcher":
         """A Matcher of the strings not in `dropped` (the same automaton)."""
@@ -117,7 +116,7 @@ class _Automaton:
             if spaces <= self.budget / 2:  # (a text that would take half of it: a search of many texts)
                 self.budget -= spaces
                 return self._look_up(text)
-            self._build()
+            self.prepare()
         found: set[str] = set()
         for i in {m[0] for m in self._search(text, overlapping=True)}:
             found.update(s for s in self._groups[i] if s in text)
@@ -138,7 +137,10 @@ class _Automaton:
                 found.update(s for s in group if text.startswith(s, i))
         return found
 
-    def _build(self) -> None:
+    def prepare(self) -> None:
+        """Build the automaton (once)."""
+        if self._search is not None or not self.strings:
+            return
         anchors = _anchors(self.strings)
         by_anchor: dict[str, list[str]] = {}
         for s, a in anchors.items():

@@ -82,27 +82,26 @@ _READ: tuple | None = None  # (folder, (keys, scopes), verdicts, expectation), s
 class Reading:
     """What reading one served file found, before it is judged against an Expectation."""
 
-    sha256: str  # of the bytes served
     scope: str | None = None  # the scope whose key opens it (None: public, or not encrypted)
     error: str = ""  # why no key of the zone opens it
     plain_sha256: str = ""  # of what it holds, decrypted
     text: str | None = None  # the normal form of a page (.html), decrypted
 
 
-def read_file(path: str, data: bytes, keys: list[ContentKey] | None, scope_of: Mapping[ContentKey, str]) -> Reading:
-    """Open one served file of the mixed zone as a reader would (`keys`: every key of the zone,
-    None when the output is not encrypted, ordered as protect.zone.file_key leaves them;
-    `scope_of`: the scope of each key)."""
-    sha = hashlib.sha256(data).hexdigest()
+def read_file(path: str, data: bytes, sha: str, keys: list[ContentKey] | None,
+              scope_of: Mapping[ContentKey, str]) -> Reading:
+    """Open one served file of the mixed zone as a reader would (`sha`: the SHA-256 of `data`;
+    `keys`: every key of the zone, None when the output is not encrypted, ordered as
+    protect.zone.file_key leaves them; `scope_of`: the scope of each key)."""
     page = path.endswith(".html")
     if _public(path) or keys is None:
-        return Reading(sha, plain_sha256=sha, text=normalise(data.decode("utf-8", "replace")) if page else None)
+        return Reading(plain_sha256=sha, text=normalise(data.decode("utf-8", "replace")) if page else None)
     try:
         key, blob = file_key(path, data, keys)
         plain = open_blob(key, blob)
     except ProtectError as e:
-        return Reading(sha, error=str(e))
-    return Reading(sha, scope_of[key], plain_sha256=hashlib.sha256(plain).hexdigest(),
+        return Reading(error=str(e))
+    return Reading(scope_of[key], plain_sha256=hashlib.sha256(plain).hexdigest(),
                    text=normalise(plain.decode("utf-8", "replace")) if page else None)
 
 
@@ -141,7 +140,7 @@ class MixedReading:
         self.folder, self.secrets, self.exp = folder, secrets, exp
         self._internal = None
         self.verdicts = verdicts if verdicts is not None else Verdicts()
-        self.paths = sorted(_paths(folder) if paths is None else paths)
+        self.paths = list(_files(folder)) if paths is None else sorted(paths)
         self._pool, self._result = None, None
         jobs = jobs if jobs is not None else (os.cpu_count() or 1)
         seen = self.verdicts.seen
@@ -220,7 +219,12 @@ def _internal_files(folder: Path, secrets: list[bytes]) -> tuple[list[str], byte
     return internal_files(folder, secrets, _READ[2])
 
 
-def _read_files(paths: list[str]) -> list[tuple[str, tuple[str, Reading | list[str] | None]]]:
+def _verdict(path: str, sha: str, exp: Expectation) -> tuple:
+    """What a served file found sound is recorded with (see Verdicts)."""
+    return (sha, repr(exp.files.get(path)), exp.key)
+
+
+def _read_files(paths: list[str]) -> list[tuple[str, tuple[str, Reading | list[str] | None, tuple | None]]]:
     """Read these files of the folder being read, and judge them when the Expectation is known
     (see MixedReading.readings)."""
     assert _READ is not None
@@ -232,15 +236,16 @@ def _read_files(paths: list[str]) -> list[tuple[str, tuple[str, Reading | list[s
         full = f"{base}/{path}"
         sha, data, record = identified(full, seen, f"mixed/{path}")
         prev = known.get(path)
-        if exp is not None:
-            sound = prev == (sha, repr(exp.files.get(path)), exp.key)
-            reading = None if sound else read_file(path, read_bytes(full) if data is None else data, keys, scope_of)
-            out.append((path, (sha, [] if reading is None else judge(path, reading, exp, keys is not None), record)))
-        elif prev is not None and prev[0] == sha:
-            out.append((path, (sha, None, record)))
+        if exp is not None:  # (the same bytes judged against the same passages and files: sound)
+            sound = prev == _verdict(path, sha, exp)
+        else:  # (the same bytes as when found sound: check_mixed decides)
+            sound = prev is not None and prev[0] == sha
+        if sound:
+            r: Reading | list[str] | None = [] if exp is not None else None
         else:
-            out.append((path, (sha, read_file(path, read_bytes(full) if data is None else data, keys, scope_of),
-                               record)))
+            r = read_file(path, read_bytes(full) if data is None else data, sha, keys, scope_of)
+            r = judge(path, r, exp, keys is not None) if exp is not None else r
+        out.append((path, (sha, r, record)))
     return out
 
 
@@ -259,7 +264,7 @@ def check_mixed(folder: Path, exp: Expectation, secrets: Secrets | None, emails:
     for path, (sha, r, record) in sorted(reading.readings().items()):
         if record is not None:
             seen[f"mixed/{path}"] = record
-        verdict = (sha, repr(exp.files.get(path)), exp.key)
+        verdict = _verdict(path, sha, exp)
         if known.get(path) == verdict:
             sound[path] = verdict
         elif r is None:
@@ -279,12 +284,6 @@ def check_mixed(folder: Path, exp: Expectation, secrets: Secrets | None, emails:
         problems += _keyring("mixed", (folder / KEYRING_FILE).read_bytes() if (folder / KEYRING_FILE).is_file()
                              else None, exp, secrets, emails)
     return problems
-
-
-def _paths(folder: Path) -> list[str]:
-    """Every file below `folder`, relative POSIX paths."""
-    base = str(folder)
-    return [os.path.join(top, n)[len(base) + 1:].replace(os.sep, "/") for top, _, names in os.walk(base) for n in names]
 
 
 class Verdicts:
